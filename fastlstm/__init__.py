@@ -1,0 +1,11 @@
+"""fastlstm: LSTMs trained on the CPU with fused Numba kernels and exact BPTT."""
+
+from __future__ import annotations
+
+from . import kernels
+from .lstm import LSTM
+from .module import Module, Parameter
+
+__version__ = "0.1.0"
+
+__all__ = ["LSTM", "Module", "Parameter", "kernels", "__version__"]

@@ -1,0 +1,35 @@
+"""One place for the JIT options every kernel uses, and the environment opt-ins.
+
+Environment variables
+---------------------
+FASTLSTM_DISABLE_CACHE
+    ``1`` turns off Numba's on-disk cache (``cache=True`` otherwise), e.g. on a
+    read-only install.
+NUMBA_NUM_THREADS
+    Upper bound on the threads the ``parallel=True`` kernels use; change the
+    number in use at run time with :func:`fastlstm.set_num_threads`.
+
+Fast-math policy
+----------------
+Kernels use LLVM's fast-math flags that only reassociate and contract
+(``contract``, ``arcp``, ``nsz``, ``reassoc``) so loops vectorise, and never the
+``nnan``/``ninf`` flags: those let LLVM assume that no NaN or Inf exists and
+would hide exactly the faults the training loop must detect (UMAP learned this
+in commit a59c9ff).
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["CACHE", "FASTMATH", "JIT", "JIT_PARALLEL"]
+
+CACHE: bool = os.environ.get("FASTLSTM_DISABLE_CACHE", "0") not in ("1", "true", "True")
+
+FASTMATH: frozenset[str] = frozenset({"contract", "arcp", "nsz", "reassoc"})
+
+#: options for serial kernels (``numba.njit(**JIT)``)
+JIT: dict = {"cache": CACHE, "fastmath": set(FASTMATH), "nogil": True, "error_model": "numpy"}
+
+#: options for the drivers that use ``prange``
+JIT_PARALLEL: dict = {**JIT, "parallel": True}

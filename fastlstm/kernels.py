@@ -1,0 +1,527 @@
+r"""Numba kernels for the LSTM cell and for batched sequences: forward and exact BPTT.
+
+Notation (the same as ``docs/derivation.md``; equation tags ``(F*)``/``(B*)`` in
+the comments refer to it)::
+
+    T, B, I, H    time steps, batch rows, input features, hidden units
+    x      [T, B, I]   inputs                 x_t = x[t]
+    h, c   [T+1, B, H] hidden and cell states, hs[0] = h0, hs[t+1] = h_t
+    W_ih   [4H, I]     input weights          (PyTorch's ``weight_ih_l0``)
+    W_hh   [4H, H]     recurrent weights      (PyTorch's ``weight_hh_l0``)
+    b      [4H]        b_ih + b_hh
+    A_t    [B, 4H]     pre-activations, blocks [A_i | A_f | A_g | A_o]
+    gates  [T, B, 4H]  activations [i | f | g | o]  (PyTorch's gate order)
+    L      [B]         sequence lengths; row b is frozen for t >= L[b]   (F6)
+
+    (F1) A^x_t = x_t W_ih^T + b                    one product for all t
+    (F2) A_t   = A^x_t + h_{t-1} W_hh^T            one product per step
+    (F3) i, f, o = sigmoid(A_i, A_f, A_o); g = tanh(A_g)
+    (F4) c_t   = f * c_{t-1} + i * g
+    (F5) h_t   = o * tanh(c_t)
+
+    (B1) dh_t  = dy_t + dh^rec_t                   dh^rec_{T-1} = dh_n
+    (B2) dc_t  = dc^rec_t + dh_t * o * (1 - tanh(c_t)^2)
+    (B3) do = dh_t * tanh(c_t); di = dc_t * g; dg = dc_t * i; df = dc_t * c_{t-1}
+    (B4) dA_i = di * i(1-i); dA_f = df * f(1-f); dA_g = dg * (1-g^2); dA_o = do * o(1-o)
+    (B5) dc^rec_{t-1} = dc_t * f
+    (B6) dh^rec_{t-1} = dA_t W_hh                  one product per step
+    (B7) dx_t  = dA_t W_ih                         one product for all t
+    (B8) dW_ih = sum_t dA_t^T x_t;  dW_hh = sum_t dA_t^T h_{t-1};  db = sum_{t,b} dA_t
+    (B9) masked steps: dA_t[b] = 0, dh^rec and dc^rec pass through
+
+Structure (three tiers, as in STUMPY): the public functions at the bottom check
+and allocate; the private ``_lstm_*`` drivers run the time loop; the
+``_*_pointwise`` kernels do the arithmetic of one step, fused in one pass.
+Following cuDNN/oneDNN, the input projection (F1) and the input and weight
+gradients (B7, B8) are single large matrix products outside the time loop, and
+each step does one recurrent product (F2 or B6) plus one fused pointwise pass.
+All reductions run in a fixed order, so results do not depend on the number of
+threads.
+
+Preconditions of the private ``@njit`` functions (the public wrappers enforce
+them): all float arrays share one dtype (float32 or float64), are C-contiguous
+(transposed weights are passed as ``W.T`` views) and have the shapes above;
+``lengths`` is int64 with ``1 <= L[b] <= T``. Calling them otherwise raises a
+Numba ``TypingError`` or reads out of bounds.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from ._config import JIT
+from ._validation import as_float_array, check_shape
+
+__all__ = [
+    "BackwardResult",
+    "ForwardCache",
+    "cell_backward",
+    "cell_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "sigmoid",
+    "tanh",
+    "timestep_gradients",
+]
+
+
+class ForwardCache(NamedTuple):
+    """What :func:`lstm_backward` needs from :func:`lstm_forward`."""
+
+    x: np.ndarray  #: [T, B, I] inputs
+    hs: np.ndarray  #: [T+1, B, H] hidden states, hs[0] = h0
+    cs: np.ndarray  #: [T+1, B, H] cell states, cs[0] = c0
+    gates: np.ndarray  #: [T, B, 4H] activations i, f, g, o
+    lengths: np.ndarray | None  #: [B] int64 sequence lengths, or None (all T)
+
+
+class BackwardResult(NamedTuple):
+    """Gradients returned by :func:`lstm_backward`."""
+
+    dx: np.ndarray  #: [T, B, I]
+    dh0: np.ndarray  #: [B, H]
+    dc0: np.ndarray  #: [B, H]
+    dw_ih: np.ndarray  #: [4H, I]
+    dw_hh: np.ndarray  #: [4H, H]
+    db: np.ndarray  #: [4H], the gradient of b_ih and of b_hh alike
+    dgates: np.ndarray | None  #: [T, B, 4H] dA_t (B4) if kept, else None
+    dh_norm: np.ndarray  #: [T] Frobenius norm of dh_t (B1) over the batch
+    dc_norm: np.ndarray  #: [T] Frobenius norm of dc_t (B2) over the batch
+
+
+# --------------------------------------------------------------------------
+# leaf functions
+# --------------------------------------------------------------------------
+@njit(**JIT)
+def sigmoid(z):
+    """Logistic function, exact and overflow-free for any finite ``z`` (F3).
+
+    ``exp`` is only ever evaluated at a non-positive argument, so it cannot
+    overflow; NaN propagates.
+    """
+    one = type(z)(1.0)
+    if z >= 0:
+        return one / (one + np.exp(-z))
+    e = np.exp(z)
+    return e / (one + e)
+
+
+@njit(**JIT)
+def tanh(z):
+    """Hyperbolic tangent (F3, F5); libm's ``tanh`` saturates without overflow."""
+    return np.tanh(z)
+
+
+# --------------------------------------------------------------------------
+# fused pointwise kernels: one time step
+# --------------------------------------------------------------------------
+@njit(**JIT)
+def _forward_pointwise(ax, rec, c_prev, h_prev, h, c, gates, lengths, t):
+    """(F2)-(F6) for one step: gates from ``ax + rec``, then c_t and h_t.
+
+    ax, rec : [B, 4H]  A^x_t (bias included) and h_{t-1} W_hh^T
+    c_prev, h_prev : [B, H]  states at t-1
+    h, c : [B, H]  out: states at t
+    gates : [B, 4H]  out: i, f, g, o
+    """
+    B, H = h.shape
+    zero = type(ax[0, 0])(0.0)
+    for b in range(B):
+        if t >= lengths[b]:  # (F6) row b has ended: freeze its state
+            for j in range(H):
+                h[b, j] = h_prev[b, j]
+                c[b, j] = c_prev[b, j]
+            for j in range(4 * H):
+                gates[b, j] = zero
+            continue
+        for j in range(H):
+            i = sigmoid(ax[b, j] + rec[b, j])  # (F2), (F3)
+            f = sigmoid(ax[b, H + j] + rec[b, H + j])
+            g = np.tanh(ax[b, 2 * H + j] + rec[b, 2 * H + j])
+            o = sigmoid(ax[b, 3 * H + j] + rec[b, 3 * H + j])
+            cc = f * c_prev[b, j] + i * g  # (F4)
+            c[b, j] = cc
+            h[b, j] = o * np.tanh(cc)  # (F5)
+            gates[b, j] = i
+            gates[b, H + j] = f
+            gates[b, 2 * H + j] = g
+            gates[b, 3 * H + j] = o
+
+
+@njit(**JIT)
+def _backward_pointwise(dy, dh_rec, dc_rec, gates, c_prev, c, da, lengths, t):
+    """(B1)-(B5), (B9) for one step.
+
+    dy : [B, H]  upstream dE/dy_t
+    dh_rec : [B, H]  in: dh^rec_t; out: dh_t (B1), the total gradient of h_t
+    dc_rec : [B, H]  in: dc^rec_t; out: dc^rec_{t-1} (B5)
+    gates : [B, 4H]  i, f, g, o at t;  c_prev, c : [B, H]  c_{t-1}, c_t
+    da : [B, 4H]  out: dA_t (B4), zero on masked rows (B9)
+
+    Returns the squared Frobenius norms of dh_t and dc_t over the batch.
+    """
+    B, H = c.shape
+    one = type(c[0, 0])(1.0)
+    zero = type(c[0, 0])(0.0)
+    sq_h = zero
+    sq_c = zero
+    for b in range(B):
+        if t >= lengths[b]:  # (B9) dh^rec, dc^rec pass through; dy ignored
+            for j in range(H):
+                sq_h += dh_rec[b, j] * dh_rec[b, j]
+                sq_c += dc_rec[b, j] * dc_rec[b, j]
+            for j in range(4 * H):
+                da[b, j] = zero
+            continue
+        for j in range(H):
+            i = gates[b, j]
+            f = gates[b, H + j]
+            g = gates[b, 2 * H + j]
+            o = gates[b, 3 * H + j]
+            tc = np.tanh(c[b, j])
+            dh = dy[b, j] + dh_rec[b, j]  # (B1)
+            dc = dc_rec[b, j] + dh * o * (one - tc * tc)  # (B2)
+            sq_h += dh * dh
+            sq_c += dc * dc
+            da[b, j] = dc * g * i * (one - i)  # (B3), (B4) input gate
+            da[b, H + j] = dc * c_prev[b, j] * f * (one - f)  # forget gate
+            da[b, 2 * H + j] = dc * i * (one - g * g)  # cell candidate
+            da[b, 3 * H + j] = dh * tc * o * (one - o)  # output gate
+            dh_rec[b, j] = dh
+            dc_rec[b, j] = dc * f  # (B5)
+    return sq_h, sq_c
+
+
+@njit(**JIT)
+def _pass_through_masked(dh_new, dh_old, lengths, t):
+    """(B9): rows that ended before ``t`` carry dh^rec unchanged past the step."""
+    B, H = dh_new.shape
+    for b in range(B):
+        if t >= lengths[b]:
+            for j in range(H):
+                dh_new[b, j] = dh_old[b, j]
+
+
+@njit(**JIT)
+def _bias_grad(da2d, db):
+    """(B8) ``db += sum over rows of dA``, rows in order (deterministic)."""
+    n, m = da2d.shape
+    for r in range(n):
+        for k in range(m):
+            db[k] += da2d[r, k]
+
+
+# --------------------------------------------------------------------------
+# drivers
+# --------------------------------------------------------------------------
+@njit(**JIT)
+def _lstm_forward(x, w_ih_t, w_hh_t, b, lengths, hs, cs, gates, rec):
+    """Time loop of the forward pass; writes hs[1:], cs[1:], gates.
+
+    x [T,B,I], w_ih_t = W_ih.T [I,4H], w_hh_t = W_hh.T [H,4H], b [4H],
+    hs/cs [T+1,B,H] with hs[0], cs[0] set, gates [T,B,4H] (also used as the
+    buffer for A^x), rec [B,4H] scratch.
+    """
+    T, B, In = x.shape
+    G = gates.shape[2]
+    ax = gates.reshape((T * B, G))
+    np.dot(x.reshape((T * B, In)), w_ih_t, ax)  # (F1) one product for all steps
+    for r in range(T * B):
+        for k in range(G):
+            ax[r, k] += b[k]
+    for t in range(T):
+        np.dot(hs[t], w_hh_t, rec)  # (F2) recurrent product
+        # A^x_t is read from gates[t] and overwritten there by the activations:
+        # each (b, j) reads its four pre-activations before writing its gates.
+        _forward_pointwise(gates[t], rec, cs[t], hs[t], hs[t + 1], cs[t + 1], gates[t], lengths, t)
+
+
+@njit(**JIT)
+def _lstm_backward(dy, x, hs, cs, gates, w_ih, w_hh, lengths, dh, dc, da, dx, dw_ih, dw_hh, db, norms):
+    """Time loop of BPTT, then the weight and input gradients as large products.
+
+    dh, dc [B,H]: in dh_n, dc_n; out dh0, dc0.  da [T,B,4H] out dA.
+    dx [T,B,I], dw_ih [4H,I], dw_hh [4H,H], db [4H]: out (overwritten).
+    norms [T,2]: out squared norms of dh_t, dc_t.
+    """
+    T, B, In = x.shape
+    H = dh.shape[1]
+    dh_next = np.empty_like(dh)
+    for t in range(T - 1, -1, -1):
+        sq_h, sq_c = _backward_pointwise(dy[t], dh, dc, gates[t], cs[t], cs[t + 1], da[t], lengths, t)
+        norms[t, 0] = sq_h
+        norms[t, 1] = sq_c
+        np.dot(da[t], w_hh, dh_next)  # (B6)
+        _pass_through_masked(dh_next, dh, lengths, t)  # (B9)
+        dh[:, :] = dh_next
+    da2 = da.reshape((T * B, 4 * H))
+    np.dot(da2, w_ih, dx.reshape((T * B, In)))  # (B7)
+    np.dot(da2.T, x.reshape((T * B, In)), dw_ih)  # (B8)
+    np.dot(da2.T, hs[:T].reshape((T * B, H)), dw_hh)
+    db[:] = 0
+    _bias_grad(da2, db)
+
+
+# --------------------------------------------------------------------------
+# public wrappers: validate, allocate, call the drivers
+# --------------------------------------------------------------------------
+def _check_weights(w_ih, w_hh, b, dtype=None):
+    w_hh = as_float_array(w_hh, "w_hh", ndim=2, dtype=dtype)
+    dtype = w_hh.dtype
+    G, H = w_hh.shape
+    if G != 4 * H:
+        raise ValueError(f"w_hh: expected shape (4*H, H), got {w_hh.shape}")
+    w_ih = as_float_array(w_ih, "w_ih", ndim=2, dtype=dtype)
+    check_shape(w_ih, "w_ih", (4 * H, None))
+    b = as_float_array(b, "b", ndim=1, dtype=dtype)
+    check_shape(b, "b", (4 * H,))
+    return w_ih, w_hh, b
+
+
+def _check_lengths(lengths, T, B):
+    """None -> all T; else an int64 array of shape [B] with 1 <= L <= T."""
+    if lengths is None:
+        return None
+    arr = np.asarray(lengths)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"lengths: expected an integer array, got dtype {arr.dtype}")
+    if arr.shape != (B,):
+        raise ValueError(f"lengths: expected shape ({B},) (one length per batch row), got {arr.shape}")
+    if B and (arr.min() < 1 or arr.max() > T):
+        raise ValueError(
+            f"lengths: expected values in [1, {T}] (T = number of time steps), "
+            f"got min {arr.min()} and max {arr.max()}"
+        )
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _full_lengths(lengths, T, B):
+    return np.full(B, T, dtype=np.int64) if lengths is None else lengths
+
+
+def _state(value, name, B, H, dtype):
+    if value is None:
+        return np.zeros((B, H), dtype=dtype)
+    arr = as_float_array(value, name, ndim=2, dtype=dtype)
+    check_shape(arr, name, (B, H))
+    return arr
+
+
+def cell_forward(x, h_prev, c_prev, w_ih, w_hh, b):
+    """One LSTM step, (F1)-(F5).
+
+    Parameters
+    ----------
+    x : ndarray [B, I]
+    h_prev, c_prev : ndarray [B, H]
+    w_ih : ndarray [4H, I]
+    w_hh : ndarray [4H, H]
+    b : ndarray [4H]
+        ``b_ih + b_hh``.
+
+    Returns
+    -------
+    h, c : ndarray [B, H]
+        The new states.
+    gates : ndarray [B, 4H]
+        Activations i, f, g, o (what :func:`cell_backward` needs).
+    """
+    w_ih, w_hh, b = _check_weights(w_ih, w_hh, b)
+    dtype = w_hh.dtype
+    H = w_hh.shape[1]
+    x = as_float_array(x, "x", ndim=2, dtype=dtype)
+    check_shape(x, "x", (None, w_ih.shape[1]))
+    B = x.shape[0]
+    h_prev = _state(h_prev, "h_prev", B, H, dtype)
+    c_prev = _state(c_prev, "c_prev", B, H, dtype)
+    y, h_n, c_n, cache = lstm_forward(x[None], h_prev, c_prev, w_ih, w_hh, b)
+    return h_n, c_n, cache.gates[0]
+
+
+def cell_backward(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
+    """One step of BPTT, (B1)-(B8) at a single time step.
+
+    Parameters
+    ----------
+    dh : ndarray [B, H]
+        Total dE/dh_t: the upstream gradient plus dh^rec_t from step t+1 (B1).
+    dc : ndarray [B, H]
+        dc^rec_t, the cell-state gradient carried from step t+1 (``dc_{t+1} * f_{t+1}``).
+    x, h_prev, c_prev : ndarray
+        The step's inputs ``x_t [B, I]``, ``h_{t-1}``, ``c_{t-1} [B, H]``.
+    gates : ndarray [B, 4H]
+        From :func:`cell_forward`.
+    c : ndarray [B, H]
+        ``c_t`` from :func:`cell_forward`.
+    w_ih, w_hh : ndarray
+        The weights.
+
+    Returns
+    -------
+    dx : ndarray [B, I]
+        dE/dx_t (B7).
+    dh_prev, dc_prev : ndarray [B, H]
+        dh^rec_{t-1} (B6) and dc^rec_{t-1} (B5).
+    dw_ih, dw_hh, db : ndarray
+        This step's weight and bias gradients (B8); ``db`` is the gradient of
+        ``b_ih`` and of ``b_hh``.
+    """
+    w_hh = as_float_array(w_hh, "w_hh", ndim=2)
+    dtype = w_hh.dtype
+    G, H = w_hh.shape
+    w_ih = as_float_array(w_ih, "w_ih", ndim=2, dtype=dtype)
+    x = as_float_array(x, "x", ndim=2, dtype=dtype)
+    B = x.shape[0]
+    check_shape(x, "x", (B, w_ih.shape[1]))
+    arrays = {}
+    for name, val, shape in (
+        ("dh", dh, (B, H)),
+        ("dc", dc, (B, H)),
+        ("h_prev", h_prev, (B, H)),
+        ("c_prev", c_prev, (B, H)),
+        ("gates", gates, (B, 4 * H)),
+        ("c", c, (B, H)),
+    ):
+        arrays[name] = as_float_array(val, name, ndim=2, dtype=dtype)
+        check_shape(arrays[name], name, shape)
+    hs = np.stack([arrays["h_prev"], np.zeros_like(arrays["h_prev"])])
+    cs = np.stack([arrays["c_prev"], arrays["c"]])
+    cache = ForwardCache(x[None], hs, cs, arrays["gates"][None].copy(), None)
+    # dh already holds dy + dh^rec: feed it as dy with a zero carried dh.
+    res = lstm_backward(arrays["dh"][None], None, arrays["dc"], cache, w_ih, w_hh)
+    return res.dx[0], res.dh0, res.dc0, res.dw_ih, res.dw_hh, res.db
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
+    """Forward pass over a batch of sequences, (F1)-(F6).
+
+    Parameters
+    ----------
+    x : ndarray [T, B, I]
+    h0, c0 : ndarray [B, H] or None
+        Initial states (zeros when None).
+    w_ih : ndarray [4H, I]
+    w_hh : ndarray [4H, H]
+    b : ndarray [4H]
+        ``b_ih + b_hh``.
+    lengths : array of int [B], optional
+        Length of each sequence, ``1 <= L[b] <= T``; steps past a sequence's
+        end produce zero output and leave its state unchanged.
+
+    Returns
+    -------
+    y : ndarray [T, B, H]
+        Outputs ``h_t``; zero past each sequence's end. Without ``lengths`` this
+        is a read-only view of ``cache.hs[1:]``; copy it to modify it.
+    h_n, c_n : ndarray [B, H]
+        States at each sequence's last step.
+    cache : ForwardCache
+        Saved arrays for :func:`lstm_backward`.
+    """
+    w_ih, w_hh, b = _check_weights(w_ih, w_hh, b)
+    dtype = w_hh.dtype
+    H = w_hh.shape[1]
+    x = as_float_array(x, "x", ndim=3, dtype=dtype)
+    T, B, In = x.shape
+    check_shape(x, "x", (T, B, w_ih.shape[1]))
+    lengths = _check_lengths(lengths, T, B)
+    hs = np.empty((T + 1, B, H), dtype=dtype)
+    cs = np.empty((T + 1, B, H), dtype=dtype)
+    hs[0] = _state(h0, "h0", B, H, dtype)
+    cs[0] = _state(c0, "c0", B, H, dtype)
+    gates = np.empty((T, B, 4 * H), dtype=dtype)
+    rec = np.empty((B, 4 * H), dtype=dtype)
+    _lstm_forward(x, w_ih.T, w_hh.T, b, _full_lengths(lengths, T, B), hs, cs, gates, rec)
+    if lengths is None:
+        y = hs[1:]
+        y.flags.writeable = False
+    else:
+        y = hs[1:].copy()
+        y[np.arange(T)[:, None] >= lengths[None, :]] = 0
+    # The states never change after a row's end (F6), so the last ones are final.
+    return y, hs[T].copy(), cs[T].copy(), ForwardCache(x, hs, cs, gates, lengths)
+
+
+def lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
+    """Backpropagation through time over a batch of sequences, (B1)-(B9).
+
+    Parameters
+    ----------
+    dy : ndarray [T, B, H] or None
+        Upstream gradient of every output ``y_t`` (zero when None). Entries
+        past a sequence's end are ignored.
+    dh_n, dc_n : ndarray [B, H] or None
+        Gradients of the final states, e.g. carried in from a later chunk.
+    cache : ForwardCache
+        From :func:`lstm_forward`.
+    w_ih, w_hh : ndarray
+        The weights the forward pass used.
+    keep_dgates : bool
+        Also return the pre-activation gradients ``dA`` [T, B, 4H], from
+        which :func:`timestep_gradients` derives each step's contribution.
+
+    Returns
+    -------
+    BackwardResult
+        ``dx, dh0, dc0, dw_ih, dw_hh, db, dgates, dh_norm, dc_norm``.
+    """
+    if not isinstance(cache, ForwardCache):
+        raise TypeError(f"cache: expected the ForwardCache from lstm_forward, got {type(cache).__name__}")
+    x, hs, cs, gates, lengths = cache
+    dtype = hs.dtype
+    T, B, In = x.shape
+    H = hs.shape[2]
+    w_hh = as_float_array(w_hh, "w_hh", ndim=2, dtype=dtype)
+    check_shape(w_hh, "w_hh", (4 * H, H))
+    w_ih = as_float_array(w_ih, "w_ih", ndim=2, dtype=dtype)
+    check_shape(w_ih, "w_ih", (4 * H, In))
+    if dy is None:
+        dy = np.zeros((T, B, H), dtype=dtype)
+    else:
+        dy = as_float_array(dy, "dy", ndim=3, dtype=dtype)
+        check_shape(dy, "dy", (T, B, H))
+    dh = _state(dh_n, "dh_n", B, H, dtype).copy()
+    dc = _state(dc_n, "dc_n", B, H, dtype).copy()
+    da = np.empty((T, B, 4 * H), dtype=dtype)
+    dx = np.empty((T, B, In), dtype=dtype)
+    dw_ih = np.empty((4 * H, In), dtype=dtype)
+    dw_hh = np.empty((4 * H, H), dtype=dtype)
+    db = np.empty(4 * H, dtype=dtype)
+    norms = np.empty((T, 2), dtype=dtype)
+    _lstm_backward(
+        dy, x, hs, cs, gates, w_ih, w_hh, _full_lengths(lengths, T, B), dh, dc, da, dx, dw_ih, dw_hh, db, norms
+    )
+    norms = np.sqrt(norms)
+    return BackwardResult(
+        dx, dh, dc, dw_ih, dw_hh, db, da if keep_dgates else None, norms[:, 0].copy(), norms[:, 1].copy()
+    )
+
+
+def timestep_gradients(dgates, cache):
+    """Each time step's contribution to the weight gradients (the terms of B8).
+
+    Parameters
+    ----------
+    dgates : ndarray [T, B, 4H]
+        ``BackwardResult.dgates`` (call :func:`lstm_backward` with ``keep_dgates=True``).
+    cache : ForwardCache
+        The forward cache of the same pass.
+
+    Returns
+    -------
+    dw_ih_t : ndarray [T, 4H, I]
+    dw_hh_t : ndarray [T, 4H, H]
+    db_t : ndarray [T, 4H]
+        Summed over ``t`` they equal ``dw_ih``, ``dw_hh`` and ``db`` (up to rounding).
+    """
+    if not isinstance(cache, ForwardCache):
+        raise TypeError(f"cache: expected the ForwardCache from lstm_forward, got {type(cache).__name__}")
+    T, B, _ = cache.x.shape
+    H = cache.hs.shape[2]
+    dgates = as_float_array(dgates, "dgates", ndim=3, dtype=cache.hs.dtype)
+    check_shape(dgates, "dgates", (T, B, 4 * H))
+    da_t = dgates.transpose(0, 2, 1)
+    return da_t @ cache.x, da_t @ cache.hs[:T], dgates.sum(axis=1)

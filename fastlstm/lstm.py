@@ -1,0 +1,525 @@
+"""The LSTM layer: PyTorch's API and parameter layout, exact BPTT on fastlstm's kernels."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from . import kernels as K
+from ._validation import as_float_array, check_dtype, check_float, check_int, check_shape
+from .module import Module
+
+__all__ = ["LSTM", "TimestepGradients"]
+
+
+class _Tape(NamedTuple):
+    """One forward pass's saved state: everything ``backward`` needs."""
+
+    caches: list  # [layer][direction] -> kernels.ForwardCache
+    masks: list  # [layer] -> dropout mask applied to that layer's output, or None
+    lengths: np.ndarray | None
+    batch_first: bool
+    unbatched: bool
+    shape: tuple  # shape of the output as returned to the caller
+
+
+class TimestepGradients(NamedTuple):
+    """Per-time-step view of one backward call (``LSTM.backward(per_timestep=True)``).
+
+    Attributes
+    ----------
+    grads : dict of str -> ndarray [T, *param.shape]
+        Each parameter's gradient contribution at every time step (original
+        time order); the sum over the first axis is that call's gradient.
+    norms : dict of str -> dict of str -> ndarray [T]
+        For each layer and direction (``"l0"``, ``"l0_reverse"``, ...), the
+        Frobenius norms over the batch of dE/dh_t (``"h"``) and dE/dc_t
+        (``"c"``): how the gradient vanishes or explodes back in time.
+    """
+
+    grads: dict
+    norms: dict
+
+
+def _reverse_index(lengths: np.ndarray | None, T: int, B: int):
+    """Gather indices reversing each sequence within its own length (padding stays put)."""
+    if lengths is None:
+        return None
+    t = np.arange(T)[:, None]
+    idx = np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
+    return idx, np.arange(B)[None, :]
+
+
+def _reverse(a: np.ndarray, rev) -> np.ndarray:
+    if rev is None:
+        return np.ascontiguousarray(a[::-1])
+    return np.ascontiguousarray(a[rev[0], rev[1]])
+
+
+class LSTM(Module):
+    r"""Multi-layer LSTM with exact backpropagation through time.
+
+    A drop-in for ``torch.nn.LSTM`` on NumPy arrays: the same arguments, gate
+    order (i, f, g, o), parameter names and shapes, initialisation and outputs,
+    with a :meth:`backward` that returns input gradients and accumulates
+    parameter gradients.
+
+    Parameters
+    ----------
+    input_size : int
+        Features per time step, ``I``.
+    hidden_size : int
+        Hidden units, ``H``.
+    num_layers : int
+        Stacked layers, ``L``.
+    bias : bool
+        Use ``bias_ih`` and ``bias_hh``.
+    batch_first : bool
+        Inputs and outputs are ``[B, T, *]`` instead of ``[T, B, *]``.
+    dropout : float
+        Dropout probability on the outputs of every layer but the last
+        (training mode only), as in PyTorch.
+    bidirectional : bool
+        Add a reverse direction, ``D = 2``.
+    dtype : float32 or float64
+    seed : int, optional
+        Seeds the initialisation and the dropout masks.
+
+    Shapes
+    ------
+    ===========  ==========================  =================================
+    argument     shape                       meaning
+    ===========  ==========================  =================================
+    x            ``[T, B, I]``               (``[B, T, I]`` with batch_first,
+                                             ``[T, I]`` unbatched)
+    h0, c0       ``[L*D, B, H]``             initial states (zero if omitted)
+    lengths      ``[B]`` int                 each sequence's length
+    output       ``[T, B, D*H]``             last layer's h_t, both directions
+    h_n, c_n     ``[L*D, B, H]``             final states of every layer
+    ===========  ==========================  =================================
+
+    Parameters are named as in PyTorch: ``weight_ih_l{k}`` ``[4H, I_k]``,
+    ``weight_hh_l{k}`` ``[4H, H]``, ``bias_ih_l{k}``, ``bias_hh_l{k}``
+    ``[4H]``, with a ``_reverse`` suffix for the reverse direction; each is a
+    :class:`~fastlstm.module.Parameter` with ``.data`` and ``.grad``.
+
+    Notes
+    -----
+    In training mode every :meth:`forward` records what :meth:`backward`
+    needs on a tape and every :meth:`backward` consumes the newest record, so a
+    sequence run in chunks (passing the state along) and then back-propagated
+    chunk by chunk in reverse order gives exactly the gradients of one full
+    run. A forward with ``state=None`` starts a new sequence and clears the
+    tape; in eval mode nothing is recorded.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype=np.float32,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.input_size = check_int(input_size, "input_size", minimum=1)
+        self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
+        self.num_layers = check_int(num_layers, "num_layers", minimum=1)
+        for name, flag in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name}: expected a bool, got {type(flag).__name__} {flag!r}")
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.bidirectional = bool(bidirectional)
+        self.dropout = check_float(dropout, "dropout", minimum=0.0, maximum=1.0, max_inclusive=False)
+        self.dtype = check_dtype(dtype)
+        if seed is not None:
+            seed = check_int(seed, "seed", minimum=0)
+        self.seed = seed
+        init_seq, drop_seq = np.random.SeedSequence(seed).spawn(2)
+        self._dropout_rng = np.random.default_rng(drop_seq)
+        self._tape: list[_Tape] = []
+        self.timestep_grads: TimestepGradients | None = None
+
+        rng = np.random.default_rng(init_seq)
+        H = self.hidden_size
+        k = 1.0 / math.sqrt(H)  # PyTorch: U(-1/sqrt(H), 1/sqrt(H)) for every parameter
+        self._names: list[list[tuple[str, ...]]] = []
+        for layer in range(self.num_layers):
+            names = []
+            for d in range(self.num_directions):
+                sfx = self._suffix(layer, d)
+                in_size = self.input_size if layer == 0 else H * self.num_directions
+                shapes = [(f"weight_ih{sfx}", (4 * H, in_size)), (f"weight_hh{sfx}", (4 * H, H))]
+                if self.bias:
+                    shapes += [(f"bias_ih{sfx}", (4 * H,)), (f"bias_hh{sfx}", (4 * H,))]
+                for name, shape in shapes:
+                    self._register(name, rng.uniform(-k, k, size=shape).astype(self.dtype))
+                names.append(tuple(n for n, _ in shapes))
+            self._names.append(names)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @staticmethod
+    def _suffix(layer: int, direction: int) -> str:
+        return f"_l{layer}" + ("_reverse" if direction else "")
+
+    def __getattr__(self, name: str):
+        params = self.__dict__.get("_params")
+        if params is not None and name in params:
+            return params[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        s = f"LSTM({self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s + f", dtype={self.dtype.name})"
+
+    def _weights(self, layer: int, d: int):
+        names = self._names[layer][d]
+        w_ih = self._params[names[0]].data
+        w_hh = self._params[names[1]].data
+        if self.bias:
+            b = self._params[names[2]].data + self._params[names[3]].data
+        else:
+            b = np.zeros(4 * self.hidden_size, dtype=self.dtype)
+        return w_ih, w_hh, b
+
+    def _check_parameters(self) -> None:
+        for name, p in self._params.items():
+            if not np.isfinite(p.data).all():
+                raise ValueError(
+                    f"parameter {name}: contains NaN or Inf; the model's weights are corrupt "
+                    "(restore a checkpoint or re-initialise)"
+                )
+
+    def clear_tape(self) -> None:
+        """Drop every recorded forward pass (frees their memory)."""
+        self._tape.clear()
+
+    # ----------------------------------------------------------------- forward
+    def _check_state(self, state, B: int):
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        if state is None:
+            z = np.zeros((LD, B, H), dtype=self.dtype)
+            return z, z
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise TypeError(f"state: expected a tuple (h0, c0), got {type(state).__name__}")
+        out = []
+        for name, s in zip(("h0", "c0"), state):
+            arr = as_float_array(s, f"state {name}", ndim=(2, 3), dtype=self.dtype)
+            if arr.ndim == 2:
+                arr = arr[:, None, :]
+            check_shape(arr, f"state {name}", (LD, B, H))
+            out.append(arr)
+        return out[0], out[1]
+
+    def forward(self, x, state=None, lengths=None):
+        """Run the LSTM over a batch of sequences.
+
+        Parameters
+        ----------
+        x : ndarray ``[T, B, I]`` (``[B, T, I]`` with batch_first, ``[T, I]`` unbatched)
+            Inputs, of the model's dtype.
+        state : tuple (h0, c0) of ndarray ``[L*D, B, H]``, optional
+            Initial states (zero when omitted). Passing the previous chunk's
+            ``(h_n, c_n)`` continues a sequence.
+        lengths : array of int ``[B]``, optional
+            Length of each sequence (``1 <= L_b <= T``), in any order. Outputs
+            past a sequence's end are zero and ``h_n``/``c_n`` are taken at its
+            own last step: PyTorch's packed-sequence semantics.
+
+        Returns
+        -------
+        output : ndarray ``[T, B, D*H]``
+        (h_n, c_n) : tuple of ndarray ``[L*D, B, H]``
+        """
+        x = as_float_array(x, "x", ndim=(2, 3), dtype=self.dtype)
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x[:, None, :]
+            if state is not None:
+                state = tuple(np.asarray(s)[:, None, :] if np.ndim(s) == 2 else s for s in state)
+        elif self.batch_first:
+            x = np.ascontiguousarray(x.transpose(1, 0, 2))
+        T, B, In = x.shape
+        if In != self.input_size:
+            raise ValueError(
+                f"x: expected input_size {self.input_size} features in the last dimension, got {In} "
+                f"(shape {x.shape})"
+            )
+        h0, c0 = self._check_state(state, B)
+        lengths = K._check_lengths(lengths, T, B)
+        self._check_parameters()
+        rev = _reverse_index(lengths, T, B) if self.bidirectional else None
+        record = self.training
+        D, H = self.num_directions, self.hidden_size
+        h_n = np.empty((self.num_layers * D, B, H), dtype=self.dtype)
+        c_n = np.empty_like(h_n)
+        caches, masks = [], []
+        inp = x
+        for layer in range(self.num_layers):
+            outs, layer_caches = [], []
+            for d in range(D):
+                w_ih, w_hh, b = self._weights(layer, d)
+                k = layer * D + d
+                src = inp if d == 0 else _reverse(inp, rev)
+                y, h_n[k], c_n[k], cache = K.lstm_forward(src, h0[k], c0[k], w_ih, w_hh, b, lengths)
+                outs.append(y if d == 0 else _reverse(y, rev))
+                layer_caches.append(cache)
+            inp = outs[0] if D == 1 else np.concatenate(outs, axis=2)
+            mask = None
+            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
+                keep = 1.0 - self.dropout
+                mask = (self._dropout_rng.random(inp.shape) < keep).astype(self.dtype) / self.dtype.type(keep)
+                inp = inp * mask
+            caches.append(layer_caches)
+            masks.append(mask)
+        output = inp
+        if unbatched:
+            output, h_n, c_n = output[:, 0], h_n[:, 0], c_n[:, 0]
+        elif self.batch_first:
+            output = np.ascontiguousarray(output.transpose(1, 0, 2))
+        if record:
+            if state is None:
+                self._tape.clear()
+            self._tape.append(_Tape(caches, masks, lengths, self.batch_first, unbatched, output.shape))
+        return output, (h_n, c_n)
+
+    __call__ = forward
+
+    # ---------------------------------------------------------------- backward
+    def backward(self, d_output, d_h_n=None, d_c_n=None, per_timestep: bool = False):
+        """Backpropagate through the newest recorded forward pass.
+
+        Parameter gradients are *added* to each parameter's ``.grad`` (call
+        :meth:`zero_grad` between steps), as in PyTorch.
+
+        Parameters
+        ----------
+        d_output : ndarray, shape of ``output``, or None
+            dE/d output at every time step (zero when None).
+        d_h_n, d_c_n : ndarray ``[L*D, B, H]``, optional
+            dE/dh_n and dE/dc_n, e.g. the ``d_h0, d_c0`` returned by the
+            backward of the following chunk in truncated BPTT.
+        per_timestep : bool
+            Also compute each time step's contribution to every parameter
+            gradient and the norms of dE/dh_t and dE/dc_t; the result is
+            stored in :attr:`timestep_grads` (a :class:`TimestepGradients`).
+
+        Returns
+        -------
+        d_x : ndarray, shape of ``x``
+        (d_h0, d_c0) : tuple of ndarray ``[L*D, B, H]``
+        """
+        if not self._tape:
+            raise RuntimeError(
+                "backward: no recorded forward pass; call forward in training mode (model.train()) first"
+            )
+        tape = self._tape[-1]
+        caches, masks, lengths = tape.caches, tape.masks, tape.lengths
+        T, B = caches[0][0].x.shape[:2]
+        D, H, L = self.num_directions, self.hidden_size, self.num_layers
+        if d_output is None:
+            d_out = np.zeros((T, B, D * H), dtype=self.dtype)
+        else:
+            d_out = as_float_array(d_output, "d_output", dtype=self.dtype)
+            check_shape(d_out, "d_output", tape.shape)
+            if tape.unbatched:
+                d_out = d_out[:, None, :]
+            elif tape.batch_first:
+                d_out = d_out.transpose(1, 0, 2)
+        dstates = []
+        for name, g in (("d_h_n", d_h_n), ("d_c_n", d_c_n)):
+            if g is None:
+                dstates.append(np.zeros((L * D, B, H), dtype=self.dtype))
+                continue
+            arr = as_float_array(g, name, dtype=self.dtype)
+            if tape.unbatched and arr.ndim == 2:
+                arr = arr[:, None, :]
+            check_shape(arr, name, (L * D, B, H))
+            dstates.append(arr)
+        self._tape.pop()
+        rev = _reverse_index(lengths, T, B) if self.bidirectional else None
+        d_h0 = np.empty((L * D, B, H), dtype=self.dtype)
+        d_c0 = np.empty_like(d_h0)
+        step_grads, norms = {}, {}
+        for layer in range(L - 1, -1, -1):
+            if masks[layer] is not None:
+                d_out = d_out * masks[layer]
+            d_in = None
+            for d in range(D):
+                k = layer * D + d
+                cache = caches[layer][d]
+                w_ih, w_hh, _ = self._weights(layer, d)
+                dy = d_out[:, :, d * H : (d + 1) * H]
+                dy = np.ascontiguousarray(dy) if d == 0 else _reverse(dy, rev)
+                res = K.lstm_backward(dy, dstates[0][k], dstates[1][k], cache, w_ih, w_hh, per_timestep)
+                dx = res.dx if d == 0 else _reverse(res.dx, rev)
+                d_in = dx if d_in is None else d_in + dx
+                d_h0[k], d_c0[k] = res.dh0, res.dc0
+                names = self._names[layer][d]
+                self._params[names[0]].grad += res.dw_ih
+                self._params[names[1]].grad += res.dw_hh
+                if self.bias:
+                    self._params[names[2]].grad += res.db
+                    self._params[names[3]].grad += res.db
+                if per_timestep:
+                    self._collect_timestep(step_grads, norms, names, res, cache, d, rev, layer)
+            d_out = d_in
+        d_x = d_out
+        if tape.unbatched:
+            d_x, d_h0, d_c0 = d_x[:, 0], d_h0[:, 0], d_c0[:, 0]
+        elif tape.batch_first:
+            d_x = np.ascontiguousarray(d_x.transpose(1, 0, 2))
+        if per_timestep:
+            ordered = {n: step_grads[n] for n in self._params if n in step_grads}
+            self.timestep_grads = TimestepGradients(ordered, norms)
+        return d_x, (d_h0, d_c0)
+
+    def _collect_timestep(self, step_grads, norms, names, res, cache, d, rev, layer):
+        if d == 0:
+            dw_ih_t, dw_hh_t, db_t = K.timestep_gradients(res.dgates, cache)
+            nh, nc = res.dh_norm, res.dc_norm
+        else:
+            # map the reverse run's step s of row b back to original time L_b - 1 - s
+            da = _reverse(res.dgates, rev)
+            xo = _reverse(cache.x, rev)
+            hp = _reverse(cache.hs[:-1], rev)
+            da_t = da.transpose(0, 2, 1)
+            dw_ih_t, dw_hh_t, db_t = da_t @ xo, da_t @ hp, da.sum(axis=1)
+            nh, nc = res.dh_norm[::-1].copy(), res.dc_norm[::-1].copy()
+        step_grads[names[0]] = dw_ih_t
+        step_grads[names[1]] = dw_hh_t
+        if self.bias:
+            step_grads[names[2]] = db_t
+            step_grads[names[3]] = db_t.copy()
+        norms[f"l{layer}" + ("_reverse" if d else "")] = {"h": nh, "c": nc}
+
+    # -------------------------------------------------------------- converters
+    @classmethod
+    def from_torch(cls, module, seed: int | None = None) -> LSTM:
+        """Build an LSTM with the configuration and weights of a ``torch.nn.LSTM``."""
+        torch = _import_torch()
+        if not isinstance(module, torch.nn.LSTM):
+            raise TypeError(f"module: expected a torch.nn.LSTM, got {type(module).__name__}")
+        if getattr(module, "proj_size", 0):
+            raise ValueError(f"module: proj_size must be 0 (no projections), got {module.proj_size}")
+        dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(module.weight_ih_l0.dtype)
+        if dtype is None:
+            raise TypeError(f"module: expected float32 or float64 weights, got {module.weight_ih_l0.dtype}")
+        layer = cls(
+            module.input_size,
+            module.hidden_size,
+            num_layers=module.num_layers,
+            bias=module.bias,
+            batch_first=module.batch_first,
+            dropout=float(module.dropout),
+            bidirectional=module.bidirectional,
+            dtype=dtype,
+            seed=seed,
+        )
+        state = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+        layer.load_state_dict(state)
+        return layer
+
+    def to_torch(self):
+        """A ``torch.nn.LSTM`` with this configuration and a copy of these weights."""
+        torch = _import_torch()
+        module = torch.nn.LSTM(
+            self.input_size,
+            self.hidden_size,
+            num_layers=self.num_layers,
+            bias=self.bias,
+            batch_first=self.batch_first,
+            dropout=self.dropout,
+            bidirectional=self.bidirectional,
+            dtype=torch.float32 if self.dtype == np.float32 else torch.float64,
+        )
+        module.load_state_dict({k: torch.from_numpy(v) for k, v in self.state_dict().items()})
+        return module
+
+    def to_keras(self) -> list[list[np.ndarray]]:
+        """Keras LSTM weight arrays, one ``[kernel, recurrent_kernel, bias]`` per layer and direction.
+
+        ``kernel`` is ``[I, 4H]``, ``recurrent_kernel`` ``[H, 4H]``, ``bias``
+        ``[4H]`` (Keras has one bias: ``bias_ih + bias_hh``); Keras' gate order
+        i, f, c, o is PyTorch's i, f, g, o. The order is layer by layer, the
+        forward direction before the backward one (as ``Bidirectional``'s
+        ``get_weights`` lists them).
+        """
+        out = []
+        for layer in range(self.num_layers):
+            for d in range(self.num_directions):
+                w_ih, w_hh, b = self._weights(layer, d)
+                out.append([w_ih.T.copy(), w_hh.T.copy(), b.copy()])
+        return out
+
+    @classmethod
+    def from_keras(cls, weights, bidirectional: bool = False, **kwargs) -> LSTM:
+        """Build an LSTM from Keras weight arrays (the inverse of :meth:`to_keras`).
+
+        Parameters
+        ----------
+        weights : list of [kernel, recurrent_kernel, bias]
+            One entry per layer and direction, as :meth:`to_keras` returns.
+            Keras' single bias goes to ``bias_ih``; ``bias_hh`` is zero.
+        bidirectional : bool
+            Whether consecutive entries are forward/backward pairs.
+        **kwargs
+            Other :class:`LSTM` arguments (``batch_first``, ``dropout``, ``seed``).
+            ``dtype`` defaults to the arrays' dtype.
+        """
+        if not isinstance(weights, (list, tuple)) or not weights:
+            raise TypeError("weights: expected a non-empty list of [kernel, recurrent_kernel, bias] lists")
+        D = 2 if bidirectional else 1
+        if len(weights) % D:
+            raise ValueError(f"weights: expected an even number of entries when bidirectional, got {len(weights)}")
+        for n, entry in enumerate(weights):
+            if not isinstance(entry, (list, tuple)) or len(entry) != 3:
+                raise ValueError(f"weights[{n}]: expected [kernel, recurrent_kernel, bias], got {entry!r:.80}")
+        kernel0 = np.asarray(weights[0][0])
+        rec0 = np.asarray(weights[0][1])
+        if rec0.ndim != 2 or rec0.shape[1] != 4 * rec0.shape[0]:
+            raise ValueError(f"weights[0] recurrent_kernel: expected shape (H, 4*H), got {rec0.shape}")
+        kwargs.setdefault("dtype", kernel0.dtype if kernel0.dtype.kind == "f" else np.float32)
+        layer = cls(kernel0.shape[0], rec0.shape[0], num_layers=len(weights) // D, bidirectional=bidirectional,
+                    **kwargs)
+        state = {}
+        for n, (kernel, rec, bias) in enumerate(weights):
+            sfx = cls._suffix(n // D, n % D)
+            state[f"weight_ih{sfx}"] = np.asarray(kernel).T
+            state[f"weight_hh{sfx}"] = np.asarray(rec).T
+            state[f"bias_ih{sfx}"] = np.asarray(bias)
+            state[f"bias_hh{sfx}"] = np.zeros_like(np.asarray(bias))
+        layer.load_state_dict(state)
+        return layer
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "This converter needs PyTorch, an optional dependency: pip install 'fastlstm[torch]' "
+            "(CPU build: pip install torch==2.13.0)"
+        ) from exc
+    return torch
