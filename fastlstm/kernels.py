@@ -50,7 +50,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from ._config import JIT
 from ._validation import as_float_array, check_shape
@@ -95,24 +96,95 @@ class BackwardResult(NamedTuple):
 # --------------------------------------------------------------------------
 # leaf functions
 # --------------------------------------------------------------------------
-@njit(**JIT)
-def sigmoid(z):
-    """Logistic function, exact and overflow-free for any finite ``z`` (F3).
+# float32: a 13/6-degree rational tanh (Eigen's ``generic_fast_tanh_float``),
+# pure arithmetic, so LLVM vectorises the loops that call it (Numba has no SVML
+# with PyPI's llvmlite, and libm's tanhf/expf calls stop vectorisation).
+# Inputs are clamped to +-7.9053111, beyond which tanh rounds to +-1 in float32. The
+# tests pin its error against float64 tanh to a few ULP.
+_T_A1 = np.float32(4.89352455891786e-03)
+_T_A3 = np.float32(6.37261928875436e-04)
+_T_A5 = np.float32(1.48572235717979e-05)
+_T_A7 = np.float32(5.12229709037114e-08)
+_T_A9 = np.float32(-8.60467152213735e-11)
+_T_A11 = np.float32(2.00018790482477e-13)
+_T_A13 = np.float32(-2.76076847742355e-16)
+_T_B0 = np.float32(4.89352518554385e-03)
+_T_B2 = np.float32(2.26843463243900e-03)
+_T_B4 = np.float32(1.18534705686654e-04)
+_T_B6 = np.float32(1.19825839466702e-06)
+_T_CLAMP = np.float32(7.90531110763549805)
 
-    ``exp`` is only ever evaluated at a non-positive argument, so it cannot
-    overflow; NaN propagates.
-    """
-    one = type(z)(1.0)
-    if z >= 0:
-        return one / (one + np.exp(-z))
-    e = np.exp(z)
-    return e / (one + e)
+
+@njit(**JIT)
+def _tanh_f32(z):
+    x = min(max(z, -_T_CLAMP), _T_CLAMP)
+    x2 = x * x
+    p = x2 * _T_A13 + _T_A11
+    p = p * x2 + _T_A9
+    p = p * x2 + _T_A7
+    p = p * x2 + _T_A5
+    p = p * x2 + _T_A3
+    p = p * x2 + _T_A1
+    p = p * x
+    q = x2 * _T_B6 + _T_B4
+    q = q * x2 + _T_B2
+    q = q * x2 + _T_B0
+    r = p / q
+    # min/max drop NaN; put it back so a NaN never passes unnoticed.
+    return r if z == z else z
+
+
+def _tanh_dispatch(z):  # pragma: no cover - typing stub, replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_tanh_dispatch, jit_options=JIT)
+def _ol_tanh(z):
+    if z == types.float32:
+        return lambda z: _tanh_f32(z)
+    return lambda z: np.tanh(z)
 
 
 @njit(**JIT)
 def tanh(z):
-    """Hyperbolic tangent (F3, F5); libm's ``tanh`` saturates without overflow."""
-    return np.tanh(z)
+    """Hyperbolic tangent (F3, F5), finite and warning-free for any input.
+
+    float64: libm's ``tanh`` (correctly rounded to within an ULP). float32: a
+    vectorisable rational approximation accurate to a few ULP, saturating at
+    +-1 beyond |z| = 7.9053.
+    """
+    return _tanh_dispatch(z)
+
+
+def _sigmoid_dispatch(z):  # pragma: no cover - typing stub, replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_sigmoid_dispatch, jit_options=JIT)
+def _ol_sigmoid(z):
+    if z == types.float32:
+        half = np.float32(0.5)
+        # sigmoid(z) = (1 + tanh(z/2)) / 2: no exp, so no overflow; vectorises.
+        return lambda z: half + half * _tanh_f32(half * z)
+
+    def impl(z):
+        # exp only at a non-positive argument: it cannot overflow; NaN propagates.
+        if z >= 0:
+            return 1.0 / (1.0 + np.exp(-z))
+        e = np.exp(z)
+        return e / (1.0 + e)
+
+    return impl
+
+
+@njit(**JIT)
+def sigmoid(z):
+    """Logistic function (F3), finite and warning-free for any input.
+
+    float64: ``1 / (1 + exp(-z))`` arranged so that ``exp`` never overflows.
+    float32: ``(1 + tanh(z / 2)) / 2`` with the vectorisable float32 tanh.
+    """
+    return _sigmoid_dispatch(z)
 
 
 # --------------------------------------------------------------------------
@@ -140,11 +212,11 @@ def _forward_pointwise(ax, rec, c_prev, h_prev, h, c, gates, lengths, t):
         for j in range(H):
             i = sigmoid(ax[b, j] + rec[b, j])  # (F2), (F3)
             f = sigmoid(ax[b, H + j] + rec[b, H + j])
-            g = np.tanh(ax[b, 2 * H + j] + rec[b, 2 * H + j])
+            g = tanh(ax[b, 2 * H + j] + rec[b, 2 * H + j])
             o = sigmoid(ax[b, 3 * H + j] + rec[b, 3 * H + j])
             cc = f * c_prev[b, j] + i * g  # (F4)
             c[b, j] = cc
-            h[b, j] = o * np.tanh(cc)  # (F5)
+            h[b, j] = o * tanh(cc)  # (F5)
             gates[b, j] = i
             gates[b, H + j] = f
             gates[b, 2 * H + j] = g
@@ -181,7 +253,7 @@ def _backward_pointwise(dy, dh_rec, dc_rec, gates, c_prev, c, da, lengths, t):
             f = gates[b, H + j]
             g = gates[b, 2 * H + j]
             o = gates[b, 3 * H + j]
-            tc = np.tanh(c[b, j])
+            tc = tanh(c[b, j])
             dh = dy[b, j] + dh_rec[b, j]  # (B1)
             dc = dc_rec[b, j] + dh * o * (one - tc * tc)  # (B2)
             sq_h += dh * dh
@@ -249,14 +321,16 @@ def _lstm_backward(dy, x, hs, cs, gates, w_ih, w_hh, lengths, dh, dc, da, dx, dw
     """
     T, B, In = x.shape
     H = dh.shape[1]
-    dh_next = np.empty_like(dh)
+    cur = dh.copy()
+    nxt = np.empty_like(dh)
     for t in range(T - 1, -1, -1):
-        sq_h, sq_c = _backward_pointwise(dy[t], dh, dc, gates[t], cs[t], cs[t + 1], da[t], lengths, t)
+        sq_h, sq_c = _backward_pointwise(dy[t], cur, dc, gates[t], cs[t], cs[t + 1], da[t], lengths, t)
         norms[t, 0] = sq_h
         norms[t, 1] = sq_c
-        np.dot(da[t], w_hh, dh_next)  # (B6)
-        _pass_through_masked(dh_next, dh, lengths, t)  # (B9)
-        dh[:, :] = dh_next
+        np.dot(da[t], w_hh, nxt)  # (B6)
+        _pass_through_masked(nxt, cur, lengths, t)  # (B9)
+        cur, nxt = nxt, cur
+    dh[:, :] = cur
     da2 = da.reshape((T * B, 4 * H))
     np.dot(da2, w_ih, dx.reshape((T * B, In)))  # (B7)
     np.dot(da2.T, x.reshape((T * B, In)), dw_ih)  # (B8)
