@@ -58,6 +58,7 @@ from ._validation import as_float_array, check_shape
 
 __all__ = [
     "BackwardResult",
+    "CODE_PATH",
     "ForwardCache",
     "cell_backward",
     "cell_forward",
@@ -91,6 +92,21 @@ class BackwardResult(NamedTuple):
     dgates: np.ndarray | None  #: [T, B, 4H] dA_t (B4) if kept, else None
     dh_norm: np.ndarray  #: [T] Frobenius norm of dh_t (B1) over the batch
     dc_norm: np.ndarray  #: [T] Frobenius norm of dc_t (B2) over the batch
+
+
+#: Which implementation runs for each dtype (recorded by the benchmarks).
+CODE_PATH = {
+    "float32": {
+        "activations": "rational tanh (Eigen 13/6), sigmoid via tanh; vectorised",
+        "matmul": "BLAS sgemm via numba np.dot (scipy's OpenBLAS)",
+        "pointwise": "fused serial @njit loop per step",
+    },
+    "float64": {
+        "activations": "libm tanh/exp, overflow-free sigmoid; scalar",
+        "matmul": "BLAS dgemm via numba np.dot (scipy's OpenBLAS)",
+        "pointwise": "fused serial @njit loop per step",
+    },
+}
 
 
 # --------------------------------------------------------------------------
@@ -290,25 +306,47 @@ def _bias_grad(da2d, db):
 # drivers
 # --------------------------------------------------------------------------
 @njit(**JIT)
-def _lstm_forward(x, w_ih_t, w_hh_t, b, lengths, hs, cs, gates, rec):
-    """Time loop of the forward pass; writes hs[1:], cs[1:], gates.
+def _nonfinite(a):
+    """True if ``a`` (C-contiguous) holds a NaN or an Inf: ``v * 0`` is NaN exactly then."""
+    acc = a.dtype.type(0.0)
+    for v in a.reshape(a.size):
+        acc += v * 0
+    return acc != acc
 
-    x [T,B,I], w_ih_t = W_ih.T [I,4H], w_hh_t = W_hh.T [H,4H], b [4H],
-    hs/cs [T+1,B,H] with hs[0], cs[0] set, gates [T,B,4H] (also used as the
-    buffer for A^x), rec [B,4H] scratch.
+
+#: status codes of the drivers, turned into ValueErrors by the wrappers
+OK, BAD_X, BAD_STATE, BAD_WEIGHTS, BAD_GRAD = 0, 1, 2, 3, 4
+
+
+@njit(**JIT)
+def _lstm_forward(x, w_ih, w_hh, b, lengths, hs, cs, gates, rec):
+    """Time loop of the forward pass; writes hs[1:], cs[1:], gates; returns a status.
+
+    x [T,B,I], w_ih [4H,I], w_hh [4H,H], b [4H], hs/cs [T+1,B,H] with hs[0],
+    cs[0] set, gates [T,B,4H] (first holds A^x), rec [B,4H] scratch. Inputs
+    are checked for NaN/Inf first (cheap, vectorised): with finite inputs
+    every output is finite, since the gates are bounded.
     """
+    if _nonfinite(w_ih) or _nonfinite(w_hh) or _nonfinite(b):
+        return BAD_WEIGHTS
+    if _nonfinite(x):
+        return BAD_X
+    if _nonfinite(hs[0]) or _nonfinite(cs[0]):
+        return BAD_STATE
     T, B, In = x.shape
     G = gates.shape[2]
     ax = gates.reshape((T * B, G))
-    np.dot(x.reshape((T * B, In)), w_ih_t, ax)  # (F1) one product for all steps
+    np.dot(x.reshape((T * B, In)), w_ih.T, ax)  # (F1) one product for all steps
     for r in range(T * B):
         for k in range(G):
             ax[r, k] += b[k]
+    w_hh_t = w_hh.T
     for t in range(T):
         np.dot(hs[t], w_hh_t, rec)  # (F2) recurrent product
         # A^x_t is read from gates[t] and overwritten there by the activations:
         # each (b, j) reads its four pre-activations before writing its gates.
         _forward_pointwise(gates[t], rec, cs[t], hs[t], hs[t + 1], cs[t + 1], gates[t], lengths, t)
+    return OK
 
 
 @njit(**JIT)
@@ -319,6 +357,8 @@ def _lstm_backward(dy, x, hs, cs, gates, w_ih, w_hh, lengths, dh, dc, da, dx, dw
     dx [T,B,I], dw_ih [4H,I], dw_hh [4H,H], db [4H]: out (overwritten).
     norms [T,2]: out squared norms of dh_t, dc_t.
     """
+    if _nonfinite(dy) or _nonfinite(dh) or _nonfinite(dc):
+        return BAD_GRAD
     T, B, In = x.shape
     H = dh.shape[1]
     cur = dh.copy()
@@ -337,6 +377,7 @@ def _lstm_backward(dy, x, hs, cs, gates, w_ih, w_hh, lengths, dh, dc, da, dx, dw
     np.dot(da2.T, hs[:T].reshape((T * B, H)), dw_hh)
     db[:] = 0
     _bias_grad(da2, db)
+    return OK
 
 
 # --------------------------------------------------------------------------
@@ -379,7 +420,7 @@ def _full_lengths(lengths, T, B):
 def _state(value, name, B, H, dtype):
     if value is None:
         return np.zeros((B, H), dtype=dtype)
-    arr = as_float_array(value, name, ndim=2, dtype=dtype)
+    arr = as_float_array(value, name, ndim=2, dtype=dtype, finite=False)
     check_shape(arr, name, (B, H))
     return arr
 
@@ -469,6 +510,68 @@ def cell_backward(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
     return res.dx[0], res.dh0, res.dc0, res.dw_ih, res.dw_hh, res.db
 
 
+def _raise_status(status, names):
+    if status == BAD_WEIGHTS:
+        raise ValueError(f"{names['weights']}: expected finite values, got NaN or Inf")
+    if status == BAD_X:
+        raise ValueError(f"{names['x']}: expected finite values, got NaN or Inf")
+    if status == BAD_STATE:
+        raise ValueError(f"{names['state']}: expected finite values, got NaN or Inf")
+    if status == BAD_GRAD:
+        raise ValueError(f"{names['grad']}: expected finite values, got NaN or Inf")
+
+
+_KERNEL_NAMES = {"weights": "w_ih, w_hh or b", "x": "x", "state": "h0 or c0", "grad": "dy, dh_n or dc_n"}
+
+
+def _forward_core(x, h0, c0, w_ih, w_hh, b, lengths, names=_KERNEL_NAMES):
+    """Allocate and run the forward driver. Arguments already have the right
+    dtype, shapes and layout (C-contiguous); finiteness is checked in the driver."""
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    dtype = w_hh.dtype
+    hs = np.empty((T + 1, B, H), dtype=dtype)
+    cs = np.empty((T + 1, B, H), dtype=dtype)
+    hs[0] = h0
+    cs[0] = c0
+    gates = np.empty((T, B, 4 * H), dtype=dtype)
+    rec = np.empty((B, 4 * H), dtype=dtype)
+    status = _lstm_forward(x, w_ih, w_hh, b, _full_lengths(lengths, T, B), hs, cs, gates, rec)
+    _raise_status(status, names)
+    if lengths is None:
+        y = hs[1:]
+        y.flags.writeable = False
+    else:
+        y = hs[1:].copy()
+        y[np.arange(T)[:, None] >= lengths[None, :]] = 0
+    # The states never change after a row's end (F6), so the last ones are final.
+    return y, hs[T].copy(), cs[T].copy(), ForwardCache(x, hs, cs, gates, lengths)
+
+
+def _backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, names=_KERNEL_NAMES):
+    """Allocate and run the BPTT driver (arguments already checked, as for ``_forward_core``)."""
+    x, hs, cs, gates, lengths = cache
+    T, B, In = x.shape
+    H = hs.shape[2]
+    dtype = hs.dtype
+    dh = dh_n.copy()
+    dc = dc_n.copy()
+    da = np.empty((T, B, 4 * H), dtype=dtype)
+    dx = np.empty((T, B, In), dtype=dtype)
+    dw_ih = np.empty((4 * H, In), dtype=dtype)
+    dw_hh = np.empty((4 * H, H), dtype=dtype)
+    db = np.empty(4 * H, dtype=dtype)
+    norms = np.empty((T, 2), dtype=dtype)
+    status = _lstm_backward(
+        dy, x, hs, cs, gates, w_ih, w_hh, _full_lengths(lengths, T, B), dh, dc, da, dx, dw_ih, dw_hh, db, norms
+    )
+    _raise_status(status, names)
+    norms = np.sqrt(norms)
+    return BackwardResult(
+        dx, dh, dc, dw_ih, dw_hh, db, da if keep_dgates else None, norms[:, 0].copy(), norms[:, 1].copy()
+    )
+
+
 def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
     """Forward pass over a batch of sequences, (F1)-(F6).
 
@@ -494,29 +597,23 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
         States at each sequence's last step.
     cache : ForwardCache
         Saved arrays for :func:`lstm_backward`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Wrong dtype (all arrays must share float32 or float64), shape, or
+        lengths; NaN or Inf in any input.
     """
     w_ih, w_hh, b = _check_weights(w_ih, w_hh, b)
     dtype = w_hh.dtype
     H = w_hh.shape[1]
-    x = as_float_array(x, "x", ndim=3, dtype=dtype)
+    x = as_float_array(x, "x", ndim=3, dtype=dtype, finite=False)
     T, B, In = x.shape
     check_shape(x, "x", (T, B, w_ih.shape[1]))
     lengths = _check_lengths(lengths, T, B)
-    hs = np.empty((T + 1, B, H), dtype=dtype)
-    cs = np.empty((T + 1, B, H), dtype=dtype)
-    hs[0] = _state(h0, "h0", B, H, dtype)
-    cs[0] = _state(c0, "c0", B, H, dtype)
-    gates = np.empty((T, B, 4 * H), dtype=dtype)
-    rec = np.empty((B, 4 * H), dtype=dtype)
-    _lstm_forward(x, w_ih.T, w_hh.T, b, _full_lengths(lengths, T, B), hs, cs, gates, rec)
-    if lengths is None:
-        y = hs[1:]
-        y.flags.writeable = False
-    else:
-        y = hs[1:].copy()
-        y[np.arange(T)[:, None] >= lengths[None, :]] = 0
-    # The states never change after a row's end (F6), so the last ones are final.
-    return y, hs[T].copy(), cs[T].copy(), ForwardCache(x, hs, cs, gates, lengths)
+    h0 = _state(h0, "h0", B, H, dtype)
+    c0 = _state(c0, "c0", B, H, dtype)
+    return _forward_core(x, h0, c0, w_ih, w_hh, b, lengths)
 
 
 def lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
@@ -544,7 +641,7 @@ def lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
     """
     if not isinstance(cache, ForwardCache):
         raise TypeError(f"cache: expected the ForwardCache from lstm_forward, got {type(cache).__name__}")
-    x, hs, cs, gates, lengths = cache
+    x, hs = cache.x, cache.hs
     dtype = hs.dtype
     T, B, In = x.shape
     H = hs.shape[2]
@@ -555,23 +652,11 @@ def lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
     if dy is None:
         dy = np.zeros((T, B, H), dtype=dtype)
     else:
-        dy = as_float_array(dy, "dy", ndim=3, dtype=dtype)
+        dy = as_float_array(dy, "dy", ndim=3, dtype=dtype, finite=False)
         check_shape(dy, "dy", (T, B, H))
-    dh = _state(dh_n, "dh_n", B, H, dtype).copy()
-    dc = _state(dc_n, "dc_n", B, H, dtype).copy()
-    da = np.empty((T, B, 4 * H), dtype=dtype)
-    dx = np.empty((T, B, In), dtype=dtype)
-    dw_ih = np.empty((4 * H, In), dtype=dtype)
-    dw_hh = np.empty((4 * H, H), dtype=dtype)
-    db = np.empty(4 * H, dtype=dtype)
-    norms = np.empty((T, 2), dtype=dtype)
-    _lstm_backward(
-        dy, x, hs, cs, gates, w_ih, w_hh, _full_lengths(lengths, T, B), dh, dc, da, dx, dw_ih, dw_hh, db, norms
-    )
-    norms = np.sqrt(norms)
-    return BackwardResult(
-        dx, dh, dc, dw_ih, dw_hh, db, da if keep_dgates else None, norms[:, 0].copy(), norms[:, 1].copy()
-    )
+    dh = _state(dh_n, "dh_n", B, H, dtype)
+    dc = _state(dc_n, "dc_n", B, H, dtype)
+    return _backward_core(dy, dh, dc, cache, w_ih, w_hh, keep_dgates)
 
 
 def timestep_gradients(dgates, cache):

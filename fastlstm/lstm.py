@@ -144,6 +144,7 @@ class LSTM(Module):
         self.seed = seed
         init_seq, drop_seq = np.random.SeedSequence(seed).spawn(2)
         self._dropout_rng = np.random.default_rng(drop_seq)
+        self._grad_names = {"grad": "d_output, d_h_n or d_c_n"}
         self._tape: list[_Tape] = []
         self.timestep_grads: TimestepGradients | None = None
 
@@ -163,6 +164,14 @@ class LSTM(Module):
                     self._register(name, rng.uniform(-k, k, size=shape).astype(self.dtype))
                 names.append(tuple(n for n, _ in shapes))
             self._names.append(names)
+        # what the kernels' NaN/Inf errors call each argument, per layer and direction
+        self._error_names = [
+            [
+                {"weights": "parameters " + ", ".join(n), "x": "x", "state": "state (h0, c0)", "grad": ""}
+                for n in names
+            ]
+            for names in self._names
+        ]
 
     # ------------------------------------------------------------------ basics
     @property
@@ -203,13 +212,19 @@ class LSTM(Module):
             b = np.zeros(4 * self.hidden_size, dtype=self.dtype)
         return w_ih, w_hh, b
 
-    def _check_parameters(self) -> None:
-        for name, p in self._params.items():
-            if not np.isfinite(p.data).all():
-                raise ValueError(
-                    f"parameter {name}: contains NaN or Inf; the model's weights are corrupt "
-                    "(restore a checkpoint or re-initialise)"
-                )
+    def _as_array(self, value, name: str, ndim) -> np.ndarray:
+        """Cheap check for the common case (a C-contiguous array of the model's
+        dtype); anything else goes through the full validation. Finiteness is
+        checked inside the kernels."""
+        if (
+            type(value) is np.ndarray
+            and value.dtype == self.dtype
+            and value.ndim in ndim
+            and value.size
+            and value.flags.c_contiguous
+        ):
+            return value
+        return as_float_array(value, name, ndim=ndim, dtype=self.dtype, finite=False)
 
     def clear_tape(self) -> None:
         """Drop every recorded forward pass (frees their memory)."""
@@ -225,7 +240,7 @@ class LSTM(Module):
             raise TypeError(f"state: expected a tuple (h0, c0), got {type(state).__name__}")
         out = []
         for name, s in zip(("h0", "c0"), state):
-            arr = as_float_array(s, f"state {name}", ndim=(2, 3), dtype=self.dtype)
+            arr = self._as_array(s, f"state {name}", (2, 3))
             if arr.ndim == 2:
                 arr = arr[:, None, :]
             check_shape(arr, f"state {name}", (LD, B, H))
@@ -252,7 +267,7 @@ class LSTM(Module):
         output : ndarray ``[T, B, D*H]``
         (h_n, c_n) : tuple of ndarray ``[L*D, B, H]``
         """
-        x = as_float_array(x, "x", ndim=(2, 3), dtype=self.dtype)
+        x = self._as_array(x, "x", (2, 3))
         unbatched = x.ndim == 2
         if unbatched:
             x = x[:, None, :]
@@ -268,7 +283,6 @@ class LSTM(Module):
             )
         h0, c0 = self._check_state(state, B)
         lengths = K._check_lengths(lengths, T, B)
-        self._check_parameters()
         rev = _reverse_index(lengths, T, B) if self.bidirectional else None
         record = self.training
         D, H = self.num_directions, self.hidden_size
@@ -282,7 +296,9 @@ class LSTM(Module):
                 w_ih, w_hh, b = self._weights(layer, d)
                 k = layer * D + d
                 src = inp if d == 0 else _reverse(inp, rev)
-                y, h_n[k], c_n[k], cache = K.lstm_forward(src, h0[k], c0[k], w_ih, w_hh, b, lengths)
+                y, h_n[k], c_n[k], cache = K._forward_core(
+                    src, h0[k], c0[k], w_ih, w_hh, b, lengths, self._error_names[layer][d]
+                )
                 outs.append(y if d == 0 else _reverse(y, rev))
                 layer_caches.append(cache)
             inp = outs[0] if D == 1 else np.concatenate(outs, axis=2)
@@ -341,7 +357,7 @@ class LSTM(Module):
         if d_output is None:
             d_out = np.zeros((T, B, D * H), dtype=self.dtype)
         else:
-            d_out = as_float_array(d_output, "d_output", dtype=self.dtype)
+            d_out = self._as_array(d_output, "d_output", (2, 3))
             check_shape(d_out, "d_output", tape.shape)
             if tape.unbatched:
                 d_out = d_out[:, None, :]
@@ -352,7 +368,7 @@ class LSTM(Module):
             if g is None:
                 dstates.append(np.zeros((L * D, B, H), dtype=self.dtype))
                 continue
-            arr = as_float_array(g, name, dtype=self.dtype)
+            arr = self._as_array(g, name, (2, 3))
             if tape.unbatched and arr.ndim == 2:
                 arr = arr[:, None, :]
             check_shape(arr, name, (L * D, B, H))
@@ -372,7 +388,9 @@ class LSTM(Module):
                 w_ih, w_hh, _ = self._weights(layer, d)
                 dy = d_out[:, :, d * H : (d + 1) * H]
                 dy = np.ascontiguousarray(dy) if d == 0 else _reverse(dy, rev)
-                res = K.lstm_backward(dy, dstates[0][k], dstates[1][k], cache, w_ih, w_hh, per_timestep)
+                res = K._backward_core(
+                    dy, dstates[0][k], dstates[1][k], cache, w_ih, w_hh, per_timestep, self._grad_names
+                )
                 dx = res.dx if d == 0 else _reverse(res.dx, rev)
                 d_in = dx if d_in is None else d_in + dx
                 d_h0[k], d_c0[k] = res.dh0, res.dc0
