@@ -42,7 +42,7 @@ def as_float_array(
     allow_empty: bool = False,
     cast: bool = False,
 ) -> np.ndarray:
-    """Validate ``value`` as a real floating array and return a C-contiguous view or copy.
+    """Validate ``value`` as a real floating array and return a C-contiguous, writeable view or copy.
 
     Parameters
     ----------
@@ -96,7 +96,12 @@ def as_float_array(
         raise ValueError(f"{name}: expected a non-empty array, got shape {arr.shape}")
     if finite:
         check_finite(arr, name)
-    return np.ascontiguousarray(arr)
+    arr = np.ascontiguousarray(arr)
+    if not arr.flags.writeable:
+        # A read-only array is a different type to Numba: copying it here keeps
+        # the kernels to one compiled specialisation per dtype.
+        arr = arr.copy()
+    return arr
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:

@@ -41,7 +41,7 @@ threads.
 Preconditions of the private ``@njit`` functions (the public wrappers enforce
 them): all float arrays share one dtype (float32 or float64), are C-contiguous
 (transposed weights are passed as ``W.T`` views) and have the shapes above;
-``lengths`` is int64 with ``1 <= L[b] <= T``. Calling them otherwise raises a
+``lengths`` is int64 with ``0 <= L[b] <= T``. Calling them otherwise raises a
 Numba ``TypingError`` or reads out of bounds.
 """
 
@@ -240,7 +240,7 @@ def _forward_pointwise(ax, rec, c_prev, h_prev, h, c, gates, lengths, t):
 
 
 @njit(**JIT)
-def _backward_pointwise(dy, dh_rec, dc_rec, gates, c_prev, c, da, lengths, t):
+def _backward_pointwise(dy, dh_rec, dc_rec, gates, c_prev, c, da, lengths, t, sq):
     """(B1)-(B5), (B9) for one step.
 
     dy : [B, H]  upstream dE/dy_t
@@ -248,21 +248,22 @@ def _backward_pointwise(dy, dh_rec, dc_rec, gates, c_prev, c, da, lengths, t):
     dc_rec : [B, H]  in: dc^rec_t; out: dc^rec_{t-1} (B5)
     gates : [B, 4H]  i, f, g, o at t;  c_prev, c : [B, H]  c_{t-1}, c_t
     da : [B, 4H]  out: dA_t (B4), zero on masked rows (B9)
-
-    Returns the squared Frobenius norms of dh_t and dc_t over the batch.
+    sq : [B, 2]  out: per row, the squared norms of dh_t and dc_t
     """
     B, H = c.shape
     one = type(c[0, 0])(1.0)
     zero = type(c[0, 0])(0.0)
-    sq_h = zero
-    sq_c = zero
     for b in range(B):
+        sq_h = zero
+        sq_c = zero
         if t >= lengths[b]:  # (B9) dh^rec, dc^rec pass through; dy ignored
             for j in range(H):
                 sq_h += dh_rec[b, j] * dh_rec[b, j]
                 sq_c += dc_rec[b, j] * dc_rec[b, j]
             for j in range(4 * H):
                 da[b, j] = zero
+            sq[b, 0] = sq_h
+            sq[b, 1] = sq_c
             continue
         for j in range(H):
             i = gates[b, j]
@@ -280,7 +281,8 @@ def _backward_pointwise(dy, dh_rec, dc_rec, gates, c_prev, c, da, lengths, t):
             da[b, 3 * H + j] = dh * tc * o * (one - o)  # output gate
             dh_rec[b, j] = dh
             dc_rec[b, j] = dc * f  # (B5)
-    return sq_h, sq_c
+        sq[b, 0] = sq_h
+        sq[b, 1] = sq_c
 
 
 @njit(**JIT)
@@ -355,7 +357,7 @@ def _lstm_backward(dy, x, hs, cs, gates, w_ih, w_hh, lengths, dh, dc, da, dx, dw
 
     dh, dc [B,H]: in dh_n, dc_n; out dh0, dc0.  da [T,B,4H] out dA.
     dx [T,B,I], dw_ih [4H,I], dw_hh [4H,H], db [4H]: out (overwritten).
-    norms [T,2]: out squared norms of dh_t, dc_t.
+    norms [T,B,2]: out per-row squared norms of dh_t, dc_t.
     """
     if _nonfinite(dy) or _nonfinite(dh) or _nonfinite(dc):
         return BAD_GRAD
@@ -364,9 +366,7 @@ def _lstm_backward(dy, x, hs, cs, gates, w_ih, w_hh, lengths, dh, dc, da, dx, dw
     cur = dh.copy()
     nxt = np.empty_like(dh)
     for t in range(T - 1, -1, -1):
-        sq_h, sq_c = _backward_pointwise(dy[t], cur, dc, gates[t], cs[t], cs[t + 1], da[t], lengths, t)
-        norms[t, 0] = sq_h
-        norms[t, 1] = sq_c
+        _backward_pointwise(dy[t], cur, dc, gates[t], cs[t], cs[t + 1], da[t], lengths, t, norms[t])
         np.dot(da[t], w_hh, nxt)  # (B6)
         _pass_through_masked(nxt, cur, lengths, t)  # (B9)
         cur, nxt = nxt, cur
@@ -397,7 +397,11 @@ def _check_weights(w_ih, w_hh, b, dtype=None):
 
 
 def _check_lengths(lengths, T, B):
-    """None -> all T; else an int64 array of shape [B] with 1 <= L <= T."""
+    """None -> all T; else an int64 array of shape [B] with 0 <= L <= T.
+
+    ``L = 0`` freezes a row for the whole call (F6): in truncated BPTT, a
+    sequence that ended in an earlier chunk.
+    """
     if lengths is None:
         return None
     arr = np.asarray(lengths)
@@ -405,9 +409,9 @@ def _check_lengths(lengths, T, B):
         raise TypeError(f"lengths: expected an integer array, got dtype {arr.dtype}")
     if arr.shape != (B,):
         raise ValueError(f"lengths: expected shape ({B},) (one length per batch row), got {arr.shape}")
-    if B and (arr.min() < 1 or arr.max() > T):
+    if B and (arr.min() < 0 or arr.max() > T):
         raise ValueError(
-            f"lengths: expected values in [1, {T}] (T = number of time steps), "
+            f"lengths: expected values in [0, {T}] (T = number of time steps), "
             f"got min {arr.min()} and max {arr.max()}"
         )
     return np.ascontiguousarray(arr, dtype=np.int64)
@@ -540,7 +544,6 @@ def _forward_core(x, h0, c0, w_ih, w_hh, b, lengths, names=_KERNEL_NAMES):
     _raise_status(status, names)
     if lengths is None:
         y = hs[1:]
-        y.flags.writeable = False
     else:
         y = hs[1:].copy()
         y[np.arange(T)[:, None] >= lengths[None, :]] = 0
@@ -561,15 +564,19 @@ def _backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, names=_
     dw_ih = np.empty((4 * H, In), dtype=dtype)
     dw_hh = np.empty((4 * H, H), dtype=dtype)
     db = np.empty(4 * H, dtype=dtype)
-    norms = np.empty((T, 2), dtype=dtype)
+    norms = np.empty((T, B, 2), dtype=dtype)
     status = _lstm_backward(
         dy, x, hs, cs, gates, w_ih, w_hh, _full_lengths(lengths, T, B), dh, dc, da, dx, dw_ih, dw_hh, db, norms
     )
     _raise_status(status, names)
-    norms = np.sqrt(norms)
-    return BackwardResult(
-        dx, dh, dc, dw_ih, dw_hh, db, da if keep_dgates else None, norms[:, 0].copy(), norms[:, 1].copy()
-    )
+    # norms are filled in by the caller from the per-row squares (see _batch_norms)
+    return BackwardResult(dx, dh, dc, dw_ih, dw_hh, db, da if keep_dgates else None, None, None), norms
+
+
+def _batch_norms(sq: np.ndarray):
+    """Per-row squared norms [T, B, 2] -> the batch norms of dh_t and dc_t, [T] each."""
+    norms = np.sqrt(sq.sum(axis=1))
+    return norms[:, 0].copy(), norms[:, 1].copy()
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
@@ -585,7 +592,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
     b : ndarray [4H]
         ``b_ih + b_hh``.
     lengths : array of int [B], optional
-        Length of each sequence, ``1 <= L[b] <= T``; steps past a sequence's
+        Length of each sequence, ``0 <= L[b] <= T``; steps past a sequence's
         end produce zero output and leave its state unchanged.
 
     Returns
@@ -613,7 +620,11 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
     lengths = _check_lengths(lengths, T, B)
     h0 = _state(h0, "h0", B, H, dtype)
     c0 = _state(c0, "c0", B, H, dtype)
-    return _forward_core(x, h0, c0, w_ih, w_hh, b, lengths)
+    y, h_n, c_n, cache = _forward_core(x, h0, c0, w_ih, w_hh, b, lengths)
+    if lengths is None:  # y is the cache's hs[1:]: writing to it would corrupt backward
+        y = y.view()
+        y.flags.writeable = False
+    return y, h_n, c_n, cache
 
 
 def lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
@@ -656,7 +667,9 @@ def lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
         check_shape(dy, "dy", (T, B, H))
     dh = _state(dh_n, "dh_n", B, H, dtype)
     dc = _state(dc_n, "dc_n", B, H, dtype)
-    return _backward_core(dy, dh, dc, cache, w_ih, w_hh, keep_dgates)
+    res, sq = _backward_core(dy, dh, dc, cache, w_ih, w_hh, keep_dgates)
+    dh_norm, dc_norm = _batch_norms(sq)
+    return res._replace(dh_norm=dh_norm, dc_norm=dc_norm)
 
 
 def timestep_gradients(dgates, cache):

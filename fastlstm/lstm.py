@@ -11,7 +11,7 @@ from . import kernels as K
 from ._validation import as_float_array, check_dtype, check_float, check_int, check_shape
 from .module import Module
 
-__all__ = ["LSTM", "TimestepGradients"]
+__all__ = ["LSTM"]
 
 
 class _Tape(NamedTuple):
@@ -23,24 +23,6 @@ class _Tape(NamedTuple):
     batch_first: bool
     unbatched: bool
     shape: tuple  # shape of the output as returned to the caller
-
-
-class TimestepGradients(NamedTuple):
-    """Per-time-step view of one backward call (``LSTM.backward(per_timestep=True)``).
-
-    Attributes
-    ----------
-    grads : dict of str -> ndarray [T, *param.shape]
-        Each parameter's gradient contribution at every time step (original
-        time order); the sum over the first axis is that call's gradient.
-    norms : dict of str -> dict of str -> ndarray [T]
-        For each layer and direction (``"l0"``, ``"l0_reverse"``, ...), the
-        Frobenius norms over the batch of dE/dh_t (``"h"``) and dE/dc_t
-        (``"c"``): how the gradient vanishes or explodes back in time.
-    """
-
-    grads: dict
-    norms: dict
 
 
 def _reverse_index(lengths: np.ndarray | None, T: int, B: int):
@@ -146,7 +128,9 @@ class LSTM(Module):
         self._dropout_rng = np.random.default_rng(drop_seq)
         self._grad_names = {"grad": "d_output, d_h_n or d_c_n"}
         self._tape: list[_Tape] = []
-        self.timestep_grads: TimestepGradients | None = None
+        #: filled by ``backward(per_timestep=True)``
+        self.timestep_grads: dict[str, np.ndarray] | None = None
+        self.grad_norms: dict[str, dict[str, np.ndarray]] | None = None
 
         rng = np.random.default_rng(init_seq)
         H = self.hidden_size
@@ -222,6 +206,7 @@ class LSTM(Module):
             and value.ndim in ndim
             and value.size
             and value.flags.c_contiguous
+            and value.flags.writeable
         ):
             return value
         return as_float_array(value, name, ndim=ndim, dtype=self.dtype, finite=False)
@@ -258,7 +243,7 @@ class LSTM(Module):
             Initial states (zero when omitted). Passing the previous chunk's
             ``(h_n, c_n)`` continues a sequence.
         lengths : array of int ``[B]``, optional
-            Length of each sequence (``1 <= L_b <= T``), in any order. Outputs
+            Length of each sequence (``0 <= L_b <= T``), in any order. Outputs
             past a sequence's end are zero and ``h_n``/``c_n`` are taken at its
             own last step: PyTorch's packed-sequence semantics.
 
@@ -315,6 +300,11 @@ class LSTM(Module):
         elif self.batch_first:
             output = np.ascontiguousarray(output.transpose(1, 0, 2))
         if record:
+            if output.base is not None:
+                # the output may share memory with the tape: writing to it would
+                # silently corrupt backward, so hand it out read-only
+                output = output.view()
+                output.flags.writeable = False
             if state is None:
                 self._tape.clear()
             self._tape.append(_Tape(caches, masks, lengths, self.batch_first, unbatched, output.shape))
@@ -338,8 +328,13 @@ class LSTM(Module):
             backward of the following chunk in truncated BPTT.
         per_timestep : bool
             Also compute each time step's contribution to every parameter
-            gradient and the norms of dE/dh_t and dE/dc_t; the result is
-            stored in :attr:`timestep_grads` (a :class:`TimestepGradients`).
+            gradient and the norms of dE/dh_t and dE/dc_t, stored in
+            :attr:`timestep_grads` (``name -> [T, *param.shape]``, in
+            original time order, summing over T to this call's gradient) and
+            :attr:`grad_norms` (``"l{k}"`` / ``"l{k}_reverse"`` ->
+            ``{"h": [T], "c": [T]}``: the Frobenius norms over the batch of
+            dE/dh_t and dE/dc_t, showing how the gradient vanishes or explodes
+            back in time).
 
         Returns
         -------
@@ -373,6 +368,11 @@ class LSTM(Module):
                 arr = arr[:, None, :]
             check_shape(arr, name, (L * D, B, H))
             dstates.append(arr)
+        # Reject non-finite gradients before anything changes: the tape and
+        # every .grad stay as they were.
+        for name, arr in (("d_output", d_out), ("d_h_n", dstates[0]), ("d_c_n", dstates[1])):
+            if K._nonfinite(np.ascontiguousarray(arr)):
+                raise ValueError(f"{name}: expected finite values, got NaN or Inf")
         self._tape.pop()
         rev = _reverse_index(lengths, T, B) if self.bidirectional else None
         d_h0 = np.empty((L * D, B, H), dtype=self.dtype)
@@ -388,7 +388,7 @@ class LSTM(Module):
                 w_ih, w_hh, _ = self._weights(layer, d)
                 dy = d_out[:, :, d * H : (d + 1) * H]
                 dy = np.ascontiguousarray(dy) if d == 0 else _reverse(dy, rev)
-                res = K._backward_core(
+                res, sq = K._backward_core(
                     dy, dstates[0][k], dstates[1][k], cache, w_ih, w_hh, per_timestep, self._grad_names
                 )
                 dx = res.dx if d == 0 else _reverse(res.dx, rev)
@@ -401,7 +401,7 @@ class LSTM(Module):
                     self._params[names[2]].grad += res.db
                     self._params[names[3]].grad += res.db
                 if per_timestep:
-                    self._collect_timestep(step_grads, norms, names, res, cache, d, rev, layer)
+                    self._collect_timestep(step_grads, norms, names, res, sq, cache, d, rev, layer)
             d_out = d_in
         d_x = d_out
         if tape.unbatched:
@@ -409,14 +409,13 @@ class LSTM(Module):
         elif tape.batch_first:
             d_x = np.ascontiguousarray(d_x.transpose(1, 0, 2))
         if per_timestep:
-            ordered = {n: step_grads[n] for n in self._params if n in step_grads}
-            self.timestep_grads = TimestepGradients(ordered, norms)
+            self.timestep_grads = {n: step_grads[n] for n in self._params if n in step_grads}
+            self.grad_norms = norms
         return d_x, (d_h0, d_c0)
 
-    def _collect_timestep(self, step_grads, norms, names, res, cache, d, rev, layer):
+    def _collect_timestep(self, step_grads, norms, names, res, sq, cache, d, rev, layer):
         if d == 0:
             dw_ih_t, dw_hh_t, db_t = K.timestep_gradients(res.dgates, cache)
-            nh, nc = res.dh_norm, res.dc_norm
         else:
             # map the reverse run's step s of row b back to original time L_b - 1 - s
             da = _reverse(res.dgates, rev)
@@ -424,7 +423,8 @@ class LSTM(Module):
             hp = _reverse(cache.hs[:-1], rev)
             da_t = da.transpose(0, 2, 1)
             dw_ih_t, dw_hh_t, db_t = da_t @ xo, da_t @ hp, da.sum(axis=1)
-            nh, nc = res.dh_norm[::-1].copy(), res.dc_norm[::-1].copy()
+            sq = _reverse(sq, rev)
+        nh, nc = K._batch_norms(sq)
         step_grads[names[0]] = dw_ih_t
         step_grads[names[1]] = dw_hh_t
         if self.bias:
@@ -492,14 +492,25 @@ class LSTM(Module):
         return out
 
     @classmethod
-    def from_keras(cls, weights, bidirectional: bool = False, **kwargs) -> LSTM:
+    def from_keras(
+        cls,
+        weights,
+        input_size: int | None = None,
+        hidden_size: int | None = None,
+        num_layers: int | None = None,
+        bidirectional: bool = False,
+        **kwargs,
+    ) -> LSTM:
         """Build an LSTM from Keras weight arrays (the inverse of :meth:`to_keras`).
 
         Parameters
         ----------
         weights : list of [kernel, recurrent_kernel, bias]
-            One entry per layer and direction, as :meth:`to_keras` returns.
+            One entry per layer and direction, as :meth:`to_keras` returns:
+            ``kernel [I_k, 4H]``, ``recurrent_kernel [H, 4H]``, ``bias [4H]``.
             Keras' single bias goes to ``bias_ih``; ``bias_hh`` is zero.
+        input_size, hidden_size, num_layers : int, optional
+            Inferred from ``weights`` when omitted; checked against them when given.
         bidirectional : bool
             Whether consecutive entries are forward/backward pairs.
         **kwargs
@@ -510,17 +521,23 @@ class LSTM(Module):
             raise TypeError("weights: expected a non-empty list of [kernel, recurrent_kernel, bias] lists")
         D = 2 if bidirectional else 1
         if len(weights) % D:
-            raise ValueError(f"weights: expected an even number of entries when bidirectional, got {len(weights)}")
+            raise ValueError(
+                f"weights: expected an even number of entries when bidirectional, got {len(weights)}"
+            )
         for n, entry in enumerate(weights):
             if not isinstance(entry, (list, tuple)) or len(entry) != 3:
                 raise ValueError(f"weights[{n}]: expected [kernel, recurrent_kernel, bias], got {entry!r:.80}")
         kernel0 = np.asarray(weights[0][0])
         rec0 = np.asarray(weights[0][1])
         if rec0.ndim != 2 or rec0.shape[1] != 4 * rec0.shape[0]:
-            raise ValueError(f"weights[0] recurrent_kernel: expected shape (H, 4*H), got {rec0.shape}")
+            raise ValueError(f"weights[0]: expected recurrent_kernel of shape (H, 4*H), got {rec0.shape}")
+        inferred = {"input_size": kernel0.shape[0], "hidden_size": rec0.shape[0], "num_layers": len(weights) // D}
+        given = {"input_size": input_size, "hidden_size": hidden_size, "num_layers": num_layers}
+        for key, value in given.items():
+            if value is not None and value != inferred[key]:
+                raise ValueError(f"weights: imply {key}={inferred[key]}, but {key}={value} was given")
         kwargs.setdefault("dtype", kernel0.dtype if kernel0.dtype.kind == "f" else np.float32)
-        layer = cls(kernel0.shape[0], rec0.shape[0], num_layers=len(weights) // D, bidirectional=bidirectional,
-                    **kwargs)
+        layer = cls(**inferred, bidirectional=bidirectional, **kwargs)
         state = {}
         for n, (kernel, rec, bias) in enumerate(weights):
             sfx = cls._suffix(n // D, n % D)
@@ -528,6 +545,12 @@ class LSTM(Module):
             state[f"weight_hh{sfx}"] = np.asarray(rec).T
             state[f"bias_ih{sfx}"] = np.asarray(bias)
             state[f"bias_hh{sfx}"] = np.zeros_like(np.asarray(bias))
+        expected = {name: p.shape for name, p in layer.named_parameters()}
+        for name, value in state.items():
+            if value.shape != expected[name]:
+                raise ValueError(
+                    f"weights: entry for {name} implies shape {value.shape}, expected {expected[name]}"
+                )
         layer.load_state_dict(state)
         return layer
 

@@ -1,0 +1,114 @@
+"""The one tolerance table of the test suite, and the error measures it is applied to.
+
+Error measures
+--------------
+``rel_err(actual, expected)``
+    ``max|actual - expected| / max|expected|`` over the whole tensor (the max-norm
+    relative error); when ``expected`` is identically zero it is the absolute error.
+    Tensor-wise rather than entry-wise, so an entry that is zero up to cancellation
+    does not dominate.
+``gradcheck_err(analytic, numeric)``
+    Entry-wise ``|a - n| / max(|a|, |n|, GRAD_FLOOR)``: relative for every entry above
+    the floor, absolute (scaled by the floor) below it.
+
+Every comparison is against a float64 reference (``tests/naive.py``, torch in float64,
+or central differences in float64) fed the same inputs as the code under test.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["GRAD_FLOOR", "TOLERANCES", "Tol", "assert_close", "gradcheck_err", "rel_err", "tol"]
+
+
+class Tol(NamedTuple):
+    ref: float  # rel_err bound for kernels/layer vs a float64 reference (naive or torch)
+    fd: float | None  # gradcheck_err bound for analytic vs finite-difference gradients
+    fd_step: float | None  # step of the fourth-order central difference
+    act: float  # bound on |sigmoid or tanh - exact| / max(|exact|, act_floor), entry-wise
+    act_floor: float
+
+
+# Sequence lengths up to SHORT_T use the "short" row; longer ones the "long" row.
+SHORT_T = 32
+
+TOLERANCES: dict[tuple[str, str], Tol] = {
+    # float64, T <= 32. Kernels, naive and torch compute the same sums in different orders
+    # (BLAS blocking vs row loops): results differ by a few ulps (eps = 2.2e-16) times the
+    # depth of the computation. Measured worst: 1.3e-15 (kernels vs naive), 8e-16 (layer vs
+    # torch, 30 configs). 1e-10 is the brief's bound for torch parity: four orders of
+    # magnitude of headroom, while any wrong term shows up at 1e-3 or larger.
+    #   fd: the brief's bound for finite differences (max entry-wise relative error 1e-6).
+    # The fourth-order stencil at step 1e-3 has truncation error ~ s^4/30 |E^(5)| ~ 1e-13 and
+    # rounding error ~ eps |E| / s ~ 1e-12 for |E| ~ 10. Measured worst 7.4e-9, mean 1e-10.
+    #   act: float64 sigmoid and tanh are libm-based and relative-accurate everywhere (also for
+    # sigma(-700) ~ 1e-304); measured worst ~1 ulp. 1e-15 = 4.5 eps, relative down to 1e-300.
+    ("float64", "short"): Tol(ref=1e-10, fd=1e-6, fd_step=1e-3, act=1e-15, act_floor=1e-300),
+    # float64, T > 32: rounding grows at most linearly in T (saturating gates damp it).
+    # Measured worst 3.1e-15 at T = 200 (kernels), 1.5e-15 at T = 100 (torch). Same bounds.
+    ("float64", "long"): Tol(ref=1e-10, fd=1e-6, fd_step=1e-3, act=1e-15, act_floor=1e-300),
+    # float32, T <= 32 (eps = 1.2e-7). The float32 code rounds every stored state, gate and
+    # product; the reference computes in float64 from the same float32 inputs, so the
+    # difference is float32 rounding accumulated through T steps forward and back and the
+    # sums over t and b of (B8), plus the float32 activations' own error (see act below).
+    # Measured worst 5.8e-7 (kernels vs naive, dW_ih) and 8.6e-7 (layer vs torch-float64);
+    # 1.1e-6 against torch in float32, where both sides round (those tests use twice this
+    # bound). 2e-5 is ~170 eps, ~20x the worst case seen.
+    # No finite differences in float32: a step large enough to beat rounding
+    # (sqrt(eps) ~ 3e-4) leaves a truncation error near 1e-4, which would test nothing.
+    #   act: float32 tanh is a rational approximation (measured worst 4.4 ulp, 2.6e-7 absolute
+    # and relative) and sigma(z) = (1 + tanh(z/2)) / 2, which is accurate in absolute terms only
+    # (worst 1.6e-7 absolute; sigma(z) never goes below 2^-23 or above 1 - 2^-23). Gates
+    # multiply bounded quantities, so absolute accuracy is what matters: act_floor = 1 makes
+    # the check absolute, 5e-7 = ~4 float32 eps.
+    ("float32", "short"): Tol(ref=2e-5, fd=None, fd_step=None, act=5e-7, act_floor=1.0),
+    # float32, T > 32: the error grows with T; measured worst 1.2e-6 at T = 200. 5e-5.
+    ("float32", "long"): Tol(ref=5e-5, fd=None, fd_step=None, act=5e-7, act_floor=1.0),
+}
+
+# Entries of a gradient below this magnitude are judged by absolute error GRAD_FLOOR * fd
+# (1e-11 with fd = 1e-6), well above the ~1e-12 rounding noise of the stencil. Exact
+# zeros (masked steps) must come out as 0 +- that noise.
+GRAD_FLOOR = 1e-5
+
+
+def tol(dtype, T: int | None = None) -> Tol:
+    """The tolerance row for ``dtype`` and sequence length ``T``."""
+    name = np.dtype(dtype).name
+    return TOLERANCES[(name, "short" if T is None or T <= SHORT_T else "long")]
+
+
+def rel_err(actual, expected) -> float:
+    """Max-norm relative error of ``actual`` against ``expected`` (absolute if expected is 0)."""
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if a.shape != e.shape:
+        raise AssertionError(f"shape mismatch: actual {a.shape}, expected {e.shape}")
+    if a.size == 0:
+        return 0.0
+    diff = float(np.max(np.abs(a - e)))
+    scale = float(np.max(np.abs(e)))
+    return diff / scale if scale > 0 else diff
+
+
+def assert_close(actual, expected, dtype, what: str, T: int | None = None, bound: float | None = None):
+    """Assert ``rel_err(actual, expected) <= tol(dtype, T).ref``; the message names ``what``."""
+    bound = tol(dtype, T).ref if bound is None else bound
+    err = rel_err(actual, expected)
+    assert np.all(np.isfinite(np.asarray(actual))), f"{what}: non-finite values"
+    assert err <= bound, (
+        f"{what}: max relative error {err:.3e} > {bound:.1e} ({np.dtype(dtype).name}); "
+        f"max |diff| {np.max(np.abs(np.asarray(actual, float) - np.asarray(expected, float))):.3e}, "
+        f"max |expected| {np.max(np.abs(np.asarray(expected, float))):.3e}"
+    )
+    return err
+
+
+def gradcheck_err(analytic, numeric) -> np.ndarray:
+    """Entry-wise relative error with the GRAD_FLOOR guard (see the module docstring)."""
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    return np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), GRAD_FLOOR)
