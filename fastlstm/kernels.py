@@ -397,6 +397,50 @@ def _lstm_backward(dy, x, hs, cs, gates, w_ih, w_hh, lengths, dh, dc, da, dx, dw
     return OK
 
 
+@njit(**JIT)
+def _lstm_forward_alloc(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths):
+    """Allocate the outputs and run :func:`_lstm_forward` (one dispatch from Python).
+
+    ``lengths`` of size 0 means every row has length T. Returns
+    ``(status, hs, cs, gates)``.
+    """
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    hs = np.empty((T + 1, B, H), dtype=x.dtype)
+    cs = np.empty((T + 1, B, H), dtype=x.dtype)
+    hs[0] = h0
+    cs[0] = c0
+    gates = np.empty((T, B, 4 * H), dtype=x.dtype)
+    rec = np.empty((B, 4 * H), dtype=x.dtype)
+    if lengths.size == 0:
+        lengths = np.full(B, T, dtype=np.int64)
+    status = _lstm_forward(x, w_ih, w_hh, b_ih + b_hh, lengths, hs, cs, gates, rec)
+    return status, hs, cs, gates
+
+
+@njit(**JIT)
+def _lstm_backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths):
+    """Allocate the gradients and run :func:`_lstm_backward` (one dispatch from Python).
+
+    Returns ``(status, dx, dh0, dc0, da, dw_ih, dw_hh, db, sq)`` with ``sq``
+    the per-row squared norms [T, B, 2].
+    """
+    T, B, In = x.shape
+    H = hs.shape[2]
+    dh = dh_n.copy()
+    dc = dc_n.copy()
+    da = np.empty((T, B, 4 * H), dtype=x.dtype)
+    dx = np.empty((T, B, In), dtype=x.dtype)
+    dw_ih = np.empty((4 * H, In), dtype=x.dtype)
+    dw_hh = np.empty((4 * H, H), dtype=x.dtype)
+    db = np.empty(4 * H, dtype=x.dtype)
+    sq = np.empty((T, B, 2), dtype=x.dtype)
+    if lengths.size == 0:
+        lengths = np.full(B, T, dtype=np.int64)
+    status = _lstm_backward(dy, x, hs, cs, gates, w_ih, w_hh, lengths, dh, dc, da, dx, dw_ih, dw_hh, db, sq)
+    return status, dx, dh, dc, da, dw_ih, dw_hh, db, sq
+
+
 # --------------------------------------------------------------------------
 # public wrappers: validate, allocate, call the drivers
 # --------------------------------------------------------------------------
@@ -545,19 +589,17 @@ def _raise_status(status, names):
 _KERNEL_NAMES = {"weights": "w_ih, w_hh or b", "x": "x", "state": "h0 or c0", "grad": "dy, dh_n or dc_n"}
 
 
-def _forward_core(x, h0, c0, w_ih, w_hh, b, lengths, names=_KERNEL_NAMES):
-    """Allocate and run the forward driver. Arguments already have the right
-    dtype, shapes and layout (C-contiguous); finiteness is checked in the driver."""
-    T, B, _ = x.shape
-    H = w_hh.shape[1]
-    dtype = w_hh.dtype
-    hs = np.empty((T + 1, B, H), dtype=dtype)
-    cs = np.empty((T + 1, B, H), dtype=dtype)
-    hs[0] = h0
-    cs[0] = c0
-    gates = np.empty((T, B, 4 * H), dtype=dtype)
-    rec = np.empty((B, 4 * H), dtype=dtype)
-    status = _lstm_forward(x, w_ih, w_hh, b, _full_lengths(lengths, T, B), hs, cs, gates, rec)
+_NO_LENGTHS = np.empty(0, dtype=np.int64)
+
+
+def _forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, names=_KERNEL_NAMES):
+    """Run the forward driver on arguments that already have the right dtype,
+    shapes and layout (C-contiguous, writeable); finiteness is checked in the
+    driver. Returns ``y, h_n, c_n, cache`` with h_n, c_n views of the cache."""
+    T = x.shape[0]
+    status, hs, cs, gates = _lstm_forward_alloc(
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh, _NO_LENGTHS if lengths is None else lengths
+    )
     _raise_status(status, names)
     if lengths is None:
         y = hs[1:]
@@ -565,29 +607,21 @@ def _forward_core(x, h0, c0, w_ih, w_hh, b, lengths, names=_KERNEL_NAMES):
         y = hs[1:].copy()
         y[np.arange(T)[:, None] >= lengths[None, :]] = 0
     # The states never change after a row's end (F6), so the last ones are final.
-    return y, hs[T].copy(), cs[T].copy(), ForwardCache(x, hs, cs, gates, lengths)
+    return y, hs[T], cs[T], ForwardCache(x, hs, cs, gates, lengths)
 
 
 def _backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, names=_KERNEL_NAMES):
-    """Allocate and run the BPTT driver (arguments already checked, as for ``_forward_core``)."""
+    """Run the BPTT driver (arguments already checked, as for ``_forward_core``).
+
+    Returns the :class:`BackwardResult` without norms, and the per-row squared
+    norms [T, B, 2] they are made from (see :func:`_batch_norms`).
+    """
     x, hs, cs, gates, lengths = cache
-    T, B, In = x.shape
-    H = hs.shape[2]
-    dtype = hs.dtype
-    dh = dh_n.copy()
-    dc = dc_n.copy()
-    da = np.empty((T, B, 4 * H), dtype=dtype)
-    dx = np.empty((T, B, In), dtype=dtype)
-    dw_ih = np.empty((4 * H, In), dtype=dtype)
-    dw_hh = np.empty((4 * H, H), dtype=dtype)
-    db = np.empty(4 * H, dtype=dtype)
-    norms = np.empty((T, B, 2), dtype=dtype)
-    status = _lstm_backward(
-        dy, x, hs, cs, gates, w_ih, w_hh, _full_lengths(lengths, T, B), dh, dc, da, dx, dw_ih, dw_hh, db, norms
+    status, dx, dh, dc, da, dw_ih, dw_hh, db, sq = _lstm_backward_alloc(
+        dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, _NO_LENGTHS if lengths is None else lengths
     )
     _raise_status(status, names)
-    # norms are filled in by the caller from the per-row squares (see _batch_norms)
-    return BackwardResult(dx, dh, dc, dw_ih, dw_hh, db, da if keep_dgates else None, None, None), norms
+    return BackwardResult(dx, dh, dc, dw_ih, dw_hh, db, da if keep_dgates else None, None, None), sq
 
 
 def _batch_norms(sq: np.ndarray):
@@ -637,11 +671,11 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
     lengths = _check_lengths(lengths, T, B)
     h0 = _state(h0, "h0", B, H, dtype)
     c0 = _state(c0, "c0", B, H, dtype)
-    y, h_n, c_n, cache = _forward_core(x, h0, c0, w_ih, w_hh, b, lengths)
+    y, h_n, c_n, cache = _forward_core(x, h0, c0, w_ih, w_hh, b, np.zeros_like(b), lengths)
     if lengths is None:  # y is the cache's hs[1:]: writing to it would corrupt backward
         y = y.view()
         y.flags.writeable = False
-    return y, h_n, c_n, cache
+    return y, h_n.copy(), c_n.copy(), cache
 
 
 def lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):

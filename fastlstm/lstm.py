@@ -148,6 +148,17 @@ class LSTM(Module):
                     self._register(name, rng.uniform(-k, k, size=shape).astype(self.dtype))
                 names.append(tuple(n for n, _ in shapes))
             self._names.append(names)
+        # parameter arrays per layer and direction, in the kernels' argument order
+        zeros = np.zeros(4 * H, dtype=self.dtype)
+        self._weight_views = [
+            [
+                tuple(self._params[n] for n in names[:2])
+                + (tuple(self._params[n] for n in names[2:]) if self.bias else (None, None))
+                for names in layer_names
+            ]
+            for layer_names in self._names
+        ]
+        self._zero_bias = zeros
         # what the kernels' NaN/Inf errors call each argument, per layer and direction
         self._error_names = [
             [
@@ -187,14 +198,11 @@ class LSTM(Module):
         return s + f", dtype={self.dtype.name})"
 
     def _weights(self, layer: int, d: int):
-        names = self._names[layer][d]
-        w_ih = self._params[names[0]].data
-        w_hh = self._params[names[1]].data
-        if self.bias:
-            b = self._params[names[2]].data + self._params[names[3]].data
-        else:
-            b = np.zeros(4 * self.hidden_size, dtype=self.dtype)
-        return w_ih, w_hh, b
+        """(w_ih, w_hh, b_ih, b_hh) arrays of one layer and direction (zero biases when bias=False)."""
+        w_ih, w_hh, b_ih, b_hh = self._weight_views[layer][d]
+        if b_ih is None:
+            return w_ih.data, w_hh.data, self._zero_bias, self._zero_bias
+        return w_ih.data, w_hh.data, b_ih.data, b_hh.data
 
     def _as_array(self, value, name: str, ndim) -> np.ndarray:
         """Cheap check for the common case (a C-contiguous array of the model's
@@ -278,11 +286,11 @@ class LSTM(Module):
         for layer in range(self.num_layers):
             outs, layer_caches = [], []
             for d in range(D):
-                w_ih, w_hh, b = self._weights(layer, d)
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
                 k = layer * D + d
                 src = inp if d == 0 else _reverse(inp, rev)
                 y, h_n[k], c_n[k], cache = K._forward_core(
-                    src, h0[k], c0[k], w_ih, w_hh, b, lengths, self._error_names[layer][d]
+                    src, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, lengths, self._error_names[layer][d]
                 )
                 outs.append(y if d == 0 else _reverse(y, rev))
                 layer_caches.append(cache)
@@ -385,7 +393,7 @@ class LSTM(Module):
             for d in range(D):
                 k = layer * D + d
                 cache = caches[layer][d]
-                w_ih, w_hh, _ = self._weights(layer, d)
+                w_ih, w_hh, _, _ = self._weights(layer, d)
                 dy = d_out[:, :, d * H : (d + 1) * H]
                 dy = np.ascontiguousarray(dy) if d == 0 else _reverse(dy, rev)
                 res, sq = K._backward_core(
@@ -487,8 +495,8 @@ class LSTM(Module):
         out = []
         for layer in range(self.num_layers):
             for d in range(self.num_directions):
-                w_ih, w_hh, b = self._weights(layer, d)
-                out.append([w_ih.T.copy(), w_hh.T.copy(), b.copy()])
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                out.append([w_ih.T.copy(), w_hh.T.copy(), b_ih + b_hh])
         return out
 
     @classmethod

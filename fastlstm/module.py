@@ -22,12 +22,32 @@ class Parameter:
     ``np.asarray(p)`` gives ``p.data`` without copying.
     """
 
-    __slots__ = ("data", "grad", "name")
+    __slots__ = ("_data", "grad", "name")
 
     def __init__(self, data: np.ndarray, name: str = "") -> None:
-        self.data = np.ascontiguousarray(data)
-        self.grad = np.zeros_like(self.data)
+        data = np.array(data, order="C")  # an owned, writeable, C-contiguous copy
+        if data.dtype.kind != "f":
+            raise TypeError(f"Parameter {name!r}: expected a floating array, got dtype {data.dtype}")
+        self._data = data
+        self.grad = np.zeros_like(data)
         self.name = name
+
+    @property
+    def data(self) -> np.ndarray:
+        """The value. Assigning a new array checks its shape and dtype and stores
+        a C-contiguous copy when needed (the kernels rely on both)."""
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        value = np.asarray(value)
+        if value.shape != self._data.shape:
+            raise ValueError(f"Parameter {self.name!r}: expected shape {self._data.shape}, got {value.shape}")
+        if value.dtype != self._data.dtype:
+            raise TypeError(f"Parameter {self.name!r}: expected dtype {self._data.dtype}, got {value.dtype}")
+        if not (value.flags.c_contiguous and value.flags.writeable):
+            value = value.copy(order="C")
+        self._data = value
 
     @property
     def shape(self) -> tuple[int, ...]:
