@@ -141,20 +141,37 @@ def test_batch_row_alone_equals_row_in_batch(rng):
 # ------------------------------------------------------------------------ threads
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_serial_equals_parallel(dtype, rng, restore_numba_threads):
-    """One thread and two threads give bitwise equal outputs and gradients."""
+    """One thread and two threads (Numba's and both BLAS pools') give the same outputs and
+    gradients: bitwise in float64, and bitwise for a repeated run at either thread count.
+
+    The sizes put every product above OpenBLAS's threshold for threading
+    (M*N*K > 262144), so the second thread really works. The kernels' own reductions
+    (bias gradients, norms) run in a fixed order; OpenBLAS's dgemm also sums in an order
+    independent of the thread count, but its sgemm (0.3.30, Haswell kernels) does not, so
+    float32 results at 1 and 2 threads agree to rounding only (documented in the README).
+    """
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba was started with one thread (NUMBA_NUM_THREADS=1)")
-    layer, d = _layer_problem(rng, 12, 64, 8, 16, 2, True, dtype=dtype)
-    numba.set_num_threads(1)
-    serial = _run(layer, d)
-    numba.set_num_threads(2)
-    parallel = _run(layer, d)
-    for name, a, b in zip(
-        ["output", "h_n", "c_n", "d_x", "d_h0", "d_c0"], serial[:6], parallel[:6], strict=True
-    ):
-        np.testing.assert_array_equal(a, b, err_msg=name)
-    for name in serial[6]:
-        np.testing.assert_array_equal(serial[6][name], parallel[6][name], err_msg=name)
+    layer, d = _layer_problem(rng, 12, 64, 8, 64, 2, True, dtype=dtype)
+    runs = {}
+    for n in (1, 2, 1, 2):
+        with fastlstm.threads(n):
+            result = _run(layer, d)
+        if n in runs:  # same thread count: bitwise repeatable
+            _assert_runs(runs[n], result, np.testing.assert_array_equal)
+        runs[n] = result
+    if dtype == np.float64:
+        _assert_runs(runs[1], runs[2], np.testing.assert_array_equal)
+    else:
+        _assert_runs(runs[1], runs[2], lambda a, b, err_msg: assert_close(a, b, dtype, err_msg))
+
+
+def _assert_runs(first, second, check):
+    names = ["output", "h_n", "c_n", "d_x", "d_h0", "d_c0"]
+    for name, a, b in zip(names, first[:6], second[:6], strict=True):
+        check(a, b, err_msg=name)
+    for name in first[6]:
+        check(first[6][name], second[6][name], err_msg=name)
 
 
 # --------------------------------------------------------------------- hypothesis

@@ -1,0 +1,210 @@
+"""The benchmark script's report (schema, fallback, plot) and the thread controls.
+
+Speed is measured, not asserted: nothing here compares timings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+from fastlstm import _threads, bench
+
+TINY = ["--config", "t:2,3,2,4,float32", "--only", "t", "--repeat", "2", "--threads", "1"]
+
+TOP_KEYS = {
+    "schema",
+    "created",
+    "baseline",
+    "baseline_description",
+    "threads",
+    "repeat",
+    "flop_count",
+    "speedup",
+    "matmul",
+    "results",
+    "cold_start",
+    "environment",
+    "argv",
+}
+TIMING_KEYS = {"median", "q1", "q3", "min", "number", "repeat", "gflops", "matmul_share"}
+
+
+def _run(tmp_path, *extra):
+    path = tmp_path / "report.json"
+    assert bench.main([*TINY, "--json", str(path), *extra]) == 0
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def _check_schema(report, baseline):
+    assert set(report) == TOP_KEYS
+    assert report["schema"] == bench.SCHEMA
+    assert report["baseline"] == baseline
+    assert report["threads"] == 1 and report["repeat"] == 2
+    assert report["matmul"]["float32"]["gflops"] > 0
+    (entry,) = report["results"]
+    assert entry["config"] == {"name": "t", "B": 2, "T": 3, "I": 2, "H": 4, "dtype": "float32"}
+    assert entry["flops"] == {"forward": 2 * 3 * 2 * 16 * 6, "training": 3 * 2 * 3 * 2 * 16 * 6}
+    assert entry["streaming"] is False
+    check = entry["check"]
+    assert check["passed"] is True, check
+    assert check["max_rel_err"] <= check["rtol"] == bench.CHECK_RTOL["float32"]
+    assert set(check["errors"]) >= {"output", "h_n", "c_n", "d_x", "d_weight_ih", "d_weight_hh", "d_bias"}
+    for kind in ("training", "inference"):
+        block = entry[kind]
+        for who in ("fastlstm", "baseline"):
+            assert set(block[who]) == TIMING_KEYS
+            assert block[who]["repeat"] == 2
+            assert 0 < block[who]["q1"] <= block[who]["median"] <= block[who]["q3"]
+        assert block["speedup"] == pytest.approx(block["baseline"]["median"] / block["fastlstm"]["median"])
+    assert set(entry["code_path"]) >= {"activations", "matmul"}
+    env = report["environment"]
+    assert env["numba"] == numba.__version__ and env["numpy"] == np.__version__
+    assert {"model", "avx2", "fma", "avx512f"} <= set(env["cpu"])
+    assert env["threads"]["numba_threads"] == 1
+    assert set(env["code_path"]) == {"float32", "float64"}
+    assert report["argv"][:2] == TINY[:2]
+    return entry
+
+
+def test_report_schema_with_torch(tmp_path, capsys, restore_numba_threads):
+    pytest.importorskip("torch")
+    report = _run(tmp_path, "--no-memory")
+    entry = _check_schema(report, "torch")
+    assert entry["check"]["reference"] == "torch in float64"
+    assert entry["memory"] is None
+    assert report["environment"]["torch"]["threads"] == 1
+    out = capsys.readouterr().out
+    assert "torch.nn.LSTM" in out.splitlines()[0]
+    assert "ok" in out and "wrote" in out
+
+
+def test_no_torch_fallback(tmp_path, capsys, monkeypatch, restore_numba_threads):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    before = (_threads.get_num_threads(), _blas_threads())
+    report = _run(tmp_path)
+    assert (_threads.get_num_threads(), _blas_threads()) == before  # --threads 1 held for the run only
+    entry = _check_schema(report, "numpy")
+    assert "not installed" in report["baseline_description"]
+    assert "torch" not in report["environment"]
+    assert entry["check"]["reference"] == "numpy reference in float64"
+    # peak memory: one child process per library, the same method for both
+    for who in ("fastlstm", "baseline"):
+        mem = entry["memory"][who]
+        assert "error" not in mem, mem
+        assert mem["method"] in ("rss-hwm", "ru_maxrss")
+        assert mem["peak_bytes"] >= 0 and mem["tracemalloc_peak_bytes"] > 0
+    assert "NumPy LSTM" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_plot_is_written(tmp_path, restore_numba_threads):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "speedups.png"
+    assert bench.main([*TINY, "--no-torch", "--no-memory", "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reference_lstm_matches_kernels(rng):
+    from fastlstm import kernels
+
+    T, B, In, H = 5, 3, 2, 4
+    x, dy = rng.standard_normal((T, B, In)), rng.standard_normal((T, B, H))
+    w_ih, w_hh = rng.standard_normal((4 * H, In)), rng.standard_normal((4 * H, H))
+    b = rng.standard_normal(4 * H)
+    y, h_n, c_n, cache = bench.reference_forward(x, w_ih, w_hh, b)
+    ky, kh, kc, kcache = kernels.lstm_forward(x, None, None, w_ih, w_hh, b)
+    np.testing.assert_allclose(y, ky, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(c_n, kc, rtol=1e-12, atol=1e-13)
+    ref = bench.reference_backward(dy, cache, w_ih, w_hh)
+    res = kernels.lstm_backward(dy, None, None, kcache, w_ih, w_hh)
+    for got, want in zip(ref, (res.dx, res.dh0, res.dc0, res.dw_ih, res.dw_hh, res.db), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("t:1,2,3,float32", "NAME:B,T,I,H,dtype"),
+        ("t:1,2,3,x,f32", "integers"),
+        ("t:0,2,3,4,f32", ">= 1"),
+        ("t:1,2,3,4,float16", "float32 or float64"),
+        (":1,2,3,4,f32", "NAME:B,T,I,H,dtype"),
+    ],
+)
+def test_parse_config_errors(text, message):
+    with pytest.raises(ValueError, match=message):
+        bench.parse_config(text)
+
+
+def test_parse_config_and_flops():
+    cfg = bench.parse_config("mine:32,100,8,64,f64")
+    assert cfg == bench.Config("mine", 32, 100, 8, 64, "float64")
+    assert cfg.flops_forward == 2 * 100 * 32 * 4 * 64 * (8 + 64)
+    assert cfg.flops_training == 3 * cfg.flops_forward
+    assert bench.REFERENCE_CONFIGS["step"].streaming
+
+
+def test_cli_rejects_bad_arguments(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--only", "nope"])
+    with pytest.raises(SystemExit):
+        bench.main(["--config", "tiny:1,1,1,1,f32"])  # a reference name
+    assert "unknown configuration" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------
+# _threads
+# ----------------------------------------------------------------------------------------
+def _blas_threads():
+    blas = _threads.thread_info()["blas"]
+    return [pool["threads"] for pool in blas] if isinstance(blas, list) else None
+
+
+def test_threads_round_trip(restore_numba_threads):
+    original = (_threads.get_num_threads(), _blas_threads())
+    try:
+        _threads.set_num_threads(1)
+        assert _threads.get_num_threads() == 1 == numba.get_num_threads()
+        blas = _blas_threads()
+        if blas is not None:  # threadpoolctl installed: every BLAS pool, NumPy's and SciPy's
+            assert blas and set(blas) == {1}
+        top = numba.config.NUMBA_NUM_THREADS
+        with _threads.threads(top) as n:
+            assert n == top == _threads.get_num_threads()
+            if blas is not None:
+                assert set(_blas_threads()) == {top}
+        assert _threads.get_num_threads() == 1
+        if blas is not None:
+            assert set(_blas_threads()) == {1}
+    finally:
+        _threads.set_num_threads(original[0])
+    info = _threads.thread_info()
+    assert {"numba_threading_layer", "numba_threads", "numba_max_threads", "blas"} <= set(info)
+    if isinstance(info["blas"], list):
+        assert {p["directory"] for p in info["blas"]} >= {"scipy.libs"}  # what numba's np.dot calls
+        assert all({"library", "threads", "architecture", "filename"} <= set(p) for p in info["blas"])
+
+
+@pytest.mark.parametrize(
+    "n, exc", [(0, ValueError), (10**6, ValueError), (1.0, TypeError), (True, TypeError)]
+)
+def test_threads_reject_bad_counts(n, exc):
+    with pytest.raises(exc, match="n: expected"):
+        _threads.set_num_threads(n)
+
+
+def test_threads_without_threadpoolctl(monkeypatch, caplog, restore_numba_threads):
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    monkeypatch.setattr(_threads, "_warned", False)
+    with caplog.at_level(logging.WARNING, logger="fastlstm._threads"):
+        _threads.set_num_threads(1)
+    assert _threads.get_num_threads() == 1
+    assert "threadpoolctl is not installed" in caplog.text
+    info = _threads.thread_info()
+    assert info["threadpoolctl"] is None and "unknown" in info["blas"]
