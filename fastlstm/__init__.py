@@ -12,6 +12,7 @@ from .lstm import LSTM
 from .module import Module, Parameter
 from .nn import Linear, LSTMRegressor
 from .optim import SGD, Adam, AdamW, clip_grad_norm
+from .parallel import FitFailure, FitManyError, fit_many
 from .scalers import MinMaxScaler, RobustScaler, StandardScaler
 from .schedules import CosineAnnealingLR, ReduceLROnPlateau, StepLR
 from .training import Callback, History, LambdaCallback, NonFiniteError, Trainer, fit
@@ -27,6 +28,8 @@ __all__ = [
     "Backtest",
     "Callback",
     "CosineAnnealingLR",
+    "FitFailure",
+    "FitManyError",
     "Forecaster",
     "History",
     "HuberLoss",
@@ -49,6 +52,7 @@ __all__ = [
     "baselines",
     "clip_grad_norm",
     "fit",
+    "fit_many",
     "get_num_threads",
     "kernels",
     "load_airpassengers",

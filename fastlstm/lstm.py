@@ -232,7 +232,7 @@ class LSTM(Module):
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             raise TypeError(f"state: expected a tuple (h0, c0), got {type(state).__name__}")
         out = []
-        for name, s in zip(("h0", "c0"), state):
+        for name, s in zip(("h0", "c0"), state, strict=True):
             arr = self._as_array(s, f"state {name}", (2, 3))
             if arr.ndim == 2:
                 arr = arr[:, None, :]
@@ -534,12 +534,18 @@ class LSTM(Module):
             )
         for n, entry in enumerate(weights):
             if not isinstance(entry, (list, tuple)) or len(entry) != 3:
-                raise ValueError(f"weights[{n}]: expected [kernel, recurrent_kernel, bias], got {entry!r:.80}")
+                raise ValueError(
+                    f"weights[{n}]: expected [kernel, recurrent_kernel, bias], got {entry!r:.80}"
+                )
         kernel0 = np.asarray(weights[0][0])
         rec0 = np.asarray(weights[0][1])
         if rec0.ndim != 2 or rec0.shape[1] != 4 * rec0.shape[0]:
             raise ValueError(f"weights[0]: expected recurrent_kernel of shape (H, 4*H), got {rec0.shape}")
-        inferred = {"input_size": kernel0.shape[0], "hidden_size": rec0.shape[0], "num_layers": len(weights) // D}
+        inferred = {
+            "input_size": kernel0.shape[0],
+            "hidden_size": rec0.shape[0],
+            "num_layers": len(weights) // D,
+        }
         given = {"input_size": input_size, "hidden_size": hidden_size, "num_layers": num_layers}
         for key, value in given.items():
             if value is not None and value != inferred[key]:
