@@ -44,8 +44,9 @@ TOLERANCES: dict[tuple[str, str], Tol] = {
     #   fd: the brief's bound for finite differences (max entry-wise relative error 1e-6).
     # The fourth-order stencil at step 1e-3 has truncation error ~ s^4/30 |E^(5)| ~ 1e-13 and
     # rounding error ~ eps |E| / s ~ 1e-12 for |E| ~ 10. Measured worst 7.4e-9, mean 1e-10.
-    #   act: float64 sigmoid and tanh are libm-based and relative-accurate everywhere (also for
-    # sigma(-700) ~ 1e-304); measured worst ~1 ulp. 1e-15 = 4.5 eps, relative down to 1e-300.
+    #   act: float64 sigmoid and tanh (the kernels' own vectorisable exp, Cephes' tanh near 0)
+    # are relative-accurate everywhere (also for sigma(-700) ~ 1e-304); measured worst 2 ulp
+    # against libm. 1e-15 = 4.5 eps, relative down to 1e-300.
     ("float64", "short"): Tol(ref=1e-10, fd=1e-6, fd_step=1e-3, act=1e-15, act_floor=1e-300),
     # float64, T > 32: rounding grows at most linearly in T (saturating gates damp it).
     # Measured worst 3.1e-15 at T = 200 (kernels), 1.5e-15 at T = 100 (torch). Same bounds.
