@@ -33,7 +33,23 @@ def _check_optimizer(optimizer) -> Optimizer:
     return optimizer
 
 
-class LRScheduler:
+class _SchedulerState:
+    """``state_dict``/``load_state_dict`` shared by every scheduler."""
+
+    def state_dict(self) -> dict:
+        """JSON-able state: every attribute except the optimiser."""
+        return {k: v for k, v in vars(self).items() if k != "optimizer"}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` output (keys are checked)."""
+        expected = set(self.state_dict())
+        if not isinstance(state, dict) or set(state) != expected:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"state: expected keys {sorted(expected)}, got {got}")
+        self.__dict__.update(state)
+
+
+class LRScheduler(_SchedulerState):
     """Base class for epoch-indexed schedules.
 
     Parameters
@@ -60,18 +76,6 @@ class LRScheduler:
     def get_last_lr(self) -> float:
         """The learning rate set by the last :meth:`step` (or the initial one)."""
         return self.last_lr
-
-    def state_dict(self) -> dict:
-        """JSON-able state: every attribute except the optimiser."""
-        return {k: v for k, v in vars(self).items() if k != "optimizer"}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict` output (keys are checked)."""
-        expected = set(self.state_dict())
-        if not isinstance(state, dict) or set(state) != expected:
-            got = sorted(state) if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"state: expected keys {sorted(expected)}, got {got}")
-        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.state_dict().items())
@@ -130,7 +134,7 @@ class CosineAnnealingLR(LRScheduler):
         ) + self.eta_min
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_SchedulerState):
     """Reduce the learning rate when a monitored value stops improving.
 
     Parameters
@@ -223,15 +227,3 @@ class ReduceLROnPlateau:
     def get_last_lr(self) -> float:
         """The learning rate after the last :meth:`step`."""
         return self.last_lr
-
-    def state_dict(self) -> dict:
-        """JSON-able state: every attribute except the optimiser."""
-        return {k: v for k, v in vars(self).items() if k != "optimizer"}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict` output (keys are checked)."""
-        expected = set(self.state_dict())
-        if not isinstance(state, dict) or set(state) != expected:
-            got = sorted(state) if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"state: expected keys {sorted(expected)}, got {got}")
-        self.__dict__.update(state)
