@@ -15,7 +15,7 @@ from .optim import SGD, Adam, AdamW, clip_grad_norm
 from .parallel import FitFailure, FitManyError, fit_many
 from .scalers import MinMaxScaler, RobustScaler, StandardScaler
 from .schedules import CosineAnnealingLR, ReduceLROnPlateau, StepLR
-from .training import Callback, History, LambdaCallback, NonFiniteError, Trainer, fit
+from .training import Callback, CheckpointCallback, History, LambdaCallback, NonFiniteError, Trainer, fit
 from .windows import Windows, make_windows, sliding_windows
 
 __version__ = "0.1.0"
@@ -27,6 +27,7 @@ __all__ = [
     "AdamW",
     "Backtest",
     "Callback",
+    "CheckpointCallback",
     "CosineAnnealingLR",
     "FitFailure",
     "FitManyError",

@@ -11,10 +11,12 @@ import numpy as np
 
 __all__ = [
     "as_float_array",
+    "check_bool",
     "check_dtype",
     "check_finite",
     "check_int",
     "check_float",
+    "check_seed",
     "check_shape",
 ]
 
@@ -96,7 +98,8 @@ def as_float_array(
         raise ValueError(f"{name}: expected a non-empty array, got shape {arr.shape}")
     if finite:
         check_finite(arr, name)
-    arr = np.ascontiguousarray(arr)
+    # (np.ascontiguousarray would turn a 0-d array into a 1-d one)
+    arr = np.ascontiguousarray(arr) if arr.ndim else np.array(arr)
     if not arr.flags.writeable:
         # A read-only array is a different type to Numba: copying it here keeps
         # the kernels to one compiled specialisation per dtype.
@@ -116,9 +119,12 @@ def check_finite(arr: np.ndarray, name: str) -> None:
 
 def check_shape(arr: np.ndarray, name: str, expected: tuple) -> None:
     """Raise ValueError unless ``arr.shape`` equals ``expected`` (``None`` matches any size)."""
-    ok = arr.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, arr.shape))
+    ok = arr.ndim == len(expected) and all(
+        e is None or e == s for e, s in zip(expected, arr.shape, strict=True)
+    )
     if not ok:
-        want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ")"
+        dims = ["*" if e is None else str(e) for e in expected]
+        want = "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
         raise ValueError(f"{name}: expected shape {want}, got {arr.shape}")
 
 
@@ -132,6 +138,20 @@ def check_int(value, name: str, *, minimum: int | None = None, maximum: int | No
     if maximum is not None and value > maximum:
         raise ValueError(f"{name}: expected an int <= {maximum}, got {value}")
     return value
+
+
+def check_bool(value, name: str) -> bool:
+    """Validate a flag: ``bool`` or ``numpy.bool_`` (not a truthy string or number)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def check_seed(value, name: str = "seed"):
+    """Validate a seed: None, an int >= 0 or a :class:`numpy.random.SeedSequence`."""
+    if value is None or isinstance(value, np.random.SeedSequence):
+        return value
+    return check_int(value, name, minimum=0)
 
 
 def check_float(

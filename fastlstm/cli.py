@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import math
+import os
 import sys
 import time
 
@@ -51,41 +53,80 @@ def read_csv_column(path: str, column: str | None = None) -> tuple[np.ndarray, l
     Raises
     ------
     ValueError
-        No such column, a non-numeric value, or no numeric column at all.
+        Not UTF-8 text, no such column, a non-numeric value, NaN or Inf (the
+        message gives the line), or no numeric column at all. A column whose
+        first value is a number but a later one is not is an error too, not
+        silently skipped for an earlier column.
     """
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            numbered = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path}: expected a UTF-8 CSV text file ({type(exc).__name__}: {exc})") from exc
+    rows = [r for _, r in numbered]
     if len(rows) < 2:
         raise ValueError(f"{path}: expected a header row and at least one data row, got {len(rows)} row(s)")
     header = [h.strip() for h in rows[0]]
     data = rows[1:]
 
-    def numeric(j: int) -> bool:
-        try:
-            for r in data:
+    def first_bad(j: int):
+        """(line, cell) of the first value of column j that is not a number, or None."""
+        for line, r in numbered[1:]:
+            try:
                 float(r[j])
-        except (ValueError, IndexError):
-            return False
-        return True
+            except (ValueError, IndexError):
+                return line, (r[j] if j < len(r) else "")
+        return None
+
+    def numeric(j: int) -> bool:
+        return first_bad(j) is None
 
     if column is None:
         candidates = [j for j in range(len(header)) if numeric(j)]
         if not candidates:
             raise ValueError(f"{path}: expected a numeric column, got none among {header}")
         j = candidates[-1]
+        for k in range(j + 1, len(header)):  # a value column with a typo must not be skipped silently
+            if _numeric_start(data, k):
+                bad = first_bad(k)
+                raise ValueError(
+                    f"{path}: line {bad[0]}, column {header[k]!r}: expected a number, got {bad[1]!r} "
+                    "(pass --column to choose another column)"
+                )
     else:
         if column not in header:
             raise ValueError(f"--column: expected one of {header}, got {column!r}")
         j = header.index(column)
-        if not numeric(j):
-            raise ValueError(f"--column: column {column!r} of {path} has non-numeric values")
+        bad = first_bad(j)
+        if bad is not None:
+            raise ValueError(
+                f"--column: column {column!r} of {path} has non-numeric values (line {bad[0]}: {bad[1]!r})"
+            )
     values = np.array([float(r[j]) for r in data], dtype=np.float64)
+    if not np.isfinite(values).all():
+        i = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise ValueError(
+            f"{path}: line {numbered[i + 1][0]}, column {header[j]!r}: expected a finite number, "
+            f"got {data[i][j]!r}"
+        )
     labels = [r[0].strip() for r in data] if j != 0 else None
     return values, labels, header[j]
 
 
+def _numeric_start(data: list, k: int) -> bool:
+    """Whether column ``k``'s first value is a number."""
+    try:
+        float(data[0][k])
+    except (ValueError, IndexError):
+        return False
+    return True
+
+
 def _load_series(args) -> tuple[np.ndarray, list[str] | None, str]:
     if args.csv is None:
+        if args.column is not None:
+            raise ValueError(f"--column: expected a CSV file to pick {args.column!r} from, got none")
         from .datasets import load_airpassengers
 
         values, months = load_airpassengers(return_months=True)
@@ -106,12 +147,16 @@ def _table(rows: list[tuple[str, dict]], keys: list[str]) -> str:
 def _accuracy(actual, pred, train, m: int) -> dict:
     from . import metrics
 
+    try:
+        mase = metrics.mase(actual, pred, train, m=m) if len(train) > m else math.nan
+    except ValueError:  # a constant training series: the in-sample naive error is 0
+        mase = math.nan
     return {
         "MAE": metrics.mae(actual, pred),
         "RMSE": metrics.rmse(actual, pred),
         "MAPE%": metrics.mape(actual, pred) if np.all(actual != 0) else float("nan"),
         "sMAPE%": metrics.smape(actual, pred),
-        "MASE": metrics.mase(actual, pred, train, m=m) if len(train) > m else float("nan"),
+        "MASE": mase,
     }
 
 
@@ -139,6 +184,9 @@ def _cmd_forecast(args) -> int:
     from . import baselines
     from .forecast import Forecaster
 
+    for flag, target in (("--save", args.save), ("--plot", args.plot)):
+        if target is not None and not os.path.isdir(os.path.dirname(os.path.abspath(target))):
+            raise ValueError(f"{flag}: the directory of {target!r} does not exist")
     values, labels, name = _load_series(args)
     n = len(values)
     if not 1 <= args.test_size < n:
@@ -289,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 1 on an error in the inputs.
+        Exit status: 0 on success, 1 on an error in the inputs (bad arguments
+        or data, an unreadable file, a damaged checkpoint, training that
+        diverged to NaN/Inf), reported on stderr in one line.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "bench":
@@ -301,6 +351,6 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, ImportError) as exc:
+    except (ValueError, OSError, ImportError, FloatingPointError) as exc:
         print(f"fastlstm {args.command}: error: {exc}", file=sys.stderr)
         return 1

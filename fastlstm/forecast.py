@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 
 import numpy as np
 
 from . import io as _io
-from ._validation import check_dtype, check_float, check_int
+from ._validation import check_bool, check_dtype, check_float, check_int
 from .losses import get_loss
 from .nn import LSTMRegressor, derive_seeds
 from .optim import AdamW
@@ -190,7 +191,7 @@ class Forecaster:
         self.patience = None if patience is None else check_int(patience, "patience", minimum=0)
         self.dtype = check_dtype(dtype)
         self.seed = None if seed is None else check_int(seed, "seed", minimum=0)
-        self.progress = bool(progress)
+        self.progress = check_bool(progress, "progress")
         self.comm = comm
         self.models_: list[LSTMRegressor] = []
         self.histories_: list[History] = []
@@ -321,6 +322,22 @@ class Forecaster:
             v = v * scaler.scale_ + scaler.center_
         return v + self._levels(past_z)
 
+    def _check_network_data(self, xin: np.ndarray, yt: np.ndarray, i: int, s: np.ndarray) -> None:
+        """Overflowed (non-finite) network data is an error; large unscaled data a warning."""
+        if not (np.isfinite(xin).all() and np.isfinite(yt).all()):
+            raise ValueError(
+                f"y: series {i} has values too large for {self.dtype.name} once windowed and scaled "
+                f"(largest |y| = {np.max(np.abs(s)):.3g}); divide the series by a constant first"
+            )
+        big = max(float(np.max(np.abs(xin[:, :, 0]))), float(np.max(np.abs(yt))))
+        if self.scaler is None and big > 1e3:
+            warnings.warn(
+                f"Forecaster: with scaler=None the network sees values up to {big:.3g} (series {i}); "
+                "its gates saturate and it trains poorly at that scale: use scaler='standard'",
+                UserWarning,
+                stacklevel=3,
+            )
+
     # ---------------------------------------------------------------------- fit
     def fit(self, y, X=None, val_size: int | None = None) -> Forecaster:
         """Train the ensemble on one or several series.
@@ -382,17 +399,22 @@ class Forecaster:
             # a window is for training when its last target index is before len - val
             last_target = w.origins + k - 1
             is_tr = last_target < len(z) - val
-            lev = self._levels(past)
-            scaler = get_scaler(self.scaler)
-            if scaler is not None:
-                scaler.fit(np.concatenate([(past - lev)[is_tr].ravel(), (fut - lev)[is_tr].ravel()]))
-            self.scalers_.append(scaler)
-            fc = w.future_covariates
-            xin = self._inputs(past, scaler, fc)
-            yt = fut - lev
-            if scaler is not None:
-                yt = (yt - scaler.center_) / scaler.scale_
-            yt = yt.astype(self.dtype)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
+                lev = self._levels(past)
+                scaler = get_scaler(self.scaler)
+                if scaler is not None:
+                    try:
+                        scaler.fit(np.concatenate([(past - lev)[is_tr].ravel(), (fut - lev)[is_tr].ravel()]))
+                    except ValueError as exc:
+                        raise ValueError(f"y: series {i} cannot be scaled ({exc})") from exc
+                self.scalers_.append(scaler)
+                fc = w.future_covariates
+                xin = self._inputs(past, scaler, fc)
+                yt = fut - lev
+                if scaler is not None:
+                    yt = (yt - scaler.center_) / scaler.scale_
+                yt = yt.astype(self.dtype)
+            self._check_network_data(xin, yt, i, s)
             xs_tr.append(xin[is_tr])
             ys_tr.append(yt[is_tr])
             xs_va.append(xin[~is_tr])
@@ -542,7 +564,11 @@ class Forecaster:
         for i, s in enumerate(series):
             z = self._forward_transform(s)
             cov = None if futs is None else np.concatenate([covs[i], futs[i]])
-            out.append(self._inverse_transform(self._forecast_one(z, h, self.scalers_[i], cov)))
+            with np.errstate(over="ignore", invalid="ignore"):
+                f = self._inverse_transform(self._forecast_one(z, h, self.scalers_[i], cov))
+            if not np.isfinite(f).all():
+                raise ValueError(f"y: the forecast of series {i} overflows float64 (the series is too large)")
+            out.append(f)
         return self._pack(out)
 
     # ----------------------------------------------------------------- backtest
@@ -709,7 +735,15 @@ class Forecaster:
                 model.load_state_dict({k[len(prefix) :]: v for k, v in a.items() if k.startswith(prefix)})
                 model.eval()
                 f.models_.append(model)
-        except (KeyError, TypeError) as exc:
+            if len(f.scalers_) != f.n_series_:
+                raise KeyError(f"{len(f.scalers_)} scalers for {f.n_series_} series")
+            used = ("series", "covariates", "scaler", "cov_scaler.") + tuple(
+                f"model{j}." for j in range(f.n_models)
+            )
+            extra = sorted(k for k in a if not k.startswith(used))
+            if extra:
+                raise KeyError(f"unexpected arrays {extra[:5]}")
+        except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(
                 f"{path}: inconsistent forecaster checkpoint ({type(exc).__name__}: {exc})"
             ) from exc

@@ -10,11 +10,15 @@ A zip archive written by :func:`numpy.savez` (uncompressed) holding
 
       {"format": "fastlstm-checkpoint", "version": 1, "kind": "<what it is>",
        "config": {...},                      # JSON-able settings of the object
-       "arrays": {"<key>": {"shape": [...], "dtype": "float32"}, ...}}
+       "arrays": {"<key>": {"shape": [...], "dtype": "<f4",
+                            "sha256": "<hex digest of the C-order bytes>"}, ...}}
 
 ``kind`` names what was saved (``"forecaster"``, ``"lstm"``,
-``"lstm_regressor"``, ``"optimizer"``, ...); ``arrays`` lists every array
-member with its shape and dtype so a truncated or edited file is detected.
+``"lstmregressor"``, ``"optimizer"``, ``"trainer"``, ...); ``arrays`` lists
+every array member with its shape, dtype and SHA-256 checksum, so a truncated,
+corrupted, swapped or edited member is detected even where the zip CRC is
+intact. (``sha256`` was added within version 1: files written before it have
+no checksum and are verified by shape, dtype and the zip CRC only.)
 
 Writing is atomic: the archive goes to a temporary file in the target's
 directory, is flushed and ``fsync``-ed, then :func:`os.replace` moves it over
@@ -26,10 +30,13 @@ loading a checkpoint never executes code; any unreadable, truncated, corrupt
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import struct
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +59,22 @@ FORMAT = "fastlstm-checkpoint"
 VERSION = 1
 _META_KEY = "__fastlstm__"
 
+#: what reading a damaged archive can raise besides ValueError (all become ValueError)
+_READ_ERRORS = (
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    KeyError,
+    IndexError,
+    OverflowError,
+    MemoryError,
+    NotImplementedError,
+    RuntimeError,  # zipfile: "File ... is encrypted, password required"
+    struct.error,
+    zlib.error,
+)
+
 
 @dataclass
 class Checkpoint:
@@ -73,6 +96,12 @@ class Checkpoint:
     config: dict
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     version: int = VERSION
+
+
+def _sha256(arr: np.ndarray) -> str:
+    """Hex SHA-256 of an array's bytes in C order (the checksum stored in the metadata)."""
+    flat = np.ascontiguousarray(arr).reshape(-1)
+    return hashlib.sha256(flat.view(np.uint8)).hexdigest()
 
 
 def _fsync_dir(directory: str) -> None:
@@ -113,6 +142,8 @@ def save_checkpoint(path, kind: str, arrays: dict | None = None, config: dict | 
         ``config`` is not JSON-able or an array has object dtype.
     ValueError
         A key is reserved or empty.
+    FileNotFoundError
+        The directory of ``path`` does not exist (checked before anything is written).
     """
     if not isinstance(kind, str) or not kind:
         raise TypeError(f"kind: expected a non-empty str, got {kind!r}")
@@ -126,7 +157,7 @@ def save_checkpoint(path, kind: str, arrays: dict | None = None, config: dict | 
         if arr.dtype.kind not in "biufc":
             raise TypeError(f"arrays[{key!r}]: expected a numeric array, got dtype {arr.dtype}")
         clean[key] = arr
-        spec[key] = {"shape": list(arr.shape), "dtype": arr.dtype.str}
+        spec[key] = {"shape": list(arr.shape), "dtype": arr.dtype.str, "sha256": _sha256(arr)}
     meta = {"format": FORMAT, "version": VERSION, "kind": kind, "config": config or {}, "arrays": spec}
     try:
         text = json.dumps(meta, allow_nan=True, sort_keys=True)
@@ -136,6 +167,10 @@ def save_checkpoint(path, kind: str, arrays: dict | None = None, config: dict | 
 
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"path: the directory of {path!r} does not exist ({directory!r})")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"path: expected a file name, got the directory {path!r}")
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -172,7 +207,8 @@ def load_checkpoint(path, kind: str | None = None) -> Checkpoint:
         ``path`` does not exist.
     ValueError
         Not a fastlstm checkpoint, an unsupported version, a different kind,
-        or a truncated/corrupt/inconsistent file.
+        or a truncated/corrupt/inconsistent file (an array whose shape, dtype or
+        SHA-256 checksum differs from the metadata).
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -186,15 +222,18 @@ def load_checkpoint(path, kind: str | None = None) -> Checkpoint:
                 if _META_KEY not in npz.files:
                     raise ValueError(f"no {_META_KEY!r} metadata entry")
                 data = {name: npz[name] for name in npz.files}
+        for name, value in data.items():
+            if not isinstance(value, np.ndarray):  # a zip member that is not an .npy array
+                raise ValueError(f"member {name!r} is not a .npy array")
     except ValueError as exc:
         raise ValueError(f"{path}: not a valid fastlstm checkpoint ({exc})") from exc
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except _READ_ERRORS as exc:
         raise ValueError(f"{path}: truncated or corrupt checkpoint ({type(exc).__name__}: {exc})") from exc
     raw = data.pop(_META_KEY)
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: corrupt checkpoint metadata ({exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{path}: corrupt checkpoint metadata ({type(exc).__name__}: {exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise ValueError(f"{path}: expected format {FORMAT!r}, got {got!r}")
@@ -204,6 +243,9 @@ def load_checkpoint(path, kind: str | None = None) -> Checkpoint:
     if kind is not None and meta.get("kind") != kind:
         raise ValueError(f"{path}: expected a checkpoint of kind {kind!r}, got {meta.get('kind')!r}")
     spec = meta.get("arrays", {})
+    config = meta.get("config", {})
+    if not isinstance(meta.get("kind"), str) or not isinstance(spec, dict) or not isinstance(config, dict):
+        raise ValueError(f"{path}: corrupt checkpoint metadata (kind, arrays or config has the wrong type)")
     if set(spec) != set(data):
         raise ValueError(
             f"{path}: array entries do not match the metadata: missing {sorted(set(spec) - set(data))}, "
@@ -211,12 +253,16 @@ def load_checkpoint(path, kind: str | None = None) -> Checkpoint:
         )
     for key, s in spec.items():
         arr = data[key]
+        if not (isinstance(s, dict) and isinstance(s.get("shape"), list) and isinstance(s.get("dtype"), str)):
+            raise ValueError(f"{path}: corrupt checkpoint metadata for array {key!r}: {s!r:.100}")
         if list(arr.shape) != list(s["shape"]) or arr.dtype.str != s["dtype"]:
             raise ValueError(
                 f"{path}: array {key!r} expected shape {tuple(s['shape'])} dtype {s['dtype']}, "
                 f"got shape {arr.shape} dtype {arr.dtype.str}"
             )
-    return Checkpoint(kind=meta["kind"], config=meta.get("config", {}), arrays=data, version=version)
+        if "sha256" in s and _sha256(arr) != s["sha256"]:
+            raise ValueError(f"{path}: array {key!r} does not match its checksum (corrupt or edited file)")
+    return Checkpoint(kind=meta["kind"], config=config, arrays=data, version=version)
 
 
 def save_module(path, module: Module, kind: str | None = None, config: dict | None = None) -> str:

@@ -41,8 +41,9 @@ threads.
 Preconditions of the private ``@njit`` functions (the public wrappers enforce
 them): all float arrays share one dtype (float32 or float64), are C-contiguous
 (transposed weights are passed as ``W.T`` views) and have the shapes above;
-``lengths`` is int64 with ``0 <= L[b] <= T``. Calling them otherwise raises a
-Numba ``TypingError`` or reads out of bounds.
+``lengths`` is int64 with ``0 <= L[b] <= T``. Other dtypes or layouts raise a
+Numba ``TypingError`` or ``NotImplementedError`` (never a crash); wrong shapes or
+lengths read out of bounds.
 """
 
 from __future__ import annotations

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_dtype, check_float, check_int
+from ._validation import (
+    as_float_array,
+    check_bool,
+    check_dtype,
+    check_finite,
+    check_float,
+    check_int,
+    check_seed,
+)
 from .module import Module
 
 __all__ = ["LSTMRegressor", "Linear", "derive_seeds"]
@@ -83,7 +91,8 @@ class Linear(Module):
         self.in_features = check_int(in_features, "in_features", minimum=1)
         self.out_features = check_int(out_features, "out_features", minimum=1)
         self.dtype = check_dtype(dtype)
-        rng = np.random.default_rng(seed)
+        check_bool(bias, "bias")
+        rng = np.random.default_rng(check_seed(seed))
         bound = 1.0 / np.sqrt(self.in_features)
         w = rng.uniform(-bound, bound, (self.out_features, self.in_features))
         self.weight = self._register("weight", w.astype(self.dtype))
@@ -105,10 +114,19 @@ class Linear(Module):
         Returns
         -------
         numpy.ndarray, shape (..., out_features)
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``x`` of another dtype or shape; NaN or Inf in ``x`` or in the
+            parameters (as :class:`~fastlstm.lstm.LSTM` does).
         """
-        x = as_float_array(x, "x", dtype=self.dtype, finite=False)
+        x = as_float_array(x, "x", dtype=self.dtype)
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"x: expected shape (..., {self.in_features}), got {x.shape}")
+        check_finite(self.weight.data, "weight")
+        if self.bias is not None:
+            check_finite(self.bias.data, "bias")
         y = x @ self.weight.data.T
         if self.bias is not None:
             y += self.bias.data
@@ -131,7 +149,7 @@ class Linear(Module):
         """
         if self._x is None:
             raise RuntimeError("Linear.backward: no forward pass in training mode to differentiate")
-        d_y = as_float_array(d_y, "d_y", dtype=self.dtype, finite=False)
+        d_y = as_float_array(d_y, "d_y", dtype=self.dtype)
         expected = self._x.shape[:-1] + (self.out_features,)
         if d_y.shape != expected:
             raise ValueError(f"d_y: expected shape {expected}, got {d_y.shape}")
@@ -223,11 +241,11 @@ class LSTMRegressor(Module):
         self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
         self.num_layers = check_int(num_layers, "num_layers", minimum=1)
         self.dropout = check_float(dropout, "dropout", minimum=0.0, maximum=1.0, max_inclusive=False)
-        self.bidirectional = bool(bidirectional)
+        self.bidirectional = check_bool(bidirectional, "bidirectional")
         self.head_mode = head
-        self.batch_first = bool(batch_first)
+        self.batch_first = check_bool(batch_first, "batch_first")
         self.dtype = check_dtype(dtype)
-        self.seed = seed
+        self.seed = check_seed(seed)
         s_lstm, s_head = derive_seeds(seed, 2)
         D = 2 if self.bidirectional else 1
         self.lstm = self._register_module(
@@ -299,10 +317,22 @@ class LSTMRegressor(Module):
         -------
         numpy.ndarray
             ``dL/dx``, same shape as ``x``.
+
+        Raises
+        ------
+        ValueError
+            ``d_y`` of the wrong shape, or holding NaN or Inf.
+        FloatingPointError
+            The gradient overflowed inside the model (at the head's input), so
+            the parameter gradients would not be finite; nothing was accumulated
+            into the LSTM's (the trainer treats this as a non-finite gradient).
         """
         if self._out_shape is None:
             raise RuntimeError("LSTMRegressor.backward: call forward in training mode first")
-        d_feat = self.head.backward(d_y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            d_feat = self.head.backward(d_y)
+        if not np.isfinite(d_feat).all():
+            raise FloatingPointError("LSTMRegressor.backward: the gradient at the head's input is not finite")
         H, D = self.hidden_size, self.num_directions
         if self.head_mode == "last":
             B = d_feat.shape[0]

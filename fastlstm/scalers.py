@@ -49,9 +49,21 @@ class Scaler:
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            Empty, NaN or Inf data, or data so large that its statistics
+            overflow float64 (e.g. a standard deviation of values near 1e300).
         """
         arr = as_float_array(x, "x", ndim=(1, 2), cast=True).astype(np.float64, copy=False)
-        center, scale = self._fit(arr)
+        with np.errstate(over="ignore", invalid="ignore"):
+            center, scale = self._fit(arr)
+        if not (np.all(np.isfinite(center)) and np.all(np.isfinite(scale))):
+            raise ValueError(
+                f"x: the {type(self).__name__}'s statistics overflow float64 (largest |x| = "
+                f"{np.max(np.abs(arr)):.3g}); divide the data by a constant first"
+            )
         scale = np.where(np.abs(scale) > 1e-12 * np.maximum(1.0, np.abs(center)), scale, 1.0)
         self.center_, self.scale_ = np.asarray(center, np.float64), np.asarray(scale, np.float64)
         return self
@@ -101,11 +113,16 @@ class Scaler:
         return {"center": self.center_.copy(), "scale": self.scale_.copy()}
 
     def set_state(self, state: dict) -> Scaler:
-        """Restore :meth:`get_state` output."""
+        """Restore :meth:`get_state` output (finite ``center``, finite positive ``scale``)."""
+        if not isinstance(state, dict) or not {"center", "scale"} <= set(state):
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"state: expected a dict with keys 'center' and 'scale', got {got}")
         center = as_float_array(state["center"], "center", allow_empty=True)
         scale = as_float_array(state["scale"], "scale", allow_empty=True)
         if center.shape != scale.shape:
             raise ValueError(f"scale: expected the shape of center {center.shape}, got {scale.shape}")
+        if np.any(scale <= 0):
+            raise ValueError(f"scale: expected positive values, got minimum {np.min(scale)}")
         self.center_, self.scale_ = center.astype(np.float64), scale.astype(np.float64)
         return self
 

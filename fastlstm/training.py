@@ -15,6 +15,20 @@ callbacks ``on_epoch_end``. Mini-batches are drawn by a
 :class:`numpy.random.Generator` seeded with ``seed``, so the same seed, data
 and initial weights give bit-identical trained weights.
 
+Faults: before each step the weights are checked (a callback or user code
+may have changed them) and after it the loss, gradient norm and new weights;
+a NaN or Inf raises :class:`NonFiniteError` naming the epoch and step, or
+(``on_nonfinite="skip"``) skips the step. Either way the model and the
+optimiser keep their last finite state: the weights after the last good step
+and the optimiser's moments and step count from before the failed one.
+
+Checkpoints: :meth:`Trainer.save_checkpoint` (or :class:`CheckpointCallback`
+at the end of every epoch) writes the whole training state (weights,
+optimiser, scheduler, epoch, the batch-order and dropout random states,
+early-stopping bookkeeping, history) in the :mod:`fastlstm.io` format;
+``fit(..., resume_from=path)`` continues from it and ends with the same
+weights, bit for bit, as a run that was never interrupted.
+
 Truncated BPTT (``tbptt=k``) cuts each batch of sequences into chunks of ``k``
 steps: forward on a chunk starting from the previous chunk's final state
 (its values, not its gradients), backward, step, next chunk.
@@ -27,19 +41,23 @@ A model is anything with ``forward(x)``, ``backward(d_pred)``,
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import as_float_array, check_float, check_int
+from . import io as _io
+from ._validation import as_float_array, check_bool, check_float, check_int, check_seed
 from .losses import get_loss
 from .optim import Adam, Optimizer, clip_grad_norm, grad_norm
 from .schedules import ReduceLROnPlateau
 
-__all__ = ["Callback", "History", "LambdaCallback", "NonFiniteError", "Trainer", "fit"]
+__all__ = ["Callback", "CheckpointCallback", "History", "LambdaCallback", "NonFiniteError", "Trainer", "fit"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +72,8 @@ class NonFiniteError(FloatingPointError):
     step : int
         Optimiser step within the epoch (from 0).
     what : str
-        ``"loss"``, ``"gradient"`` or ``"weights"``.
+        ``"loss"``, ``"gradient"`` or ``"weights"`` (after the optimiser step,
+        or found at the start of a step: changed by a callback or user code).
     """
 
     def __init__(self, what: str, value: float, epoch: int, step: int) -> None:
@@ -104,6 +123,34 @@ class LambdaCallback(Callback):
     def on_epoch_end(self, trainer, logs):
         if self._epoch is not None:
             self._epoch(trainer, logs)
+
+
+class CheckpointCallback(Callback):
+    """Write the training state with :meth:`Trainer.save_checkpoint` every ``every`` epochs.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target file; ``{epoch}`` in it is replaced by the epoch number (from 0)
+        to keep one file per epoch, otherwise each write replaces the last
+        (atomically: a crash mid-write leaves the previous checkpoint intact).
+    every : int
+        Epochs between writes.
+
+    Examples
+    --------
+    >>> trainer = Trainer(model, callbacks=[CheckpointCallback("run.npz")])  # doctest: +SKIP
+    >>> trainer.fit(x, y)                          # killed after some epochs  # doctest: +SKIP
+    >>> trainer.fit(x, y, resume_from="run.npz")  # same weights as one uninterrupted run  # doctest: +SKIP
+    """
+
+    def __init__(self, path, every: int = 1) -> None:
+        self.path = os.fspath(path)
+        self.every = check_int(every, "every", minimum=1)
+
+    def on_epoch_end(self, trainer, logs):
+        if (logs["epoch"] + 1) % self.every == 0:
+            trainer.save_checkpoint(self.path.replace("{epoch}", str(logs["epoch"])))
 
 
 @dataclass
@@ -239,16 +286,16 @@ class Trainer:
         self.scheduler = scheduler
         self.epochs = check_int(epochs, "epochs", minimum=1)
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
-        self.shuffle = bool(shuffle)
+        self.shuffle = check_bool(shuffle, "shuffle")
         self.clip_norm = (
             None
             if clip_norm is None
             else check_float(clip_norm, "clip_norm", minimum=0.0, min_inclusive=False)
         )
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.patience = None if patience is None else check_int(patience, "patience", minimum=0)
         self.min_delta = check_float(min_delta, "min_delta", minimum=0.0)
-        self.restore_best = bool(restore_best)
+        self.restore_best = check_bool(restore_best, "restore_best")
         self.tbptt = None if tbptt is None else check_int(tbptt, "tbptt", minimum=1)
         if on_nonfinite not in ("raise", "skip"):
             raise ValueError(f"on_nonfinite: expected 'raise' or 'skip', got {on_nonfinite!r}")
@@ -257,7 +304,7 @@ class Trainer:
         for i, cb in enumerate(self.callbacks):
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks[{i}]: expected a Callback, got {type(cb).__name__}")
-        self.progress = bool(progress)
+        self.progress = check_bool(progress, "progress")
         self.comm = comm
         self.data_parallel = None
         if comm is not None:
@@ -268,6 +315,8 @@ class Trainer:
         self.history = History()
         self.epoch = 0
         self.global_step = 0
+        self._loop: dict | None = None  # the fit loop's state, for save_checkpoint
+        self._good: list | None = None  # the weights after the last good step
 
     # helpers ------------------------------------------------------------------
     def _nonfinite(self, what: str, value: float, epoch: int, step: int) -> None:
@@ -285,8 +334,19 @@ class Trainer:
         with np.errstate(over="ignore", invalid="ignore"):
             return self._step_unchecked(xb, yb, state, epoch, step)
 
+    def _weights_finite(self) -> bool:
+        return all(np.isfinite(p.data).all() for p in self.params)
+
+    def _restore_good(self) -> None:
+        for p, good in zip(self.params, self._good, strict=True):
+            p.data[...] = good
+
     def _step_unchecked(self, xb, yb, state, epoch: int, step: int):
         model, params, dp = self.model, self.params, self.data_parallel
+        if not self._weights_finite():  # changed since the last step: a callback, user code
+            self._restore_good()
+            self._nonfinite("weights", float("nan"), epoch, step)
+            return None, float("nan"), None
         n_local = xb.shape[0]
         if dp is not None:
             xb, yb, n_local = dp.shard(xb, yb)  # this rank's rows (a stand-in row if none)
@@ -301,7 +361,12 @@ class Trainer:
             return None, float("nan"), new_state
         self.optimizer.zero_grad()
         if math.isfinite(loss):
-            model.backward(self.loss_fn.backward())
+            try:
+                model.backward(self.loss_fn.backward())
+            except FloatingPointError:
+                # an overflow inside the model's backward: make the gradient
+                # non-finite so the check below (after the all-reduce) sees it
+                params[0].grad.fill(np.nan)
         if dp is not None:
             # one Allreduce: whole-batch mean gradients and loss on every rank; a
             # non-finite loss on any rank is non-finite everywhere, so all ranks agree
@@ -313,13 +378,15 @@ class Trainer:
         if not math.isfinite(gnorm):
             self._nonfinite("gradient", gnorm, epoch, step)
             return None, gnorm, new_state
-        snapshot = [p.data.copy() for p in params]
+        opt_state = self.optimizer.state_dict()
         self.optimizer.step()
-        if not all(np.isfinite(p.data).all() for p in params):
-            for p, old in zip(params, snapshot, strict=True):
-                p.data[...] = old
+        if not self._weights_finite():
+            self._restore_good()  # undo the step: weights, moments and step count
+            self.optimizer.load_state_dict(opt_state)
             self._nonfinite("weights", float("nan"), epoch, step)
             return None, gnorm, new_state
+        for p, good in zip(params, self._good, strict=True):
+            np.copyto(good, p.data)
         return loss, gnorm, new_state
 
     def evaluate(self, x, y, batch_size: int | None = None) -> float:
@@ -339,6 +406,8 @@ class Trainer:
         dtype = _model_dtype(self.model)
         x = as_float_array(x, "x", dtype=dtype, cast=True)
         y = as_float_array(y, "y", dtype=dtype, cast=True)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"y: expected {x.shape[0]} samples (as in x), got {y.shape[0]}")
         was_training = getattr(self.model, "training", True)
         self.model.eval()
         try:
@@ -352,16 +421,166 @@ class Trainer:
         finally:
             self.model.train(was_training)
 
+    def _check_against_model(self, x: np.ndarray, y: np.ndarray, xname: str, yname: str) -> None:
+        """Errors that name the user's arguments, before any step, for a model with
+        an ``input_size`` (the LSTM models): x must be ``(N, T, input_size)``, and
+        ``y`` must have the shape of the model's output for one sample."""
+        model = self.model
+        in_size = getattr(model, "input_size", None)
+        if not isinstance(in_size, int):
+            return
+        if x.ndim != 3 or x.shape[2] != in_size:
+            raise ValueError(
+                f"{xname}: expected shape (N, T, {in_size}) (samples, time steps, the model's "
+                f"input_size={in_size} features), got {x.shape}"
+            )
+        if not (callable(getattr(model, "eval", None)) and callable(getattr(model, "train", None))):
+            return
+        was_training = getattr(model, "training", True)
+        model.eval()  # no tape, no dropout: the probe changes no state
+        try:
+            out = model.forward(x[:1])
+        finally:
+            model.train(was_training)
+        if isinstance(out, np.ndarray) and y.shape[1:] != out.shape[1:]:
+            want = "(N" + "".join(f", {d}" for d in out.shape[1:]) + ")"
+            raise ValueError(f"{yname}: expected shape {want} to match the model's output, got {y.shape}")
+
+    # checkpoints --------------------------------------------------------------
+    def _settings(self) -> dict:
+        """What must be the same for a resumed run to continue the checkpointed one."""
+        return {
+            "batch_size": self.batch_size,
+            "shuffle": self.shuffle,
+            "clip_norm": self.clip_norm,
+            "tbptt": self.tbptt,
+            "loss": self.loss_fn.get_config(),
+            "optimizer": type(self.optimizer).__name__,
+            "scheduler": None if self.scheduler is None else type(self.scheduler).__name__,
+            "min_delta": self.min_delta,
+            "restore_best": self.restore_best,
+        }
+
+    def save_checkpoint(self, path) -> str:
+        """Write the whole training state to one checkpoint file (:mod:`fastlstm.io` format).
+
+        Call it from a callback's ``on_epoch_end`` (see :class:`CheckpointCallback`)
+        to checkpoint after every epoch; ``fit(..., resume_from=path)`` then
+        continues exactly where it left off. Saved: the model's weights, the
+        optimiser's buffers, step count and hyper-parameters, the scheduler's
+        state, the next epoch, the global step, the batch-order generator's
+        state and that of every ``numpy.random.Generator`` attribute of the
+        model's modules (dropout masks), the early-stopping bookkeeping (best
+        loss and weights, epochs without improvement), the history, the trainer
+        settings and a SHA-256 fingerprint of the training data. The write is
+        atomic.
+
+        A checkpoint written after ``fit`` returned holds the returned weights
+        (the best epoch's with ``restore_best``), so resuming from it is exact
+        only when those are the last epoch's weights.
+
+        With ``comm``, rank 0 writes and every rank returns when it is done.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        if self._loop is None:
+            raise RuntimeError("save_checkpoint: call fit first (there is no training state to save)")
+        loop = self._loop
+        if loop["fingerprint"] is None:
+            loop["fingerprint"] = _fingerprint(loop["data"])
+        arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        opt = self.optimizer.state_dict()
+        arrays.update({f"optimizer.{k}": v for k, v in opt["buffers"].items()})
+        if loop["best_state"] is not None:
+            arrays.update({f"best.{k}": v for k, v in loop["best_state"].items()})
+        h = dataclasses.asdict(self.history)
+        config = {
+            "settings": self._settings(),
+            "data": loop["fingerprint"],
+            "next_epoch": loop["next_epoch"],
+            "global_step": self.global_step,
+            "best": loop["best"],
+            "bad_epochs": loop["bad_epochs"],
+            "has_best_state": loop["best_state"] is not None,
+            "history": h,
+            "optimizer": {k: v for k, v in opt.items() if k != "buffers"},
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "rng": _jsonable(loop["rng"].bit_generator.state),
+            "module_rngs": {k: _jsonable(g.bit_generator.state) for k, g in _generators(self.model).items()},
+        }
+        if self.comm is not None:
+            from .distributed import on_root
+
+            return on_root(self.comm, _io.save_checkpoint, path, _CKPT_KIND, arrays, config)
+        return _io.save_checkpoint(path, _CKPT_KIND, arrays, config)
+
+    def _resume(self, path, rng, data):
+        """Restore what :meth:`save_checkpoint` wrote; returns (best, best_state, bad_epochs, start)."""
+        ckpt = _io.load_checkpoint(path, kind=_CKPT_KIND)
+        where = os.fspath(path)
+        cfg, arrays = ckpt.config, ckpt.arrays
+        try:
+            saved = cfg["settings"]
+            mine = self._settings()
+            diff = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
+            if diff:
+                detail = ", ".join(f"{k}: saved {saved.get(k)!r}, now {mine.get(k)!r}" for k in diff)
+                raise ValueError(f"resume_from: {where} was written with other trainer settings ({detail})")
+            if cfg["data"] != _fingerprint(data):
+                raise ValueError(
+                    f"resume_from: {where} was written while training on other data (x, y or the "
+                    "validation data differ); resume with the same arrays"
+                )
+            gens = _generators(self.model)
+            if set(gens) != set(cfg["module_rngs"]):
+                raise ValueError(f"resume_from: {where} holds the random states of another model")
+
+            def part(prefix):
+                return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+            try:
+                self.model.load_state_dict(part("model."))
+            except KeyError as exc:
+                raise ValueError(f"resume_from: {where}: {exc.args[0]}") from exc
+            self.optimizer.load_state_dict({**cfg["optimizer"], "buffers": part("optimizer.")})
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(cfg["scheduler"])
+            rng.bit_generator.state = cfg["rng"]
+            for k, g in gens.items():
+                g.bit_generator.state = cfg["module_rngs"][k]
+            self.history = History(**cfg["history"])
+            self.global_step = int(cfg["global_step"])
+            best_state = part("best.") if cfg["has_best_state"] else None
+            return float(cfg["best"]), best_state, int(cfg["bad_epochs"]), int(cfg["next_epoch"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(
+                f"resume_from: {where}: inconsistent trainer checkpoint ({type(exc).__name__}: {exc})"
+            ) from exc
+
     # the loop -----------------------------------------------------------------
     def fit(
-        self, x, y, *, validation_data: tuple | None = None, val_split: float | int | None = None
+        self,
+        x,
+        y,
+        *,
+        validation_data: tuple | None = None,
+        val_split: float | int | None = None,
+        resume_from=None,
     ) -> History:
         """Train on samples ``x`` with targets ``y``.
 
         Parameters
         ----------
         x : numpy.ndarray, shape (N, ...)
-            Model inputs, samples on axis 0 (e.g. ``(N, T, I)``).
+            Model inputs, samples on axis 0 (e.g. ``(N, T, I)``); real values,
+            converted to the model's dtype; NaN or Inf raise ``ValueError``.
         y : numpy.ndarray, shape (N, ...)
             Targets, samples on axis 0, shaped like the model's output.
         validation_data : tuple (x_val, y_val), optional
@@ -370,16 +589,35 @@ class Trainer:
             Instead of ``validation_data``, hold out the *last* samples (a
             fraction in ``(0, 1)`` or a count): for time-ordered windows, the
             most recent ones.
+        resume_from : str or os.PathLike, optional
+            A checkpoint written by :meth:`save_checkpoint` during an earlier
+            ``fit`` on the same data with the same settings: restore the model,
+            optimiser, scheduler, random states and history, then train the
+            remaining epochs up to ``epochs``. The result is bit-identical to
+            an uninterrupted run.
 
         Returns
         -------
         History
+
+        Raises
+        ------
+        TypeError, ValueError
+            Bad data (dtype, shape, NaN/Inf, a feature count or target shape
+            that does not fit the model), or a ``resume_from`` checkpoint that
+            does not match this trainer, model or data.
+        NonFiniteError
+            A NaN or Inf during training with ``on_nonfinite="raise"``.
         """
         dtype = _model_dtype(self.model)
+        bad = [name for name, p in _named_params(self.model) if not np.isfinite(p.data).all()]
+        if bad:
+            raise ValueError(f"model: expected finite parameters before training, got NaN or Inf in {bad}")
         x = as_float_array(x, "x", dtype=dtype, cast=True, ndim=(2, 3))
         y = as_float_array(y, "y", dtype=dtype, cast=True)
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"y: expected {x.shape[0]} samples (as in x), got {y.shape[0]}")
+        self._check_against_model(x, y, "x", "y")
         if validation_data is not None and val_split is not None:
             raise ValueError("val_split: expected None when validation_data is given, got both")
         if val_split is not None:
@@ -393,6 +631,11 @@ class Trainer:
                 )
             x_val = as_float_array(validation_data[0], "x_val", dtype=dtype, cast=True)
             y_val = as_float_array(validation_data[1], "y_val", dtype=dtype, cast=True)
+            if y_val.shape[0] != x_val.shape[0]:
+                raise ValueError(
+                    f"y_val: expected {x_val.shape[0]} samples (as in x_val), got {y_val.shape[0]}"
+                )
+            self._check_against_model(x_val, y_val, "x_val", "y_val")
         if self.patience is not None and x_val is None:
             raise ValueError("patience: early stopping needs validation_data or val_split, got neither")
         if self.tbptt is not None and (y.ndim < 3 or y.shape[1] != x.shape[1]):
@@ -412,14 +655,25 @@ class Trainer:
             seed = self.data_parallel.prepare(self.params, seed, **arrays)
         rng = np.random.default_rng(seed)
         n = x.shape[0]
-        best, best_state, bad_epochs = math.inf, None, 0
+        best, best_state, bad_epochs, start = math.inf, None, 0, 0
+        data = (x, y, x_val, y_val)
+        if resume_from is not None:
+            best, best_state, bad_epochs, start = self._resume(resume_from, rng, data)
+        self._good = [p.data.copy() for p in self.params]
+        self._loop = {"rng": rng, "next_epoch": start, "best": best, "best_state": best_state}
+        self._loop.update(bad_epochs=bad_epochs, data=data, fingerprint=None)
+        if self.patience is not None and bad_epochs > self.patience:
+            self.history.stopped_early = True  # the checkpointed run stopped here
+            start = self.epochs
         show = self.progress and (self.data_parallel is None or self.data_parallel.is_root)
         bar = _progress_bar(self.epochs) if show else None
+        if bar is not None and start:
+            bar.update(min(start, self.epochs))
         self.model.train()
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
-            for epoch in range(self.epochs):
+            for epoch in range(start, self.epochs):
                 self.epoch = epoch
                 t0 = time.perf_counter()
                 lr = self.optimizer.lr
@@ -469,6 +723,9 @@ class Trainer:
                     else:
                         self.scheduler.step()
                 h.epoch_time.append(time.perf_counter() - t0)
+                self._loop.update(
+                    next_epoch=epoch + 1, best=best, best_state=best_state, bad_epochs=bad_epochs
+                )
                 logs = {
                     "epoch": epoch,
                     "loss": train_loss,
@@ -521,6 +778,52 @@ class Trainer:
         return n_val
 
 
+_CKPT_KIND = "trainer"
+
+
+def _fingerprint(data) -> str:
+    """SHA-256 over the shapes, dtypes and bytes of the training (and validation) arrays."""
+    h = hashlib.sha256()
+    for arr in data:
+        if arr is None:
+            h.update(b"none;")
+            continue
+        h.update(f"{arr.dtype.str}{arr.shape};".encode())
+        h.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
+    return h.hexdigest()
+
+
+def _named_params(model) -> list:
+    named = getattr(model, "named_parameters", None)
+    if callable(named):
+        return list(named())
+    return [(str(i), p) for i, p in enumerate(model.parameters())]
+
+
+def _generators(model) -> dict:
+    """Every ``numpy.random.Generator`` attribute of the model and its sub-modules, by path."""
+    out, stack = {}, [("", model)]
+    while stack:
+        prefix, m = stack.pop()
+        for name, value in vars(m).items():
+            if isinstance(value, np.random.Generator):
+                out[prefix + name] = value
+        for name, sub in getattr(m, "_modules", {}).items():
+            stack.append((f"{prefix}{name}.", sub))
+    return out
+
+
+def _jsonable(value):
+    """A bit generator's state with arrays and NumPy integers as plain lists and ints."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def _progress_bar(total: int):
     try:
         from tqdm import tqdm
@@ -529,7 +832,7 @@ def _progress_bar(total: int):
     return tqdm(total=total, unit="epoch", leave=False)
 
 
-def fit(model, x, y, *, validation_data=None, val_split=None, **kwargs) -> History:
+def fit(model, x, y, *, validation_data=None, val_split=None, resume_from=None, **kwargs) -> History:
     """Shortcut for ``Trainer(model, **kwargs).fit(x, y, ...)``.
 
     Parameters
@@ -537,7 +840,7 @@ def fit(model, x, y, *, validation_data=None, val_split=None, **kwargs) -> Histo
     model : Module
     x, y : numpy.ndarray
         Samples on axis 0.
-    validation_data, val_split
+    validation_data, val_split, resume_from
         See :meth:`Trainer.fit`.
     **kwargs
         :class:`Trainer` arguments.
@@ -546,4 +849,6 @@ def fit(model, x, y, *, validation_data=None, val_split=None, **kwargs) -> Histo
     -------
     History
     """
-    return Trainer(model, **kwargs).fit(x, y, validation_data=validation_data, val_split=val_split)
+    return Trainer(model, **kwargs).fit(
+        x, y, validation_data=validation_data, val_split=val_split, resume_from=resume_from
+    )
