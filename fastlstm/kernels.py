@@ -570,10 +570,6 @@ def _check_lengths(lengths, T, B):
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def _full_lengths(lengths, T, B):
-    return np.full(B, T, dtype=np.int64) if lengths is None else lengths
-
-
 def _state(value, name, B, H, dtype):
     if value is None:
         return np.zeros((B, H), dtype=dtype)
