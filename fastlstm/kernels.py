@@ -605,8 +605,8 @@ def cell_forward(x, h_prev, c_prev, w_ih, w_hh, b):
     B = x.shape[0]
     h_prev = _state(h_prev, "h_prev", B, H, dtype)
     c_prev = _state(c_prev, "c_prev", B, H, dtype)
-    y, h_n, c_n, cache = lstm_forward(x[None], h_prev, c_prev, w_ih, w_hh, b)
-    return h_n, c_n, cache.gates[0]
+    _, h, c, cache = _forward_core(x[None], h_prev, c_prev, w_ih, w_hh, b, np.zeros_like(b), None)
+    return h, c, cache.gates[0]
 
 
 def cell_backward(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
@@ -659,7 +659,8 @@ def cell_backward(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
     cs = np.stack([arrays["c_prev"], arrays["c"]])
     cache = ForwardCache(x[None], hs, cs, arrays["gates"][None].copy(), None)
     # dh already holds dy + dh^rec: feed it as dy with a zero carried dh.
-    res = lstm_backward(arrays["dh"][None], None, arrays["dc"], cache, w_ih, w_hh)
+    zero = np.zeros_like(arrays["dc"])
+    res, _ = _backward_core(arrays["dh"][None], zero, arrays["dc"], cache, w_ih, w_hh)
     return res.dx[0], res.dh0, res.dc0, res.dw_ih, res.dw_hh, res.db
 
 

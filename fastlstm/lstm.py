@@ -25,6 +25,13 @@ class _Tape(NamedTuple):
     shape: tuple  # shape of the output as returned to the caller
 
 
+def _check_finite_grad(arr: np.ndarray, name: str) -> None:
+    """Reject a non-finite upstream gradient before backward changes anything (the
+    tape and every .grad stay as they were). ``arr`` is C-contiguous: one cheap pass."""
+    if K._nonfinite(arr):
+        raise ValueError(f"{name}: expected finite values, got NaN or Inf")
+
+
 def _reverse_index(lengths: np.ndarray | None, T: int, B: int):
     """Gather indices reversing each sequence within its own length (padding stays put)."""
     if lengths is None:
@@ -362,6 +369,7 @@ class LSTM(Module):
         else:
             d_out = self._as_array(d_output, "d_output", (2, 3))
             check_shape(d_out, "d_output", tape.shape)
+            _check_finite_grad(d_out, "d_output")
             if tape.unbatched:
                 d_out = d_out[:, None, :]
             elif tape.batch_first:
@@ -375,12 +383,8 @@ class LSTM(Module):
             if tape.unbatched and arr.ndim == 2:
                 arr = arr[:, None, :]
             check_shape(arr, name, (L * D, B, H))
+            _check_finite_grad(arr, name)
             dstates.append(arr)
-        # Reject non-finite gradients before anything changes: the tape and
-        # every .grad stay as they were.
-        for name, arr in (("d_output", d_out), ("d_h_n", dstates[0]), ("d_c_n", dstates[1])):
-            if K._nonfinite(np.ascontiguousarray(arr)):
-                raise ValueError(f"{name}: expected finite values, got NaN or Inf")
         self._tape.pop()
         rev = _reverse_index(lengths, T, B) if self.bidirectional else None
         d_h0 = np.empty((L * D, B, H), dtype=self.dtype)
