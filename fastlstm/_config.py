@@ -5,9 +5,14 @@ Environment variables
 FASTLSTM_DISABLE_CACHE
     ``1`` turns off Numba's on-disk cache (``cache=True`` otherwise), e.g. on a
     read-only install.
+FASTLSTM_VECTOR_BITS
+    ``128``, ``256`` or ``512``: the vector width of the micro-kernels
+    (:mod:`fastlstm.kernels.simd`; default: the widest the CPU has). Numba's
+    cache does not see this choice, so setting it also turns the cache off.
 NUMBA_NUM_THREADS
-    Upper bound on the threads the ``parallel=True`` kernels use; change the
-    number in use at run time with :func:`fastlstm.set_num_threads`.
+    Upper bound on the threads the ``parallel=True`` drivers use (they split the
+    batch rows); change the number in use at run time with
+    :func:`fastlstm.set_num_threads`.
 
 Fast-math policy
 ----------------
@@ -27,7 +32,9 @@ import os
 
 __all__ = ["CACHE", "FASTMATH", "JIT", "JIT_PARALLEL"]
 
-CACHE: bool = os.environ.get("FASTLSTM_DISABLE_CACHE", "0") not in ("1", "true", "True")
+CACHE: bool = os.environ.get("FASTLSTM_DISABLE_CACHE", "0") not in ("1", "true", "True") and not os.environ.get(
+    "FASTLSTM_VECTOR_BITS"
+)
 
 FASTMATH: frozenset[str] = frozenset({"contract", "arcp", "nsz"})
 

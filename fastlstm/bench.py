@@ -687,9 +687,9 @@ def _cpu_info() -> dict:
 def _code_path(dtype: str) -> dict:
     from . import kernels
 
-    table = getattr(kernels, "CODE_PATH", None)  # {"float32": {"activations": ..., "matmul": ...}, ...}
+    table = getattr(kernels, "CODE_PATH", None)  # {"float32": {"activations": ..., "recurrent": ...}, ...}
     if not isinstance(table, dict) or not isinstance(table.get(dtype), dict):
-        return {"activations": "unknown", "matmul": "unknown"}
+        return {"activations": "unknown", "recurrent": "unknown", "weight_gradients": "unknown"}
     return dict(table[dtype])
 
 

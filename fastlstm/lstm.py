@@ -28,7 +28,7 @@ class _Tape(NamedTuple):
 def _check_finite_grad(arr: np.ndarray, name: str) -> None:
     """Reject a non-finite upstream gradient before backward changes anything (the
     tape and every .grad stay as they were). ``arr`` is C-contiguous: one cheap pass."""
-    if K._nonfinite(arr):
+    if K.api.nonfinite(arr):
         raise ValueError(f"{name}: expected finite values, got NaN or Inf")
 
 
@@ -226,6 +226,13 @@ class LSTM(Module):
             return value
         return as_float_array(value, name, ndim=ndim, dtype=self.dtype, finite=False)
 
+    def stepper(self, batch_size: int = 1, state=None):
+        """A :class:`~fastlstm.stepper.Stepper`: one time step per call, for streaming
+        inference (weights packed and buffers allocated once; one compiled call per step)."""
+        from .stepper import Stepper
+
+        return Stepper(self, batch_size, state)
+
     def clear_tape(self) -> None:
         """Drop every recorded forward pass (frees their memory)."""
         self._tape.clear()
@@ -282,7 +289,7 @@ class LSTM(Module):
                 f"(shape {x.shape})"
             )
         h0, c0 = self._check_state(state, B)
-        lengths = K._check_lengths(lengths, T, B)
+        lengths = K.api.check_lengths(lengths, T, B)
         rev = _reverse_index(lengths, T, B) if self.bidirectional else None
         record = self.training
         D, H = self.num_directions, self.hidden_size
@@ -296,8 +303,8 @@ class LSTM(Module):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
                 k = layer * D + d
                 src = inp if d == 0 else _reverse(inp, rev)
-                y, h_n[k], c_n[k], cache = K._forward_core(
-                    src, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, lengths, self._error_names[layer][d]
+                y, h_n[k], c_n[k], cache = K.api.forward_core(
+                    src, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, lengths, self._error_names[layer][d], keep=record
                 )
                 outs.append(y if d == 0 else _reverse(y, rev))
                 layer_caches.append(cache)
@@ -400,7 +407,7 @@ class LSTM(Module):
                 w_ih, w_hh, _, _ = self._weights(layer, d)
                 dy = d_out[:, :, d * H : (d + 1) * H]
                 dy = np.ascontiguousarray(dy) if d == 0 else _reverse(dy, rev)
-                res, sq = K._backward_core(
+                res, sq = K.api.backward_core(
                     dy, dstates[0][k], dstates[1][k], cache, w_ih, w_hh, per_timestep, self._grad_names
                 )
                 dx = res.dx if d == 0 else _reverse(res.dx, rev)
@@ -436,7 +443,7 @@ class LSTM(Module):
             da_t = da.transpose(0, 2, 1)
             dw_ih_t, dw_hh_t, db_t = da_t @ xo, da_t @ hp, da.sum(axis=1)
             sq = _reverse(sq, rev)
-        nh, nc = K._batch_norms(sq)
+        nh, nc = K.api.batch_norms(sq)
         step_grads[names[0]] = dw_ih_t
         step_grads[names[1]] = dw_hh_t
         if self.bias:

@@ -22,6 +22,7 @@ from naive import (
 from tolerances import assert_close, tol
 
 from fastlstm import kernels as K
+from fastlstm.kernels import drivers as D
 
 DTYPES = [np.float64, np.float32]
 T_, B_, I_, H_ = 7, 4, 3, 5  # small but every dimension distinct, so a transposed operand fails
@@ -343,28 +344,24 @@ def test_full_lengths_equal_no_lengths(dtype, rng):
 
 
 # ------------------------------------------------------------------ private drivers
-def test_private_drivers_match_naive(rng):
-    """The private _lstm_forward / _lstm_backward drivers on preallocated buffers (float64)."""
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_private_drivers_match_naive(rng, n_threads):
+    """The unchecked drivers forward_alloc / backward_alloc (float64), with the batch rows
+    split over 1, 2 and 3 threads' chunks. 13 rows take every row-block size of the
+    micro-kernel (6, 4, 2, 1 on AVX-512) and 37 hidden units a partial panel."""
     dtype = np.float64
-    p = kernel_problem(rng, T_, B_, I_, H_, dtype, lengths=True)
+    p = kernel_problem(rng, T_, 13, I_, 37, dtype, lengths=True)
     L = p["lengths"]
-    hs = np.empty((T_ + 1, B_, H_))
-    cs = np.empty((T_ + 1, B_, H_))
-    hs[0], cs[0] = p["h0"], p["c0"]
-    gates = np.empty((T_, B_, 4 * H_))
-    status = K._lstm_forward(p["x"], p["w_ih"], p["w_hh"], p["b"], L, hs, cs, gates, np.empty((B_, 4 * H_)))
+    status, hs, cs, gates = D.forward_alloc(
+        p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"], np.zeros_like(p["b"]), L, n_threads
+    )
     assert status == K.OK
     _, _, _, rcache = ref_lstm_forward(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"], L)
-    assert_close(hs, rcache.hs, dtype, "_lstm_forward hs")
-    assert_close(cs, rcache.cs, dtype, "_lstm_forward cs")
+    assert_close(hs, rcache.hs, dtype, "forward_alloc hs")
+    assert_close(cs, rcache.cs, dtype, "forward_alloc cs")
     ref = ref_lstm_backward(p["dy"], p["dh_n"], p["dc_n"], rcache, p["w_ih"], p["w_hh"])
-    dh, dc = p["dh_n"].copy(), p["dc_n"].copy()
-    da = np.empty((T_, B_, 4 * H_))
-    dx = np.empty((T_, B_, I_))
-    dw_ih, dw_hh, db = np.empty((4 * H_, I_)), np.empty((4 * H_, H_)), np.empty(4 * H_)
-    norms = np.empty((T_, B_, 2))  # per-row squared norms
-    status = K._lstm_backward(
-        p["dy"], p["x"], hs, cs, gates, p["w_ih"], p["w_hh"], L, dh, dc, da, dx, dw_ih, dw_hh, db, norms
+    status, dx, dh, dc, da, dw_ih, dw_hh, db, norms = D.backward_alloc(
+        p["dy"], p["dh_n"], p["dc_n"], p["x"], hs, cs, gates, p["w_ih"], p["w_hh"], L, n_threads
     )
     assert status == K.OK
     for name, c, r in (
@@ -378,7 +375,7 @@ def test_private_drivers_match_naive(rng):
         ("dh_norm", np.sqrt(norms[:, :, 0].sum(axis=1)), ref.dh_norm),
         ("dc_norm", np.sqrt(norms[:, :, 1].sum(axis=1)), ref.dc_norm),
     ):
-        assert_close(c, r, dtype, f"_lstm_backward {name}")
+        assert_close(c, r, dtype, f"backward_alloc {name}")
 
 
 # ------------------------------------------------------------------ wrapper validation

@@ -372,13 +372,14 @@ RAW_KERNEL_SCRIPT = textwrap.dedent(
     """
     import numpy as np
     from fastlstm import kernels as K
+    from fastlstm.kernels import drivers as D
 
     T, B, I, H = 3, 2, 2, 3
     def args(dt=np.float64, xdt=None, ldt=np.int64):
         x = np.ones((T, B, I), xdt or dt)
         w_ih, w_hh, b = np.ones((4 * H, I), dt), np.ones((4 * H, H), dt), np.ones(4 * H, dt)
         h = np.zeros((B, H), dt)
-        return [x, h, h.copy(), w_ih, w_hh, b, b.copy(), np.full(B, T, ldt)]
+        return [x, h, h.copy(), w_ih, w_hh, b, b.copy(), np.full(B, T, ldt), 1]
     cases = {
         "mixed float32/float64": args(xdt=np.float32),
         "int64 arrays": args(dt=np.int64),
@@ -390,7 +391,7 @@ RAW_KERNEL_SCRIPT = textwrap.dedent(
     }
     for name, a in cases.items():
         try:
-            K._lstm_forward_alloc(*a)
+            D.forward_alloc(*a)
             print(name, "-> ran")
         except Exception as exc:
             print(name, "->", type(exc).__name__)
@@ -398,8 +399,8 @@ RAW_KERNEL_SCRIPT = textwrap.dedent(
     y, hn, cn, cache = K.lstm_forward(np.ones((T, B, I)), None, None, w_ih, w_hh, b)
     for name, dt in (("backward int64 weights", np.int64), ("backward float32 weights", np.float32)):
         try:
-            K._lstm_backward_alloc(np.ones((T, B, H)), np.zeros((B, H)), np.zeros((B, H)), *cache[:4],
-                                   np.ones((4 * H, I), dt), np.ones((4 * H, H), dt), np.full(B, T))
+            D.backward_alloc(np.ones((T, B, H)), np.zeros((B, H)), np.zeros((B, H)), *cache[:4],
+                             np.ones((4 * H, I), dt), np.ones((4 * H, H), dt), np.full(B, T), 1)
             print(name, "-> ran")
         except Exception as exc:
             print(name, "->", type(exc).__name__)

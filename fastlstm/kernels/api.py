@@ -1,0 +1,397 @@
+"""The kernels' Python API: validate, allocate, call one compiled driver.
+
+Two audiences:
+
+* users: :func:`lstm_forward`, :func:`lstm_backward`, :func:`cell_forward`,
+  :func:`cell_backward`, :func:`timestep_gradients` validate every argument and
+  raise ``TypeError``/``ValueError`` naming it;
+* the layer (:mod:`fastlstm.lstm`), which has validated its arrays already: the
+  seam functions :func:`check_lengths`, :func:`forward_core`,
+  :func:`backward_core`, :func:`batch_norms` and :func:`nonfinite` take arrays of
+  the right dtype, shape and layout and skip the checks. This is the one
+  internal interface between the layer and the kernels.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from .._validation import as_float_array, check_shape
+from . import drivers
+from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, nonfinite
+from .simd import VECTOR_BITS
+
+__all__ = [
+    "BackwardResult",
+    "CODE_PATH",
+    "ForwardCache",
+    "backward_core",
+    "batch_norms",
+    "cell_backward",
+    "cell_forward",
+    "check_lengths",
+    "forward_core",
+    "lstm_backward",
+    "lstm_forward",
+    "nonfinite",
+    "timestep_gradients",
+]
+
+
+class ForwardCache(NamedTuple):
+    """What :func:`lstm_backward` needs from :func:`lstm_forward`."""
+
+    x: np.ndarray  #: [T, B, I] inputs
+    hs: np.ndarray  #: [T+1, B, H] hidden states, hs[0] = h0
+    cs: np.ndarray  #: [T+1, B, H] cell states, cs[0] = c0
+    gates: np.ndarray  #: [T, B, 4H] activations i, f, g, o
+    lengths: np.ndarray | None  #: [B] int64 sequence lengths, or None (all T)
+
+
+class BackwardResult(NamedTuple):
+    """Gradients returned by :func:`lstm_backward`."""
+
+    dx: np.ndarray  #: [T, B, I]
+    dh0: np.ndarray  #: [B, H]
+    dc0: np.ndarray  #: [B, H]
+    dw_ih: np.ndarray  #: [4H, I]
+    dw_hh: np.ndarray  #: [4H, H]
+    db: np.ndarray  #: [4H], the gradient of b_ih and of b_hh alike
+    dgates: np.ndarray | None  #: [T, B, 4H] dA_t (B4) if kept, else None
+    dh_norm: np.ndarray  #: [T] Frobenius norm of dh_t (B1) over the batch
+    dc_norm: np.ndarray  #: [T] Frobenius norm of dc_t (B2) over the batch
+
+
+_MICRO = f"{VECTOR_BITS}-bit LLVM-IR micro-kernel, packed weights, gates fused per panel"
+
+#: Which implementation runs for each dtype (recorded by the benchmarks).
+CODE_PATH = {
+    "float32": {
+        "activations": "rational tanh (Eigen 13/6), sigmoid via tanh; vectorised",
+        "recurrent": _MICRO,
+        "input_projection": "fused into the recurrent micro-kernel",
+        "weight_gradients": "BLAS sgemm via numba np.dot (scipy's OpenBLAS), after the time loop",
+        "threads": "numba prange over batch rows, one region per pass",
+    },
+    "float64": {
+        "activations": "exp by range reduction + degree-13 polynomial, Cephes tanh; vectorised",
+        "recurrent": _MICRO,
+        "input_projection": "fused into the recurrent micro-kernel",
+        "weight_gradients": "BLAS dgemm via numba np.dot (scipy's OpenBLAS), after the time loop",
+        "threads": "numba prange over batch rows, one region per pass",
+    },
+}
+
+
+# --------------------------------------------------------------------------
+# public wrappers: validate, allocate, call the drivers
+# --------------------------------------------------------------------------
+def _check_weights(w_ih, w_hh, b, dtype=None):
+    w_hh = as_float_array(w_hh, "w_hh", ndim=2, dtype=dtype)
+    dtype = w_hh.dtype
+    G, H = w_hh.shape
+    if G != 4 * H:
+        raise ValueError(f"w_hh: expected shape (4*H, H), got {w_hh.shape}")
+    w_ih = as_float_array(w_ih, "w_ih", ndim=2, dtype=dtype)
+    check_shape(w_ih, "w_ih", (4 * H, None))
+    b = as_float_array(b, "b", ndim=1, dtype=dtype)
+    check_shape(b, "b", (4 * H,))
+    return w_ih, w_hh, b
+
+
+def check_lengths(lengths, T, B):
+    """None -> all T; else an int64 array of shape [B] with 0 <= L <= T.
+
+    ``L = 0`` freezes a row for the whole call (F6): in truncated BPTT, a
+    sequence that ended in an earlier chunk.
+    """
+    if lengths is None:
+        return None
+    arr = np.asarray(lengths)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"lengths: expected an integer array, got dtype {arr.dtype}")
+    if arr.shape != (B,):
+        raise ValueError(f"lengths: expected shape ({B},) (one length per batch row), got {arr.shape}")
+    if B and (arr.min() < 0 or arr.max() > T):
+        raise ValueError(
+            f"lengths: expected values in [0, {T}] (T = number of time steps), "
+            f"got min {arr.min()} and max {arr.max()}"
+        )
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _state(value, name, B, H, dtype):
+    if value is None:
+        return np.zeros((B, H), dtype=dtype)
+    arr = as_float_array(value, name, ndim=2, dtype=dtype, finite=False)
+    check_shape(arr, name, (B, H))
+    return arr
+
+
+def cell_forward(x, h_prev, c_prev, w_ih, w_hh, b):
+    """One LSTM step, (F1)-(F5).
+
+    Parameters
+    ----------
+    x : ndarray [B, I]
+    h_prev, c_prev : ndarray [B, H]
+    w_ih : ndarray [4H, I]
+    w_hh : ndarray [4H, H]
+    b : ndarray [4H]
+        ``b_ih + b_hh``.
+
+    Returns
+    -------
+    h, c : ndarray [B, H]
+        The new states.
+    gates : ndarray [B, 4H]
+        Activations i, f, g, o (what :func:`cell_backward` needs).
+    """
+    w_ih, w_hh, b = _check_weights(w_ih, w_hh, b)
+    dtype = w_hh.dtype
+    H = w_hh.shape[1]
+    x = as_float_array(x, "x", ndim=2, dtype=dtype)
+    check_shape(x, "x", (None, w_ih.shape[1]))
+    B = x.shape[0]
+    h_prev = _state(h_prev, "h_prev", B, H, dtype)
+    c_prev = _state(c_prev, "c_prev", B, H, dtype)
+    _, h, c, cache = forward_core(x[None], h_prev, c_prev, w_ih, w_hh, b, np.zeros_like(b), None)
+    return h, c, cache.gates[0]
+
+
+def cell_backward(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
+    """One step of BPTT, (B1)-(B8) at a single time step.
+
+    Parameters
+    ----------
+    dh : ndarray [B, H]
+        Total dE/dh_t: the upstream gradient plus dh^rec_t from step t+1 (B1).
+    dc : ndarray [B, H]
+        dc^rec_t, the cell-state gradient carried from step t+1 (``dc_{t+1} * f_{t+1}``).
+    x, h_prev, c_prev : ndarray
+        The step's inputs ``x_t [B, I]``, ``h_{t-1}``, ``c_{t-1} [B, H]``.
+    gates : ndarray [B, 4H]
+        From :func:`cell_forward`.
+    c : ndarray [B, H]
+        ``c_t`` from :func:`cell_forward`.
+    w_ih, w_hh : ndarray
+        The weights.
+
+    Returns
+    -------
+    dx : ndarray [B, I]
+        dE/dx_t (B7).
+    dh_prev, dc_prev : ndarray [B, H]
+        dh^rec_{t-1} (B6) and dc^rec_{t-1} (B5).
+    dw_ih, dw_hh, db : ndarray
+        This step's weight and bias gradients (B8); ``db`` is the gradient of
+        ``b_ih`` and of ``b_hh``.
+    """
+    w_hh = as_float_array(w_hh, "w_hh", ndim=2)
+    dtype = w_hh.dtype
+    G, H = w_hh.shape
+    w_ih = as_float_array(w_ih, "w_ih", ndim=2, dtype=dtype)
+    x = as_float_array(x, "x", ndim=2, dtype=dtype)
+    B = x.shape[0]
+    check_shape(x, "x", (B, w_ih.shape[1]))
+    arrays = {}
+    for name, val, shape in (
+        ("dh", dh, (B, H)),
+        ("dc", dc, (B, H)),
+        ("h_prev", h_prev, (B, H)),
+        ("c_prev", c_prev, (B, H)),
+        ("gates", gates, (B, 4 * H)),
+        ("c", c, (B, H)),
+    ):
+        arrays[name] = as_float_array(val, name, ndim=2, dtype=dtype)
+        check_shape(arrays[name], name, shape)
+    hs = np.stack([arrays["h_prev"], np.zeros_like(arrays["h_prev"])])
+    cs = np.stack([arrays["c_prev"], arrays["c"]])
+    cache = ForwardCache(x[None], hs, cs, arrays["gates"][None].copy(), None)
+    # dh already holds dy + dh^rec: feed it as dy with a zero carried dh.
+    zero = np.zeros_like(arrays["dc"])
+    res, _ = backward_core(arrays["dh"][None], zero, arrays["dc"], cache, w_ih, w_hh)
+    return res.dx[0], res.dh0, res.dc0, res.dw_ih, res.dw_hh, res.db
+
+
+def _raise_status(status, names):
+    if status == BAD_WEIGHTS:
+        raise ValueError(f"{names['weights']}: expected finite values, got NaN or Inf")
+    if status == BAD_X:
+        raise ValueError(f"{names['x']}: expected finite values, got NaN or Inf")
+    if status == BAD_STATE:
+        raise ValueError(f"{names['state']}: expected finite values, got NaN or Inf")
+    if status == BAD_GRAD:
+        raise ValueError(f"{names['grad']}: expected finite values, got NaN or Inf")
+
+
+_KERNEL_NAMES = {"weights": "w_ih, w_hh or b", "x": "x", "state": "h0 or c0", "grad": "dy, dh_n or dc_n"}
+
+
+_NO_LENGTHS = np.empty(0, dtype=np.int64)
+
+
+def forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, names=_KERNEL_NAMES, keep=True):
+    """Run the forward driver on arguments that already have the right dtype,
+    shapes and layout (C-contiguous, writeable); finiteness is checked in the
+    driver. Returns ``y, h_n, c_n, cache`` with h_n, c_n views of the cache;
+    ``keep=False`` (inference) saves nothing for BPTT and returns ``cache=None``."""
+    T = x.shape[0]
+    status, hs, cs, gates = drivers.forward_alloc(
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh, _NO_LENGTHS if lengths is None else lengths,
+        numba.get_num_threads(), keep,
+    )
+    _raise_status(status, names)
+    if lengths is None:
+        y = hs[1:]
+    else:
+        y = hs[1:].copy()
+        y[np.arange(T)[:, None] >= lengths[None, :]] = 0
+    # The states never change after a row's end (F6), so the last ones are final.
+    if not keep:
+        return y, hs[T], cs[T % 2], None
+    return y, hs[T], cs[T], ForwardCache(x, hs, cs, gates, lengths)
+
+
+def backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, names=_KERNEL_NAMES):
+    """Run the BPTT driver (arguments already checked, as for ``forward_core``).
+
+    Returns the :class:`BackwardResult` without norms, and the per-row squared
+    norms [T, B, 2] they are made from (see :func:`batch_norms`).
+    """
+    x, hs, cs, gates, lengths = cache
+    status, dx, dh, dc, da, dw_ih, dw_hh, db, sq = drivers.backward_alloc(
+        dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, _NO_LENGTHS if lengths is None else lengths,
+        numba.get_num_threads(),
+    )
+    _raise_status(status, names)
+    return BackwardResult(dx, dh, dc, dw_ih, dw_hh, db, da if keep_dgates else None, None, None), sq
+
+
+def batch_norms(sq: np.ndarray):
+    """Per-row squared norms [T, B, 2] -> the batch norms of dh_t and dc_t, [T] each."""
+    norms = np.sqrt(sq.sum(axis=1))
+    return norms[:, 0].copy(), norms[:, 1].copy()
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
+    """Forward pass over a batch of sequences, (F1)-(F6).
+
+    Parameters
+    ----------
+    x : ndarray [T, B, I]
+    h0, c0 : ndarray [B, H] or None
+        Initial states (zeros when None).
+    w_ih : ndarray [4H, I]
+    w_hh : ndarray [4H, H]
+    b : ndarray [4H]
+        ``b_ih + b_hh``.
+    lengths : array of int [B], optional
+        Length of each sequence, ``0 <= L[b] <= T``; steps past a sequence's
+        end produce zero output and leave its state unchanged.
+
+    Returns
+    -------
+    y : ndarray [T, B, H]
+        Outputs ``h_t``; zero past each sequence's end. Without ``lengths`` this
+        is a read-only view of ``cache.hs[1:]``; copy it to modify it.
+    h_n, c_n : ndarray [B, H]
+        States at each sequence's last step.
+    cache : ForwardCache
+        Saved arrays for :func:`lstm_backward`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Wrong dtype (all arrays must share float32 or float64), shape, or
+        lengths; NaN or Inf in any input.
+    """
+    w_ih, w_hh, b = _check_weights(w_ih, w_hh, b)
+    dtype = w_hh.dtype
+    H = w_hh.shape[1]
+    x = as_float_array(x, "x", ndim=3, dtype=dtype, finite=False)
+    T, B, In = x.shape
+    check_shape(x, "x", (T, B, w_ih.shape[1]))
+    lengths = check_lengths(lengths, T, B)
+    h0 = _state(h0, "h0", B, H, dtype)
+    c0 = _state(c0, "c0", B, H, dtype)
+    y, h_n, c_n, cache = forward_core(x, h0, c0, w_ih, w_hh, b, np.zeros_like(b), lengths)
+    if lengths is None:  # y is the cache's hs[1:]: writing to it would corrupt backward
+        y = y.view()
+        y.flags.writeable = False
+    return y, h_n.copy(), c_n.copy(), cache
+
+
+def lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
+    """Backpropagation through time over a batch of sequences, (B1)-(B9).
+
+    Parameters
+    ----------
+    dy : ndarray [T, B, H] or None
+        Upstream gradient of every output ``y_t`` (zero when None). Entries
+        past a sequence's end are ignored.
+    dh_n, dc_n : ndarray [B, H] or None
+        Gradients of the final states, e.g. carried in from a later chunk.
+    cache : ForwardCache
+        From :func:`lstm_forward`.
+    w_ih, w_hh : ndarray
+        The weights the forward pass used.
+    keep_dgates : bool
+        Also return the pre-activation gradients ``dA`` [T, B, 4H], from
+        which :func:`timestep_gradients` derives each step's contribution.
+
+    Returns
+    -------
+    BackwardResult
+        ``dx, dh0, dc0, dw_ih, dw_hh, db, dgates, dh_norm, dc_norm``.
+    """
+    if not isinstance(cache, ForwardCache):
+        raise TypeError(f"cache: expected the ForwardCache from lstm_forward, got {type(cache).__name__}")
+    x, hs = cache.x, cache.hs
+    dtype = hs.dtype
+    T, B, In = x.shape
+    H = hs.shape[2]
+    w_hh = as_float_array(w_hh, "w_hh", ndim=2, dtype=dtype)
+    check_shape(w_hh, "w_hh", (4 * H, H))
+    w_ih = as_float_array(w_ih, "w_ih", ndim=2, dtype=dtype)
+    check_shape(w_ih, "w_ih", (4 * H, In))
+    if dy is None:
+        dy = np.zeros((T, B, H), dtype=dtype)
+    else:
+        dy = as_float_array(dy, "dy", ndim=3, dtype=dtype, finite=False)
+        check_shape(dy, "dy", (T, B, H))
+    dh = _state(dh_n, "dh_n", B, H, dtype)
+    dc = _state(dc_n, "dc_n", B, H, dtype)
+    res, sq = backward_core(dy, dh, dc, cache, w_ih, w_hh, keep_dgates)
+    dh_norm, dc_norm = batch_norms(sq)
+    return res._replace(dh_norm=dh_norm, dc_norm=dc_norm)
+
+
+def timestep_gradients(dgates, cache):
+    """Each time step's contribution to the weight gradients (the terms of B8).
+
+    Parameters
+    ----------
+    dgates : ndarray [T, B, 4H]
+        ``BackwardResult.dgates`` (call :func:`lstm_backward` with ``keep_dgates=True``).
+    cache : ForwardCache
+        The forward cache of the same pass.
+
+    Returns
+    -------
+    dw_ih_t : ndarray [T, 4H, I]
+    dw_hh_t : ndarray [T, 4H, H]
+    db_t : ndarray [T, 4H]
+        Summed over ``t`` they equal ``dw_ih``, ``dw_hh`` and ``db`` (up to rounding).
+    """
+    if not isinstance(cache, ForwardCache):
+        raise TypeError(f"cache: expected the ForwardCache from lstm_forward, got {type(cache).__name__}")
+    T, B, _ = cache.x.shape
+    H = cache.hs.shape[2]
+    dgates = as_float_array(dgates, "dgates", ndim=3, dtype=cache.hs.dtype)
+    check_shape(dgates, "dgates", (T, B, 4 * H))
+    da_t = dgates.transpose(0, 2, 1)
+    return da_t @ cache.x, da_t @ cache.hs[:T], dgates.sum(axis=1)

@@ -1,0 +1,478 @@
+r"""The drivers: weight packing, the fused per-step kernels and the time loops.
+
+Forward, for one thread's batch rows ``[lo, hi)`` and every step ``t``, panel by
+panel (a panel is ``U`` hidden units, ``U`` = the vector lanes, with their four
+gates side by side, so a panel row is ``NV = 4`` vectors):
+
+1. the micro-kernel computes ``A_t`` for a block of ``R`` rows and the panel,
+   (F1) and (F2) in one register-blocked pass over ``[x_t, h_{t-1}]``;
+2. the pointwise pass (F3)-(F6) turns that block, still in L1, into the gates,
+   ``c_t`` and ``h_t`` of the panel's units.
+
+BPTT, per step, for the same rows: the pointwise pass (B1)-(B5), (B9) row by row,
+then the micro-kernel for (B6), ``dh^rec_{t-1} = dA_t W_hh``, in row blocks. The
+input and weight gradients (B7), (B8) are large products after the time loop, on
+BLAS (``np.dot``), outside the threaded region: the two thread pools never run at
+once.
+
+Rows of a batch never interact, so each thread owns fixed rows for all ``T``
+steps: one parallel region per call, no synchronisation between steps. Every
+row's arithmetic is the same whichever thread or row block computes it, so the
+forward pass and the recurrent part of BPTT are bitwise identical for any number
+of threads, in float32 too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .._config import JIT, JIT_PARALLEL
+from .activations import sigmoid, tanh
+from .simd import NV, ROW_BLOCKS, VECTOR_BITS, make_backward_kernel, make_forward_kernel
+
+ROW_BLOCKS = ROW_BLOCKS  # re-exported: the scratch block's rows
+
+__all__ = [
+    "BAD_GRAD",
+    "BAD_STATE",
+    "BAD_WEIGHTS",
+    "BAD_X",
+    "OK",
+    "backward_alloc",
+    "forward_alloc",
+    "nonfinite",
+    "pack_bias",
+    "pack_columns",
+    "pack_gates",
+    "pack_layers",
+    "step_layers",
+]
+
+_R0, _R1, _R2, _R3 = ROW_BLOCKS
+_VEC_BYTES = VECTOR_BITS // 8
+_fwd_r0, _fwd_r1, _fwd_r2, _fwd_r3 = (make_forward_kernel(r) for r in ROW_BLOCKS)
+_bwd_r0, _bwd_r1, _bwd_r2, _bwd_r3 = (make_backward_kernel(r) for r in ROW_BLOCKS)
+
+#: fewest batch rows worth a thread of their own
+MIN_ROWS_PER_THREAD = 4
+
+#: status codes of the drivers, turned into ValueErrors by the wrappers
+OK, BAD_X, BAD_STATE, BAD_WEIGHTS, BAD_GRAD = 0, 1, 2, 3, 4
+
+
+# --------------------------------------------------------------------------
+# packing (once per call; the weights' layout for the micro-kernels)
+# --------------------------------------------------------------------------
+@njit(**JIT)
+def pack_gates(w, U):
+    """``w [4H, K] -> [P, K, 4U]``: panel ``p`` holds the i, f, g, o rows of units
+    ``p*U .. p*U+U-1`` transposed, ``wp[p, k, g*U + j] = w[g*H + p*U + j, k]``
+    (zero past ``H``), so the micro-kernel reads each ``k`` as ``NV`` contiguous vectors."""
+    G, K = w.shape
+    H = G // 4
+    P = (H + U - 1) // U
+    wp = np.zeros((P, K, 4 * U), dtype=w.dtype)
+    for p in range(P):
+        nu = min(U, H - p * U)
+        for g in range(4):
+            for j in range(nu):
+                row = g * H + p * U + j
+                for k in range(K):
+                    wp[p, k, g * U + j] = w[row, k]
+    return wp
+
+
+@njit(**JIT)
+def pack_bias(b, U):
+    """``b [4H] -> [P, 4U]`` in the panel order of :func:`pack_gates`."""
+    H = b.shape[0] // 4
+    P = (H + U - 1) // U
+    bp = np.zeros((P, 4 * U), dtype=b.dtype)
+    for p in range(P):
+        nu = min(U, H - p * U)
+        for g in range(4):
+            for j in range(nu):
+                bp[p, g * U + j] = b[g * H + p * U + j]
+    return bp
+
+
+@njit(**JIT)
+def pack_columns(w, C):
+    """``w [4H, H] -> [P, 4H, C]``, ``wp[p, k, j] = w[k, p*C + j]`` (zero past ``H``):
+    column panels of ``W_hh`` for (B6), ``dh = dA W_hh``."""
+    G, H = w.shape
+    P = (H + C - 1) // C
+    wp = np.zeros((P, G, C), dtype=w.dtype)
+    for p in range(P):
+        nc = min(C, H - p * C)
+        for k in range(G):
+            for j in range(nc):
+                wp[p, k, j] = w[k, p * C + j]
+    return wp
+
+
+# --------------------------------------------------------------------------
+# fused pointwise kernels
+# --------------------------------------------------------------------------
+# Short loops with one output stream each, over 1-d views indexed by the loop
+# counter alone: LLVM then sees consecutive addresses and vectorises every loop
+# (an index such as ``u0 + j`` keeps Numba's negative-index wraparound, and the
+# loop becomes gathers and scatters, measured 4x slower). The activations are
+# computed in place in the block, which is still in L1.
+@njit(**JIT)
+def _forward_pointwise(blk, m, row0, t, lengths, h_prev, c_prev, h_new, c_new, gates):
+    """(F3)-(F6) for rows ``row0 .. row0+m-1`` at step ``t``.
+
+    blk [>=m, 4*Hs]: ``A_t`` gate-major (``[A_i | A_f | A_g | A_o]``, each ``Hs >= H``
+    long, from the micro-kernel).  h_prev, c_prev [B, H]: the states at t-1;
+    h_new, c_new [B, H]: out, the states at t; gates [B, 4H]: out, i, f, g, o.
+    """
+    H = h_prev.shape[1]
+    Hs = blk.shape[1] // 4
+    for r in range(m):
+        b = row0 + r
+        hp = h_prev[b]
+        cp = c_prev[b]
+        hn = h_new[b]
+        cn = c_new[b]
+        g = gates[b]
+        if t >= lengths[b]:  # (F6) row b has ended: freeze its state
+            for j in range(H):
+                hn[j] = hp[j]
+            for j in range(H):
+                cn[j] = cp[j]
+            for j in range(4 * H):
+                g[j] = 0
+            continue
+        a = blk[r]
+        ai = a[0:H]
+        af = a[Hs : Hs + H]
+        ag = a[2 * Hs : 2 * Hs + H]
+        ao = a[3 * Hs : 3 * Hs + H]
+        gi = g[0:H]
+        gf = g[H : 2 * H]
+        gg = g[2 * H : 3 * H]
+        go = g[3 * H : 4 * H]
+        for j in range(H):  # (F3)
+            gi[j] = sigmoid(ai[j])
+        for j in range(H):
+            gf[j] = sigmoid(af[j])
+        for j in range(H):
+            gg[j] = tanh(ag[j])
+        for j in range(H):
+            go[j] = sigmoid(ao[j])
+        for j in range(H):  # (F4)
+            cn[j] = gf[j] * cp[j] + gi[j] * gg[j]
+        for j in range(H):  # (F5)
+            hn[j] = go[j] * tanh(cn[j])
+
+
+@njit(**JIT)
+def _backward_pointwise(dy, t, b, dh, dc, gates, cs, da, lengths, sq):
+    """(B1)-(B5), (B9) for row ``b`` at step ``t``.
+
+    dh [B, >=H]: in dh^rec_t, out dh_t (B1).  dc [B, H]: in dc^rec_t, out dc^rec_{t-1} (B5).
+    da [T, B, 4H]: out dA_t (B4), zero on a masked row (B9).  sq [T, B, 2]: out the
+    squared norms of dh_t and dc_t for the row.
+    """
+    H = dc.shape[1]
+    one = dc.dtype.type(1.0)
+    zero = dc.dtype.type(0.0)
+    dhb = dh[b, 0:H]
+    dcb = dc[b]
+    d = da[t, b]
+    live = t < lengths[b]
+    if not live:  # (B9) dh^rec, dc^rec pass through; dy ignored
+        for j in range(4 * H):
+            d[j] = zero
+    else:
+        g = gates[t, b]
+        gi = g[0:H]
+        gf = g[H : 2 * H]
+        gg = g[2 * H : 3 * H]
+        go = g[3 * H : 4 * H]
+        di = d[0:H]
+        df = d[H : 2 * H]
+        dg = d[2 * H : 3 * H]
+        do = d[3 * H : 4 * H]
+        y = dy[t, b]
+        c_new = cs[t + 1, b]
+        c_prev = cs[t, b]
+        for j in range(H):
+            dhb[j] += y[j]  # (B1)
+        for j in range(H):
+            tc = tanh(c_new[j])
+            o = go[j]
+            do[j] = dhb[j] * tc * o * (one - o)  # (B3), (B4) output gate
+            dcb[j] += dhb[j] * o * (one - tc * tc)  # (B2)
+        for j in range(H):
+            i = gi[j]
+            di[j] = dcb[j] * gg[j] * i * (one - i)  # input gate
+        for j in range(H):
+            f = gf[j]
+            df[j] = dcb[j] * c_prev[j] * f * (one - f)  # forget gate
+        for j in range(H):
+            v = gg[j]
+            dg[j] = dcb[j] * gi[j] * (one - v * v)  # cell candidate
+    sq_h = zero
+    sq_c = zero
+    for j in range(H):
+        sq_h += dhb[j] * dhb[j]
+    for j in range(H):
+        sq_c += dcb[j] * dcb[j]
+    sq[t, b, 0] = sq_h
+    sq[t, b, 1] = sq_c
+    if live:
+        gf = gates[t, b, H : 2 * H]
+        for j in range(H):
+            dcb[j] *= gf[j]  # (B5)
+
+
+# --------------------------------------------------------------------------
+# time loops over one thread's rows
+# --------------------------------------------------------------------------
+@njit(**JIT)
+def _forward_step_rows(lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, h_new, c_prev, c_new, gates):
+    """One step (F1)-(F6) for rows ``[lo, hi)``: ``x[t]`` and ``hs[t]`` in, ``h_new``,
+    ``c_new``, ``gates`` [B, .] out; blk [R0, 4*P*U] is this thread's scratch."""
+    P = whp.shape[0]
+    h_prev = hs[t]
+    r = lo
+    while r < hi:
+        n = hi - r
+        m = _R0 if n >= _R0 else (_R1 if n >= _R1 else (_R2 if n >= _R2 else _R3))
+        for p in range(P):  # (F1)+(F2), panel by panel
+            if m == _R0:
+                _fwd_r0(x, hs, t, r, wxp, whp, bp, p, blk)
+            elif m == _R1:
+                _fwd_r1(x, hs, t, r, wxp, whp, bp, p, blk)
+            elif m == _R2:
+                _fwd_r2(x, hs, t, r, wxp, whp, bp, p, blk)
+            else:
+                _fwd_r3(x, hs, t, r, wxp, whp, bp, p, blk)
+        _forward_pointwise(blk, m, r, t, lengths, h_prev, c_prev, h_new, c_new, gates)  # (F3)-(F6)
+        r += m
+
+
+@njit(**JIT)
+def _forward_rows(lo, hi, x, hs, cs, gates, wxp, whp, bp, lengths, blk):
+    """(F1)-(F6) for rows ``[lo, hi)``, all steps.
+
+    With a full cache (``cs`` [T+1, B, H], ``gates`` [T, B, 4H]) every step is kept for
+    BPTT; for inference ``cs`` is [2, B, H] (alternating) and ``gates`` [1, B, 4H].
+    """
+    T = x.shape[0]
+    keep = gates.shape[0] == T
+    for t in range(T):
+        if keep:
+            _forward_step_rows(lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, hs[t + 1], cs[t], cs[t + 1], gates[t])
+        else:
+            _forward_step_rows(
+                lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, hs[t + 1], cs[t % 2], cs[(t + 1) % 2], gates[0]
+            )
+
+
+@njit(**JIT)
+def _backward_rows(lo, hi, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq):
+    """(B1)-(B6), (B9) for rows ``[lo, hi)``, all steps backwards.
+
+    dh, dh_next [B, P*C]: dh^rec in and the scratch it alternates with; on return
+    dh holds dh0 when T is even, dh_next when T is odd (the caller picks).
+    """
+    T = dy.shape[0]
+    H = dc.shape[1]
+    P = wbp.shape[0]
+    cur, nxt = dh, dh_next
+    for t in range(T - 1, -1, -1):
+        for b in range(lo, hi):
+            _backward_pointwise(dy, t, b, cur, dc, gates, cs, da, lengths, sq)
+        for p in range(P):  # (B6)
+            r = lo
+            while r < hi:
+                n = hi - r
+                if n >= _R0:
+                    _bwd_r0(da, t, r, wbp, p, nxt)
+                    r += _R0
+                elif n >= _R1:
+                    _bwd_r1(da, t, r, wbp, p, nxt)
+                    r += _R1
+                elif n >= _R2:
+                    _bwd_r2(da, t, r, wbp, p, nxt)
+                    r += _R2
+                else:
+                    _bwd_r3(da, t, r, wbp, p, nxt)
+                    r += _R3
+        for b in range(lo, hi):
+            if t >= lengths[b]:  # (B9)
+                for j in range(H):
+                    nxt[b, j] = cur[b, j]
+        cur, nxt = nxt, cur
+
+
+@njit(**JIT_PARALLEL)
+def _forward_parallel(n_chunks, x, hs, cs, gates, wxp, whp, bp, lengths, blks):
+    B = x.shape[1]
+    for c in prange(n_chunks):
+        _forward_rows(c * B // n_chunks, (c + 1) * B // n_chunks, x, hs, cs, gates, wxp, whp, bp, lengths, blks[c])
+
+
+@njit(**JIT_PARALLEL)
+def _backward_parallel(n_chunks, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq):
+    B = dy.shape[1]
+    for c in prange(n_chunks):
+        lo, hi = c * B // n_chunks, (c + 1) * B // n_chunks
+        _backward_rows(lo, hi, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq)
+
+
+@njit(**JIT)
+def n_chunks_for(B, n_threads):
+    """Threads worth using for ``B`` rows (each gets at least MIN_ROWS_PER_THREAD)."""
+    return max(1, min(n_threads, B // MIN_ROWS_PER_THREAD))
+
+
+# --------------------------------------------------------------------------
+# allocating drivers: one dispatch from Python per pass
+# --------------------------------------------------------------------------
+@njit(**JIT)
+def nonfinite(a):
+    """True if ``a`` (C-contiguous) holds a NaN or an Inf: ``v * 0`` is NaN exactly then."""
+    acc = a.dtype.type(0.0)
+    for v in a.reshape(a.size):
+        acc += v * 0
+    return acc != acc
+
+
+@njit(**JIT)
+def forward_alloc(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, n_threads, keep=True):
+    """(F1)-(F6) over the whole sequence; ``lengths`` of size 0 means all rows have length T;
+    at most ``n_threads`` threads (Numba's, ``numba.get_num_threads()``).
+
+    Returns ``(status, hs, cs, gates)``: hs [T+1, B, H] (hs[0] = h0); with ``keep``,
+    cs [T+1, B, H] and gates [T, B, 4H] for BPTT; without (inference), cs [2, B, H]
+    holding c_T at ``cs[T % 2]`` and gates [1, B, 4H] scratch.
+    Inputs are checked for NaN/Inf first (cheap): with finite inputs every output is
+    finite, since the gates are bounded.
+    """
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    hs = np.empty((T + 1, B, H), dtype=x.dtype)
+    cs = np.empty((T + 1 if keep else 2, B, H), dtype=x.dtype)
+    gates = np.empty((T if keep else 1, B, 4 * H), dtype=x.dtype)
+    if nonfinite(w_ih) or nonfinite(w_hh) or nonfinite(b_ih) or nonfinite(b_hh):
+        return BAD_WEIGHTS, hs, cs, gates
+    if nonfinite(x):
+        return BAD_X, hs, cs, gates
+    if nonfinite(h0) or nonfinite(c0):
+        return BAD_STATE, hs, cs, gates
+    hs[0] = h0
+    cs[0] = c0
+    if lengths.size == 0:
+        lengths = np.full(B, T, dtype=np.int64)
+    U = _VEC_BYTES // x.itemsize
+    wxp = pack_gates(w_ih, U)
+    whp = pack_gates(w_hh, U)
+    bp = pack_bias(b_ih + b_hh, U)
+    n_chunks = n_chunks_for(B, n_threads)
+    blks = np.empty((n_chunks, _R0, 4 * whp.shape[0] * U), dtype=x.dtype)
+    if n_chunks == 1:
+        _forward_rows(0, B, x, hs, cs, gates, wxp, whp, bp, lengths, blks[0])
+    else:
+        _forward_parallel(n_chunks, x, hs, cs, gates, wxp, whp, bp, lengths, blks)
+    return OK, hs, cs, gates
+
+
+@njit(**JIT)
+def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_threads):
+    """(B1)-(B9); returns ``(status, dx, dh0, dc0, da, dw_ih, dw_hh, db, sq)`` with
+    ``sq`` the per-row squared norms of dh_t and dc_t, [T, B, 2]."""
+    T, B, In = x.shape
+    H = hs.shape[2]
+    dtype = x.dtype
+    da = np.empty((T, B, 4 * H), dtype=dtype)
+    dx = np.empty((T, B, In), dtype=dtype)
+    dw_ih = np.empty((4 * H, In), dtype=dtype)
+    dw_hh = np.empty((4 * H, H), dtype=dtype)
+    db = np.zeros(4 * H, dtype=dtype)
+    sq = np.empty((T, B, 2), dtype=dtype)
+    dc = dc_n.copy()
+    if nonfinite(dy) or nonfinite(dh_n) or nonfinite(dc_n):
+        return BAD_GRAD, dx, dh_n.copy(), dc, da, dw_ih, dw_hh, db, sq
+    if lengths.size == 0:
+        lengths = np.full(B, T, dtype=np.int64)
+    C = NV * (_VEC_BYTES // x.itemsize)
+    wbp = pack_columns(w_hh, C)
+    Hp = wbp.shape[0] * C
+    dh = np.zeros((B, Hp), dtype=dtype)
+    dh[:, :H] = dh_n
+    dh_next = np.empty((B, Hp), dtype=dtype)
+    n_chunks = n_chunks_for(B, n_threads)
+    if n_chunks == 1:
+        _backward_rows(0, B, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq)
+    else:
+        _backward_parallel(n_chunks, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq)
+    dh0 = np.ascontiguousarray((dh if T % 2 == 0 else dh_next)[:, :H])
+    da2 = da.reshape((T * B, 4 * H))
+    np.dot(da2, w_ih, dx.reshape((T * B, In)))  # (B7)
+    np.dot(da2.T, x.reshape((T * B, In)), dw_ih)  # (B8)
+    np.dot(da2.T, hs[:T].reshape((T * B, H)), dw_hh)
+    for r in range(T * B):  # rows in order: deterministic
+        for k in range(4 * H):
+            db[k] += da2[r, k]
+    return OK, dx, dh0, dc, da, dw_ih, dw_hh, db, sq
+
+
+# --------------------------------------------------------------------------
+# streaming: one step of a stack of layers, state carried in place
+# --------------------------------------------------------------------------
+@njit(**JIT)
+def pack_layers(w_ihs, w_hhs, b_ihs, b_hhs):
+    """The packed weights of ``L`` stacked layers for :func:`step_layers`.
+
+    w_ihs: a tuple of the layers' ``[4H, I_l]`` input weights (``I_l`` may differ);
+    w_hhs [L, 4H, H], b_ihs, b_hhs [L, 4H]. Returns ``wxps [L, P, I_max, 4U]``
+    (zero rows past each layer's ``I_l``), ``whps [L, P, H, 4U]``, ``bps [L, P, 4U]``:
+    three arrays rather than tuples, so a step's dispatch stays cheap.
+    """
+    L, G, H = w_hhs.shape
+    U = _VEC_BYTES // w_hhs.itemsize
+    P = (H + U - 1) // U
+    i_max = 0
+    for w in w_ihs:
+        i_max = max(i_max, w.shape[1])
+    wxps = np.zeros((L, P, i_max, 4 * U), dtype=w_hhs.dtype)
+    whps = np.empty((L, P, H, 4 * U), dtype=w_hhs.dtype)
+    bps = np.empty((L, P, 4 * U), dtype=w_hhs.dtype)
+    layer = 0
+    for w in w_ihs:
+        wxps[layer, :, : w.shape[1], :] = pack_gates(w, U)
+        layer += 1
+    for layer in range(L):
+        whps[layer] = pack_gates(w_hhs[layer], U)
+        bps[layer] = pack_bias(b_ihs[layer] + b_hhs[layer], U)
+    return wxps, whps, bps
+
+
+@njit(**JIT)
+def step_layers(x, h, c, wxps, whps, bps, gates, blk, lengths):
+    """One time step of ``L`` stacked layers; returns ``(status, h_top)``.
+
+    x [B, I]; h, c [L, B, H]: the states, updated in place (each row's ``h_{t-1}``
+    is read by every panel before its ``h_t`` is written, so one buffer serves);
+    wxps, whps, bps from :func:`pack_layers`; gates [B, 4H] and blk [R0, 4*P*U]
+    scratch; lengths [B] all ones. NaN/Inf in ``x`` gives BAD_X and leaves the
+    state as it was.
+    """
+    if nonfinite(x):
+        return BAD_X, h[0, :, :0].copy()
+    B = x.shape[0]
+    L = h.shape[0]
+    inp = x.reshape((1, B, x.shape[1]))
+    for layer in range(L):
+        hs = h[layer : layer + 1]
+        _forward_step_rows(
+            0, B, inp, hs, 0, wxps[layer], whps[layer], bps[layer], lengths, blk, h[layer], c[layer], c[layer],
+            gates,
+        )
+        inp = hs
+    return OK, h[L - 1].copy()
