@@ -55,7 +55,7 @@ lengths read out of bounds.
 
 from __future__ import annotations
 
-from . import activations, api, drivers, simd
+from . import activations, api, compiled, drivers, simd
 from .activations import sigmoid, tanh
 from .api import (
     CODE_PATH,
@@ -67,16 +67,22 @@ from .api import (
     lstm_forward,
     timestep_gradients,
 )
+from .compiled import CellGrads, PackedLSTM, cell_step, cell_step_backward, pack
 from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, OK
 
 __all__ = [
     "BackwardResult",
     "CODE_PATH",
+    "CellGrads",
     "ForwardCache",
+    "PackedLSTM",
     "cell_backward",
     "cell_forward",
+    "cell_step",
+    "cell_step_backward",
     "lstm_backward",
     "lstm_forward",
+    "pack",
     "sigmoid",
     "tanh",
     "timestep_gradients",

@@ -37,7 +37,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["NV", "VECTOR_BITS", "ROW_BLOCKS", "lanes", "make_backward_kernel", "make_forward_kernel"]
+__all__ = ["NV", "ROW_BLOCKS", "VECTOR_BITS", "inspect_microkernel", "lanes", "make_backward_kernel", "make_forward_kernel"]
 
 
 def _cpu_features() -> str:
@@ -271,3 +271,33 @@ def make_backward_kernel(R: int):
         return sig, codegen
 
     return kernel
+
+
+def inspect_microkernel(dtype="float32") -> str:
+    """The machine code of the forward micro-kernel (largest row block) for ``dtype``.
+
+    On x86 with AVX-512 its inner loop is ``vbroadcastss`` plus packed ``vfmadd231ps``
+    on ``zmm`` registers (``ymm`` with AVX2); the tests pin that on the machine they run on.
+    """
+    import numpy as np
+    from numba import njit
+
+    kernel = make_forward_kernel(ROW_BLOCKS[0])
+
+    @njit
+    def one_block(x, hs, wxp, whp, bp, blk):
+        kernel(x, hs, 0, 0, wxp, whp, bp, 0, blk)
+
+    dt = np.dtype(dtype)
+    U = lanes(dt.itemsize)
+    R = ROW_BLOCKS[0]
+    args = (
+        np.zeros((1, R, 1), dt),
+        np.zeros((1, R, U), dt),
+        np.zeros((1, 1, 4 * U), dt),
+        np.zeros((1, U, 4 * U), dt),
+        np.zeros((1, 4 * U), dt),
+        np.zeros((R, 4 * U), dt),
+    )
+    one_block(*args)
+    return one_block.inspect_asm(one_block.signatures[0])

@@ -1,0 +1,452 @@
+r"""Compiled kernels for a user's own ``@njit`` code, callable from Python alike.
+
+Everything here works in nopython mode (as numba-stats' and numbagg's functions
+do): the allocating :func:`~fastlstm.kernels.cell_forward`,
+:func:`~fastlstm.kernels.cell_backward`, :func:`~fastlstm.kernels.lstm_forward`,
+:func:`~fastlstm.kernels.lstm_backward`, the activations, and, for loops that
+must not allocate, the out-parameter pair :func:`cell_step` /
+:func:`cell_step_backward` on weights packed once by :func:`pack`::
+
+    from fastlstm import kernels as K
+
+    @numba.njit
+    def decode(x0, h, c, packed, n_steps, out):          # feed each output back in
+        gates = np.empty((h.shape[0], 4 * h.shape[1]), h.dtype)
+        x = x0
+        for t in range(n_steps):
+            K.cell_step(x, h, c, packed, h, c, gates)     # h, c updated in place
+            out[t] = h
+            x = h
+        return out
+
+Misuse from nopython code fails when the caller is compiled, with a
+``TypingError`` that names the argument (an integer array, a 1-d ``x``, mixed
+float32/float64, ...); shapes are checked at run time and raise ``ValueError``.
+From Python, the same functions validate every argument first.
+
+Records (named tuples, usable inside and outside compiled code):
+
+* :class:`PackedLSTM` ``(w_ih, w_hh, b, wxp, whp, bp, work)``: the weights in
+  PyTorch's layout plus the micro-kernel panels and a scratch block (one packed
+  record serves one thread at a time);
+* :class:`CellGrads` ``(dw_ih, dw_hh, db)``: parameter gradients that
+  :func:`cell_step_backward` accumulates into, over the steps of a sequence.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, types
+from numba.core.errors import TypingError
+from numba.extending import overload
+
+from .._config import JIT
+from .._validation import as_float_array, check_shape
+from . import api, drivers
+from .activations import tanh
+from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, nonfinite
+from .simd import ROW_BLOCKS, VECTOR_BITS
+
+__all__ = ["CellGrads", "PackedLSTM", "cell_step", "cell_step_backward", "pack"]
+
+_U32 = VECTOR_BITS // 32  # lanes, float32
+_R0 = ROW_BLOCKS[0]
+
+
+class PackedLSTM(NamedTuple):
+    """One layer's weights, packed once for :func:`cell_step` (see :func:`pack`)."""
+
+    w_ih: np.ndarray  #: [4H, I]
+    w_hh: np.ndarray  #: [4H, H]
+    b: np.ndarray  #: [4H], b_ih + b_hh
+    wxp: np.ndarray  #: [P, I, 4U] input-weight panels
+    whp: np.ndarray  #: [P, H, 4U] recurrent-weight panels
+    bp: np.ndarray  #: [P, 4U] bias panels
+    work: np.ndarray  #: [R0, 4PU] scratch (makes a record single-threaded)
+
+
+class CellGrads(NamedTuple):
+    """Parameter gradients accumulated by :func:`cell_step_backward`."""
+
+    dw_ih: np.ndarray  #: [4H, I]
+    dw_hh: np.ndarray  #: [4H, H]
+    db: np.ndarray  #: [4H], the gradient of b_ih and of b_hh alike
+
+
+# --------------------------------------------------------------------------
+# compile-time checks: a TypingError naming the argument
+# --------------------------------------------------------------------------
+def _float_array(name, value, ndim, dtype=None):
+    if not isinstance(value, types.Array) or value.dtype not in (types.float32, types.float64):
+        raise TypingError(f"{name}: expected a float32 or float64 array, got {value}")
+    if value.ndim != ndim:
+        raise TypingError(f"{name}: expected a {ndim}-d array, got {value.ndim}-d ({value})")
+    if dtype is not None and value.dtype != dtype:
+        raise TypingError(f"{name}: expected dtype {dtype} like the other arrays, got {value.dtype}")
+    return value.dtype
+
+
+def _contiguous(name, value):
+    if value.layout != "C":
+        raise TypingError(f"{name}: expected a C-contiguous array, got layout {value.layout!r} ({value})")
+
+
+def _record(name, value, cls):
+    if not (isinstance(value, types.BaseNamedTuple) and value.instance_class is cls):
+        raise TypingError(f"{name}: expected a fastlstm.kernels.{cls.__name__}, got {value}")
+
+
+# --------------------------------------------------------------------------
+# implementations (compiled; called with checked types)
+# --------------------------------------------------------------------------
+@njit(**JIT)
+def _pack(w_ih, w_hh, b):
+    if w_hh.shape[0] != 4 * w_hh.shape[1]:
+        raise ValueError("w_hh: expected shape (4*H, H)")
+    if w_ih.shape[0] != w_hh.shape[0]:
+        raise ValueError("w_ih: expected 4*H rows, like w_hh")
+    if b.shape[0] != w_hh.shape[0]:
+        raise ValueError("b: expected 4*H entries, like w_hh")
+    U = _U32 * 4 // w_hh.itemsize
+    wxp = drivers.pack_gates(np.ascontiguousarray(w_ih), U)
+    whp = drivers.pack_gates(np.ascontiguousarray(w_hh), U)
+    bp = drivers.pack_bias(np.ascontiguousarray(b), U)
+    work = np.empty((_R0, whp.shape[0] * 4 * U), dtype=w_hh.dtype)
+    return PackedLSTM(np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh), np.ascontiguousarray(b), wxp, whp, bp,
+                      work)
+
+
+@njit(**JIT)
+def _cell_step(x, h_prev, c_prev, packed, h, c, gates):
+    B, n_in = x.shape
+    H = packed.w_hh.shape[1]
+    if n_in != packed.w_ih.shape[1]:
+        raise ValueError("x: expected shape (B, I) with I = w_ih.shape[1]")
+    for arr in (h_prev, c_prev, h, c):
+        if arr.shape[0] != B or arr.shape[1] != H:
+            raise ValueError("h_prev, c_prev, h, c: expected shape (B, H) with B = x.shape[0], H = w_hh.shape[1]")
+    if gates.shape[0] != B or gates.shape[1] != 4 * H:
+        raise ValueError("gates: expected shape (B, 4*H)")
+    hs = h_prev.reshape((1, B, H))
+    xs = x.reshape((1, B, n_in))
+    lengths = np.ones(B, dtype=np.int64)
+    drivers._forward_step_rows(
+        0, B, xs, hs, 0, packed.wxp, packed.whp, packed.bp, lengths, packed.work, h, c_prev, c, gates
+    )
+
+
+@njit(**JIT)
+def _cell_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev, dc_prev, grads):
+    B, n_in = x.shape
+    H = packed.w_hh.shape[1]
+    w_ih = packed.w_ih
+    w_hh = packed.w_hh
+    if n_in != w_ih.shape[1] or dx.shape[0] != B or dx.shape[1] != n_in:
+        raise ValueError("x, dx: expected shape (B, I) with I = w_ih.shape[1]")
+    for arr in (dh, dc, h_prev, c_prev, c, dh_prev, dc_prev):
+        if arr.shape[0] != B or arr.shape[1] != H:
+            raise ValueError("dh, dc, h_prev, c_prev, c, dh_prev, dc_prev: expected shape (B, H)")
+    if gates.shape[0] != B or gates.shape[1] != 4 * H:
+        raise ValueError("gates: expected shape (B, 4*H)")
+    if grads.dw_ih.shape != w_ih.shape or grads.dw_hh.shape != w_hh.shape or grads.db.shape[0] != 4 * H:
+        raise ValueError("grads: expected dw_ih, dw_hh, db of the weights' shapes")
+    one = c.dtype.type(1.0)
+    da = packed.work[0, : 4 * H]  # dA_t of one row (B4)
+    for b in range(B):
+        g = gates[b]
+        for j in range(H):
+            i, f, gg, o = g[j], g[H + j], g[2 * H + j], g[3 * H + j]
+            tc = tanh(c[b, j])
+            dcj = dc[b, j] + dh[b, j] * o * (one - tc * tc)  # (B2)
+            da[3 * H + j] = dh[b, j] * tc * o * (one - o)  # (B3), (B4)
+            da[j] = dcj * gg * i * (one - i)
+            da[H + j] = dcj * c_prev[b, j] * f * (one - f)
+            da[2 * H + j] = dcj * i * (one - gg * gg)
+            dc_prev[b, j] = dcj * f  # (B5)
+        xb = x[b]
+        hb = h_prev[b]
+        dxb = dx[b]
+        dhb = dh_prev[b]
+        for k in range(n_in):
+            dxb[k] = 0
+        for k in range(H):
+            dhb[k] = 0
+        for j in range(4 * H):  # (B6), (B7), (B8) as axpy loops: vectorised, fixed order
+            d = da[j]
+            wi = w_ih[j]
+            wh = w_hh[j]
+            gi = grads.dw_ih[j]
+            gh = grads.dw_hh[j]
+            for k in range(n_in):
+                dxb[k] += d * wi[k]
+            for k in range(H):
+                dhb[k] += d * wh[k]
+            for k in range(n_in):
+                gi[k] += d * xb[k]
+            for k in range(H):
+                gh[k] += d * hb[k]
+            grads.db[j] += d
+
+
+# --------------------------------------------------------------------------
+# the public functions: Python (validating) and nopython (overloads)
+# --------------------------------------------------------------------------
+def pack(w_ih, w_hh, b) -> PackedLSTM:
+    """Pack one layer's weights for :func:`cell_step` (once, outside the loop).
+
+    Parameters
+    ----------
+    w_ih : ndarray [4H, I]
+    w_hh : ndarray [4H, H]
+    b : ndarray [4H]
+        ``b_ih + b_hh``.
+
+    Returns
+    -------
+    PackedLSTM
+        Holds the arrays themselves too (``cell_step_backward`` reads them); a
+        scratch block makes one record usable by one thread at a time.
+    """
+    w_ih, w_hh, b = api._check_weights(w_ih, w_hh, b)
+    return _pack(w_ih, w_hh, b)
+
+
+@overload(pack, jit_options=JIT)
+def _ol_pack(w_ih, w_hh, b):
+    dt = _float_array("w_ih", w_ih, 2)
+    _float_array("w_hh", w_hh, 2, dt)
+    _float_array("b", b, 1, dt)
+    return lambda w_ih, w_hh, b: _pack(w_ih, w_hh, b)
+
+
+def _check_step_arrays(names_values, dtype):
+    out = []
+    for name, value, ndim in names_values:
+        if not isinstance(value, np.ndarray) or value.dtype != dtype or value.ndim != ndim:
+            value = as_float_array(value, name, ndim=ndim, dtype=dtype, finite=False)
+        if not value.flags.c_contiguous or not value.flags.writeable:
+            raise ValueError(f"{name}: expected a C-contiguous, writeable array (it is written in place)")
+        out.append(value)
+    return out
+
+
+def cell_step(x, h_prev, c_prev, packed, h, c, gates) -> None:
+    """One LSTM step (F1)-(F5) into preallocated outputs (allocates nothing).
+
+    Parameters
+    ----------
+    x : ndarray [B, I]
+    h_prev, c_prev : ndarray [B, H]
+        The states at t-1.
+    packed : PackedLSTM
+        From :func:`pack`.
+    h, c : ndarray [B, H]
+        Out: the states at t. They may be ``h_prev`` and ``c_prev`` themselves
+        (updated in place).
+    gates : ndarray [B, 4H]
+        Out: the activations i, f, g, o (what :func:`cell_step_backward` needs).
+    """
+    if not isinstance(packed, PackedLSTM):
+        raise TypeError(f"packed: expected a fastlstm.kernels.PackedLSTM from pack(), got {type(packed).__name__}")
+    x, h_prev, c_prev, h, c, gates = _check_step_arrays(
+        [("x", x, 2), ("h_prev", h_prev, 2), ("c_prev", c_prev, 2), ("h", h, 2), ("c", c, 2), ("gates", gates, 2)],
+        packed.w_hh.dtype,
+    )
+    if nonfinite(x) or nonfinite(h_prev) or nonfinite(c_prev):
+        raise ValueError("x, h_prev or c_prev: expected finite values, got NaN or Inf")
+    _cell_step(x, h_prev, c_prev, packed, h, c, gates)
+
+
+@overload(cell_step, jit_options=JIT)
+def _ol_cell_step(x, h_prev, c_prev, packed, h, c, gates):
+    _record("packed", packed, PackedLSTM)
+    dt = packed.types[0].dtype
+    for name, value, ndim in (("x", x, 2), ("h_prev", h_prev, 2), ("c_prev", c_prev, 2), ("h", h, 2), ("c", c, 2),
+                              ("gates", gates, 2)):
+        _float_array(name, value, ndim, dt)
+        _contiguous(name, value)
+    return lambda x, h_prev, c_prev, packed, h, c, gates: _cell_step(x, h_prev, c_prev, packed, h, c, gates)
+
+
+def cell_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev, dc_prev, grads) -> None:
+    """One step of BPTT (B2)-(B8) into preallocated outputs; accumulates ``grads``.
+
+    Parameters
+    ----------
+    dh : ndarray [B, H]
+        Total dE/dh_t: the upstream gradient plus dh^rec_t from step t+1 (B1).
+    dc : ndarray [B, H]
+        dc^rec_t, carried from step t+1.
+    x, h_prev, c_prev, gates, c : ndarray
+        The step's inputs and what :func:`cell_step` wrote (``gates``, ``c``).
+    packed : PackedLSTM
+    dx : ndarray [B, I]
+        Out: dE/dx_t (B7).
+    dh_prev, dc_prev : ndarray [B, H]
+        Out: dh^rec_{t-1} (B6) and dc^rec_{t-1} (B5); they may be ``dh``, ``dc``.
+    grads : CellGrads
+        ``dw_ih``, ``dw_hh``, ``db`` += this step's terms (B8); zero them before
+        the first step of a sequence.
+    """
+    if not isinstance(packed, PackedLSTM):
+        raise TypeError(f"packed: expected a fastlstm.kernels.PackedLSTM from pack(), got {type(packed).__name__}")
+    if not isinstance(grads, CellGrads):
+        raise TypeError(f"grads: expected a fastlstm.kernels.CellGrads, got {type(grads).__name__}")
+    dt = packed.w_hh.dtype
+    arrays = _check_step_arrays(
+        [("dh", dh, 2), ("dc", dc, 2), ("x", x, 2), ("h_prev", h_prev, 2), ("c_prev", c_prev, 2),
+         ("gates", gates, 2), ("c", c, 2), ("dx", dx, 2), ("dh_prev", dh_prev, 2), ("dc_prev", dc_prev, 2)],
+        dt,
+    )
+    g = _check_step_arrays([("grads.dw_ih", grads.dw_ih, 2), ("grads.dw_hh", grads.dw_hh, 2), ("grads.db", grads.db, 1)],
+                           dt)
+    if nonfinite(arrays[0]) or nonfinite(arrays[1]):
+        raise ValueError("dh or dc: expected finite values, got NaN or Inf")
+    _cell_step_backward(*arrays[:7], packed, *arrays[7:], CellGrads(*g))
+
+
+@overload(cell_step_backward, jit_options=JIT)
+def _ol_cell_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev, dc_prev, grads):
+    _record("packed", packed, PackedLSTM)
+    _record("grads", grads, CellGrads)
+    dt = packed.types[0].dtype
+    for name, value in (("dh", dh), ("dc", dc), ("x", x), ("h_prev", h_prev), ("c_prev", c_prev), ("gates", gates),
+                        ("c", c), ("dx", dx), ("dh_prev", dh_prev), ("dc_prev", dc_prev)):
+        _float_array(name, value, 2, dt)
+    for name, value, ndim in zip(("grads.dw_ih", "grads.dw_hh", "grads.db"), grads.types, (2, 2, 1)):
+        _float_array(name, value, ndim, dt)
+
+    def impl(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev, dc_prev, grads):
+        _cell_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev, dc_prev, grads)
+
+    return impl
+
+
+# --------------------------------------------------------------------------
+# the allocating functions of fastlstm.kernels, in nopython mode
+# --------------------------------------------------------------------------
+@njit(**JIT)
+def _raise_status(status):
+    if status == BAD_WEIGHTS:
+        raise ValueError("w_ih, w_hh or b: expected finite values, got NaN or Inf")
+    if status == BAD_X:
+        raise ValueError("x: expected finite values, got NaN or Inf")
+    if status == BAD_STATE:
+        raise ValueError("h0 or c0: expected finite values, got NaN or Inf")
+    if status == BAD_GRAD:
+        raise ValueError("dy, dh_n or dc_n: expected finite values, got NaN or Inf")
+
+
+@overload(api.cell_forward, jit_options=JIT)
+def _ol_cell_forward(x, h_prev, c_prev, w_ih, w_hh, b):
+    dt = _float_array("w_hh", w_hh, 2)
+    for name, value, ndim in (("x", x, 2), ("h_prev", h_prev, 2), ("c_prev", c_prev, 2), ("w_ih", w_ih, 2),
+                              ("b", b, 1)):
+        _float_array(name, value, ndim, dt)
+
+    def impl(x, h_prev, c_prev, w_ih, w_hh, b):
+        packed = _pack(w_ih, w_hh, b)
+        B = x.shape[0]
+        H = w_hh.shape[1]
+        h = np.empty((B, H), dtype=w_hh.dtype)
+        c = np.empty((B, H), dtype=w_hh.dtype)
+        gates = np.empty((B, 4 * H), dtype=w_hh.dtype)
+        _cell_step(np.ascontiguousarray(x), np.ascontiguousarray(h_prev), np.ascontiguousarray(c_prev), packed, h, c,
+                   gates)
+        return h, c, gates
+
+    return impl
+
+
+@overload(api.cell_backward, jit_options=JIT)
+def _ol_cell_backward(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
+    dt = _float_array("w_hh", w_hh, 2)
+    for name, value in (("dh", dh), ("dc", dc), ("x", x), ("h_prev", h_prev), ("c_prev", c_prev), ("gates", gates),
+                        ("c", c), ("w_ih", w_ih)):
+        _float_array(name, value, 2, dt)
+
+    def impl(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
+        packed = _pack(w_ih, w_hh, np.zeros(w_hh.shape[0], dtype=w_hh.dtype))
+        B, n_in = x.shape
+        H = w_hh.shape[1]
+        dx = np.empty((B, n_in), dtype=w_hh.dtype)
+        dh_prev = np.empty((B, H), dtype=w_hh.dtype)
+        dc_prev = np.empty((B, H), dtype=w_hh.dtype)
+        grads = CellGrads(np.zeros_like(packed.w_ih), np.zeros_like(packed.w_hh), np.zeros(4 * H, dtype=w_hh.dtype))
+        _cell_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev, dc_prev, grads)
+        return dx, dh_prev, dc_prev, grads.dw_ih, grads.dw_hh, grads.db
+
+    return impl
+
+
+@overload(api.lstm_forward, jit_options=JIT)
+def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
+    dt = _float_array("w_hh", w_hh, 2)
+    for name, value, ndim in (("x", x, 3), ("h0", h0, 2), ("c0", c0, 2), ("w_ih", w_ih, 2), ("b", b, 1)):
+        _float_array(name, value, ndim, dt)
+    has_lengths = not (lengths is None or isinstance(lengths, (types.NoneType, types.Omitted)))
+    if has_lengths and not (
+        isinstance(lengths, types.Array) and isinstance(lengths.dtype, types.Integer) and lengths.ndim == 1
+    ):
+        raise TypingError(f"lengths: expected None or a 1-d integer array, got {lengths}")
+
+    def impl(x, h0, c0, w_ih, w_hh, b, lengths=None):
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        if h0.shape != (B, H) or c0.shape != (B, H):
+            raise ValueError("h0, c0: expected shape (B, H)")
+        if has_lengths:
+            L = lengths.astype(np.int64)
+            if L.shape[0] != B or (B > 0 and (L.min() < 0 or L.max() > T)):
+                raise ValueError("lengths: expected B values in [0, T]")
+        else:
+            L = np.empty(0, dtype=np.int64)
+        xc = np.ascontiguousarray(x)
+        status, hs, cs, gates = drivers.forward_alloc(
+            xc, np.ascontiguousarray(h0), np.ascontiguousarray(c0), np.ascontiguousarray(w_ih),
+            np.ascontiguousarray(w_hh), np.ascontiguousarray(b), np.zeros_like(b), L, 1, True,
+        )
+        _raise_status(status)
+        y = hs[1:].copy()
+        for t in range(T):
+            for r in range(B):
+                if L.size and t >= L[r]:
+                    y[t, r, :] = 0
+        if has_lengths:
+            return y, hs[T].copy(), cs[T].copy(), api.ForwardCache(xc, hs, cs, gates, L)
+        return y, hs[T].copy(), cs[T].copy(), api.ForwardCache(xc, hs, cs, gates, None)
+
+    return impl
+
+
+@overload(api.lstm_backward, jit_options=JIT)
+def _ol_lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
+    _record("cache", cache, api.ForwardCache)
+    dt = _float_array("w_hh", w_hh, 2)
+    for name, value, ndim in (("dy", dy, 3), ("dh_n", dh_n, 2), ("dc_n", dc_n, 2), ("w_ih", w_ih, 2)):
+        _float_array(name, value, ndim, dt)
+
+    has_lengths = not isinstance(cache.types[4], types.NoneType)
+
+    def impl(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
+        x, hs, cs, gates = cache.x, cache.hs, cache.cs, cache.gates
+        T, B, _ = x.shape
+        H = hs.shape[2]
+        if dy.shape != (T, B, H) or dh_n.shape != (B, H) or dc_n.shape != (B, H):
+            raise ValueError("dy, dh_n, dc_n: expected shapes (T, B, H), (B, H), (B, H) of the forward pass")
+        if has_lengths:
+            L = cache.lengths.astype(np.int64)
+        else:
+            L = np.empty(0, dtype=np.int64)
+        status, dx, dh0, dc0, da, dw_ih, dw_hh, db, sq = drivers.backward_alloc(
+            np.ascontiguousarray(dy), np.ascontiguousarray(dh_n), np.ascontiguousarray(dc_n), x, hs, cs, gates,
+            np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh), L, 1,
+        )
+        _raise_status(status)
+        norms = np.sqrt(sq.sum(axis=1))
+        return api.BackwardResult(dx, dh0, dc0, dw_ih, dw_hh, db, da, norms[:, 0].copy(), norms[:, 1].copy())
+
+    return impl
+
