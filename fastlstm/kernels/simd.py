@@ -16,7 +16,7 @@ The kernel (BLIS/GotoBLAS register blocking): ``R`` batch rows times ``NV``
 vectors of ``VL`` lanes held in ``R*NV`` vector accumulators; for each ``k`` it
 loads ``NV`` vectors of the packed weight panel (contiguous), broadcasts one
 scalar of each row and issues ``R*NV`` fused multiply-adds
-(``llvm.fmuladd``: an FMA where the machine has one). ``R`` is chosen so that
+(``llvm.fma`` where the machine has FMA, see :data:`HAS_FMA`). ``R`` is chosen so that
 accumulators, panel vectors and the broadcast fit the register file (32 vector
 registers on AVX-512 and AArch64, 16 on AVX2/SSE).
 
@@ -65,6 +65,25 @@ def _vector_bits() -> int:
 #: width of the vectors the micro-kernels use, in bits
 VECTOR_BITS: int = _vector_bits()
 
+#: whether the target has fused multiply-add. The kernels then call ``llvm.fma``
+#: (always fused) rather than ``llvm.fmuladd`` (fused at the code generator's
+#: discretion, which can differ between two compilations of the same kernel and
+#: so break bitwise reproducibility); without it, a multiply and an add.
+HAS_FMA: bool = bool({"+fma", "+avx512f", "+neon", "+fp-armv8"} & set(_cpu_features().split(","))) or (
+    llb.get_process_triple().startswith("aarch64")
+)
+
+
+def fused_multiply_add(builder, vty):
+    """A function ``f(a, b, c) = a * b + c`` for vectors of type ``vty``: one rounding
+    where the machine has FMA, two otherwise; the same choice in every compilation."""
+    if not HAS_FMA:
+        return lambda a, b, c: builder.fadd(builder.fmul(a, b), c)
+    fty = vty.element
+    name = f"llvm.fma.v{vty.count}{'f32' if isinstance(fty, ir.FloatType) else 'f64'}"
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, vty]), name)
+    return lambda a, b, c: builder.call(fn, [a, b, c])
+
 _REGISTERS = 32 if (VECTOR_BITS == 512 or llb.get_process_triple().startswith("aarch64")) else 16
 
 #: vectors per row in one panel: the four gates (i, f, g, o) of ``lanes`` hidden units
@@ -105,11 +124,7 @@ def _panel_loop(builder, accs, sources, vty, nv, vl):
     i64 = ir.IntType(64)
     i32 = ir.IntType(32)
     fty = vty.element
-    fmuladd = cgutils.get_or_insert_function(
-        builder.module,
-        ir.FunctionType(vty, [vty, vty, vty]),
-        f"llvm.fmuladd.v{vl}{'f32' if isinstance(fty, ir.FloatType) else 'f64'}",
-    )
+    fma = fused_multiply_add(builder, vty)
     splat = ir.Constant(ir.VectorType(i32, vl), [0] * vl)
     align = 4 if isinstance(fty, ir.FloatType) else 8
     for a_rows, K, w in sources:
@@ -136,7 +151,7 @@ def _panel_loop(builder, accs, sources, vty, nv, vl):
             vb = builder.insert_element(ir.Constant(vty, ir.Undefined), s, i32(0))
             vb = builder.shuffle_vector(vb, ir.Constant(vty, ir.Undefined), splat)
             for v in range(nv):
-                new.append(builder.call(fmuladd, [vb, ws[v], phis[r * nv + v]]))
+                new.append(fma(vb, ws[v], phis[r * nv + v]))
         k_next = builder.add(k, i64(1))
         end = builder.block
         k.add_incoming(k_next, end)
