@@ -208,21 +208,27 @@ class LSTMForecaster(BaseForecaster):
     # ------------------------------------------------------------------- predict
     def _predict(self, fh, X=None):
         """Forecast the steps of ``fh`` (all after the cutoff) from the history's end."""
+        steps, h, kwargs = self._predict_args(fh, X)
+        full = self.forecaster_.predict(h, **kwargs)
+        index = fh.to_absolute_index(self.cutoff)
+        return pd.Series(full[steps - 1], index=index, name=self._history_y.name)
+
+    # ------------------------------------------------------------------- helpers
+    def _predict_args(self, fh, X):
+        """``steps`` of ``fh`` (ints >= 1), ``h = max(steps)`` and the history/covariate
+        keyword arguments of :meth:`fastlstm.Forecaster.predict`."""
         steps = self._steps(fh)
         h = int(np.max(steps))
-        X_future = hist_X = None
+        kwargs = {"y": self._values(self._history_y, "y"), "X_future": None, "X": None}
         if self._uses_X:
             if X is None:
                 raise ValueError(
                     f"X: expected the covariates of the {h} steps after the cutoff (fitted with X), got None"
                 )
-            X_future = self._values(self._future_rows(X, h, fh), "X")
-            hist_X = self._values(self._history_X, "X")
-        full = self.forecaster_.predict(h, X_future=X_future, y=self._values(self._history_y, "y"), X=hist_X)
-        index = fh.to_absolute_index(self.cutoff)
-        return pd.Series(full[steps - 1], index=index, name=self._history_y.name)
+            kwargs["X_future"] = self._values(self._future_rows(X, h, fh), "X")
+            kwargs["X"] = self._values(self._history_X, "X")
+        return steps, h, kwargs
 
-    # ------------------------------------------------------------------- helpers
     def _steps(self, fh) -> np.ndarray:
         """Steps of ``fh`` after the cutoff, as ints >= 1."""
         steps = np.asarray(fh.to_relative(self.cutoff).to_numpy(), dtype=np.int64)
