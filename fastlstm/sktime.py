@@ -29,7 +29,7 @@ import numpy as np
 try:
     import pandas as pd
     from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as exc:
     raise ImportError(
         "fastlstm.sktime needs sktime (and pandas): pip install 'fastlstm[sktime]' "
         f"(import failed with: {exc})"

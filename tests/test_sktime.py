@@ -134,3 +134,10 @@ def test_import_fastlstm_does_not_import_sktime():
     code = "import sys, fastlstm; print(sorted(set(sys.modules) & {'sktime', 'pandas', 'sklearn'}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_missing_sktime_says_how_to_install():
+    code = "import sys; sys.modules['sktime'] = None; import fastlstm.sktime"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode != 0
+    assert "pip install 'fastlstm[sktime]'" in res.stderr
