@@ -1,0 +1,291 @@
+"""An sktime forecaster wrapping :class:`fastlstm.Forecaster`.
+
+``LSTMForecaster`` follows sktime's forecaster interface (``fit(y, X=None, fh=...)``,
+``predict(fh, X=None)``, relative and absolute horizons, any pandas index sktime
+supports), so fastlstm's forecaster can be used with sktime's pipelines, model
+selection, evaluation and reduction tools. Install it with::
+
+    pip install 'fastlstm[sktime]'
+
+Importing this module imports sktime (and pandas); ``import fastlstm`` does not.
+
+Scope
+-----
+* Univariate ``y``: a multivariate ``y`` or a panel is split by sktime into one
+  forecaster per column or instance.
+* Out-of-sample horizons only (``capability:insample`` is False): an ``fh`` with a step
+  at or before the cutoff raises sktime's ``NotImplementedError`` ("can not perform
+  in-sample prediction").
+* Exogenous ``X`` are known-future covariates: ``predict`` needs the rows of every
+  step from the first after the cutoff to the last step of ``fh`` (the network reads
+  a contiguous block), so ``capability:non_contiguous_X`` is False.
+* No prediction intervals yet (``capability:pred_int`` is False).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    import pandas as pd
+    from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
+except ImportError as exc:
+    raise ImportError(
+        "fastlstm.sktime needs sktime (and pandas): pip install 'fastlstm[sktime]' "
+        f"(import failed with: {exc})"
+    ) from exc
+
+from .forecast import Forecaster
+
+__all__ = ["LSTMForecaster"]
+
+# Forecaster's constructor arguments passed through unchanged (``horizon`` is resolved in fit).
+_PASSED = (
+    "input_size",
+    "hidden_size",
+    "num_layers",
+    "strategy",
+    "scaler",
+    "transform",
+    "normalize",
+    "epochs",
+    "lr",
+    "batch_size",
+    "weight_decay",
+    "clip_norm",
+    "n_models",
+    "loss",
+    "dropout",
+    "dtype",
+    "seed",
+)
+
+
+class LSTMForecaster(BaseForecaster):
+    """sktime forecaster: an ensemble of small LSTMs (:class:`fastlstm.Forecaster`).
+
+    The series is log-transformed when positive, each window is made relative to its
+    own level and scaled, and ``n_models`` LSTMs predict ``horizon`` steps at once
+    (``strategy="mimo"``) or one step at a time (``"recursive"``); forecasts beyond
+    one block are chained. See :class:`fastlstm.Forecaster` for the pipeline.
+
+    Parameters
+    ----------
+    input_size : int, default=24
+        Past steps the network reads (lookback); ``fit`` needs at least
+        ``input_size + horizon`` points (``input_size + 1`` for ``"recursive"``).
+    horizon : int or None, default=None
+        Steps the network forecasts in one block. None: the largest step of the
+        ``fh`` passed to ``fit`` (which is then required in ``fit``). With an int,
+        ``fh`` may be given in ``predict`` only, and may reach past ``horizon``.
+    hidden_size, num_layers, strategy, scaler, transform, normalize, epochs, lr,
+    batch_size, weight_decay, clip_norm, n_models, loss, dropout, seed
+        As in :class:`fastlstm.Forecaster`.
+    dtype : {"float32", "float64"}, default="float32"
+        Network precision.
+
+    Attributes
+    ----------
+    forecaster_ : fastlstm.Forecaster
+        The fitted forecaster.
+    horizon_ : int
+        The block length used (``horizon``, or the largest step of ``fh`` in ``fit``).
+
+    Notes
+    -----
+    ``update(y, update_params=False)`` appends ``y`` to the history the forecasts start
+    from and keeps the networks; ``update_params=True`` refits them from scratch on all
+    the data seen (training is not incremental, so ``capability:update`` is False).
+
+    Examples
+    --------
+    >>> from sktime.datasets import load_airline  # doctest: +SKIP
+    >>> from fastlstm.sktime import LSTMForecaster  # doctest: +SKIP
+    >>> y = load_airline()  # doctest: +SKIP
+    >>> f = LSTMForecaster(input_size=24, epochs=50).fit(y, fh=range(1, 13))  # doctest: +SKIP
+    >>> f.predict().index[0]  # doctest: +SKIP
+    Period('1961-01', 'M')
+    """
+
+    _tags = {
+        "authors": ["fastlstm developers"],
+        "maintainers": ["fastlstm developers"],
+        "python_version": ">=3.10",
+        "object_type": "forecaster",
+        "y_inner_mtype": "pd.Series",
+        "X_inner_mtype": "pd.DataFrame",
+        "capability:multivariate": False,
+        "capability:exogenous": True,
+        "capability:insample": False,
+        "capability:pred_int": False,
+        "capability:pred_int:insample": False,
+        "capability:missing_values": False,
+        "capability:non_contiguous_X": False,
+        "capability:categorical_in_X": False,
+        "capability:update": False,
+        "requires-fh-in-fit": True,  # False when horizon is an int (set in __init__)
+        "X-y-must-have-same-index": True,
+        "fit_is_empty": False,
+    }
+    # The forecaster keeps its own history (for update); sktime's copy in _y/_X is not
+    # needed (and this is sktime's default from 1.3 on).
+    _config = {"remember_data": False}
+
+    def __init__(
+        self,
+        input_size=24,
+        horizon=None,
+        hidden_size=32,
+        num_layers=1,
+        strategy="mimo",
+        scaler="standard",
+        transform="auto",
+        normalize="window",
+        epochs=150,
+        lr=1e-2,
+        batch_size=16,
+        weight_decay=0.0,
+        clip_norm=1.0,
+        n_models=3,
+        loss="mse",
+        dropout=0.0,
+        dtype="float32",
+        seed=0,
+    ):
+        self.input_size = input_size
+        self.horizon = horizon
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.strategy = strategy
+        self.scaler = scaler
+        self.transform = transform
+        self.normalize = normalize
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.clip_norm = clip_norm
+        self.n_models = n_models
+        self.loss = loss
+        self.dropout = dropout
+        self.dtype = dtype
+        self.seed = seed
+        super().__init__()
+        # sktime sets these only when remember_data is on; its checks may turn it on later
+        self._y = self._X = None
+        if horizon is not None:
+            self.set_tags(**{"requires-fh-in-fit": False})
+
+    # ----------------------------------------------------------------------- fit
+    def _make_forecaster(self, horizon: int) -> Forecaster:
+        return Forecaster(horizon=horizon, **{name: getattr(self, name) for name in _PASSED})
+
+    def _fit(self, y, X=None, fh=None):
+        """Train the networks on ``y`` (and ``X``); see :class:`fastlstm.Forecaster`."""
+        if self.horizon is not None:
+            horizon = self.horizon
+        else:
+            # requires-fh-in-fit is True here, and the base class refuses in-sample steps
+            horizon = int(np.max(self._steps(fh)))
+        self.forecaster_ = self._make_forecaster(horizon)
+        self.forecaster_.fit(self._values(y, "y"), X=None if X is None else self._values(X, "X"))
+        self.horizon_ = self.forecaster_.horizon
+        self._history_y, self._history_X = y, X
+        self._uses_X = X is not None
+        return self
+
+    def _update(self, y, X=None, update_params=True):
+        """Append ``y`` (and ``X``) to the history; refit from scratch if ``update_params``."""
+        self._history_y = _combine(self._history_y, y)
+        if self._uses_X:
+            if X is None:
+                raise ValueError("X: expected the new rows of the covariates (fitted with X), got None")
+            self._history_X = _combine(self._history_X, X)
+        if update_params:
+            self._fit(self._history_y, self._history_X if self._uses_X else None, self._fh)
+        return self
+
+    # ------------------------------------------------------------------- predict
+    def _predict(self, fh, X=None):
+        """Forecast the steps of ``fh`` (all after the cutoff) from the history's end."""
+        steps, h, kwargs = self._predict_args(fh, X)
+        full = self.forecaster_.predict(h, **kwargs)
+        index = fh.to_absolute_index(self.cutoff)
+        return pd.Series(full[steps - 1], index=index, name=self._history_y.name)
+
+    # ------------------------------------------------------------------- helpers
+    def _predict_args(self, fh, X):
+        """``steps`` of ``fh`` (ints >= 1), ``h = max(steps)`` and the history/covariate
+        keyword arguments of :meth:`fastlstm.Forecaster.predict`."""
+        steps = self._steps(fh)
+        h = int(np.max(steps))
+        kwargs = {"y": self._values(self._history_y, "y"), "X_future": None, "X": None}
+        if self._uses_X:
+            if X is None:
+                raise ValueError(
+                    f"X: expected the covariates of the {h} steps after the cutoff (fitted with X), got None"
+                )
+            kwargs["X_future"] = self._values(self._future_rows(X, h, fh), "X")
+            kwargs["X"] = self._values(self._history_X, "X")
+        return steps, h, kwargs
+
+    def _steps(self, fh) -> np.ndarray:
+        """Steps of ``fh`` after the cutoff, as ints >= 1."""
+        steps = np.asarray(fh.to_relative(self.cutoff).to_numpy(), dtype=np.int64)
+        if steps.size == 0 or np.any(steps < 1):  # the base class should have refused these
+            raise NotImplementedError(
+                f"LSTMForecaster can not perform in-sample prediction; fh relative to the cutoff: {steps}"
+            )
+        return steps
+
+    def _future_rows(self, X, h: int, fh) -> pd.DataFrame:
+        """The rows of ``X`` for steps 1..h after the cutoff (the network needs all of them)."""
+        needed = ForecastingHorizon(np.arange(1, h + 1), is_relative=True, freq=fh.freq)
+        index = needed.to_absolute_index(self.cutoff)
+        missing = index[~index.isin(X.index)]
+        if len(missing):
+            raise ValueError(
+                f"X: expected rows for every step from the first after the cutoff to the last of fh "
+                f"({h} rows, {index[0]} to {index[-1]}), got {len(index) - len(missing)} of them "
+                f"(missing {list(missing[:3])}{' ...' if len(missing) > 3 else ''}); "
+                "LSTMForecaster cannot use non-contiguous X"
+            )
+        return X.loc[index]
+
+    @staticmethod
+    def _values(data, name: str) -> np.ndarray:
+        """float64 values of a Series or numeric DataFrame."""
+        try:
+            return data.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{name}: expected numeric values, got dtypes {getattr(data, 'dtypes', None)}"
+            ) from exc
+
+    # ---------------------------------------------------------------- test params
+    @classmethod
+    def get_test_params(cls, parameter_set="default"):
+        """Tiny settings for sktime's conformance suite: every fit takes milliseconds.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Unused; sktime's signature.
+
+        Returns
+        -------
+        list of dict
+        """
+        tiny = {"input_size": 3, "hidden_size": 2, "epochs": 1, "n_models": 1, "batch_size": 64}
+        return [
+            {**tiny},  # mimo, horizon from fh, float32
+            {**tiny, "horizon": 2, "strategy": "recursive", "scaler": "minmax", "dtype": "float64"},
+        ]
+
+
+def _combine(old, new):
+    """``old`` with the rows of ``new`` appended or overwritten, in index order."""
+    if old is None:
+        return new
+    out = new.combine_first(old) if len(old) else new
+    return out.sort_index()
