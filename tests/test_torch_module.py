@@ -269,6 +269,30 @@ def test_parity_long_sequence_float32():
     compare(run(ours, c, data, True), run(ref.double(), c, data64, False), np.float32, "T=100", T=100)
 
 
+def test_packed_sorted_sequence_float64():
+    """A PackedSequence built with enforce_sorted=True (no sorted_indices) gives nn.LSTM's result."""
+    ours, ref = make_pair(CASES["L2-bi-hx"], np.float64, seed=6)
+    x = torch.randn(5, 3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    packed = pack_padded_sequence(x, torch.tensor([5, 3, 2]), enforce_sorted=True)
+    assert packed.sorted_indices is None
+    (out, (h, c)), (ref_out, (ref_h, ref_c)) = ours(packed), ref(packed)
+    assert out.sorted_indices is None and torch.equal(out.batch_sizes, packed.batch_sizes)
+    for got, want, what in ((out.data, ref_out.data, "output"), (h, ref_h, "h_n"), (c, ref_c, "c_n")):
+        assert_close(got.detach().numpy(), want.detach().numpy(), np.float64, what)
+
+
+def test_zero_length_rows_keep_their_initial_state():
+    """lengths= accepts 0 (packing does not): the row's output is zero and its h_n, c_n are h0, c0."""
+    torch.manual_seed(0)
+    m = ftorch.LSTM(2, 3, num_layers=2, bidirectional=True, batch_first=True, dtype=torch.float64)
+    x = torch.randn(3, 4, 2, dtype=torch.float64)
+    h0, c0 = torch.randn(4, 3, 3, dtype=torch.float64), torch.randn(4, 3, 3, dtype=torch.float64)
+    out, (h, c) = m(x, (h0, c0), lengths=[4, 0, 2])
+    assert not out[1].any() and not out[2, 2:].any() and out[2, :2].all()
+    assert torch.equal(h[:, 1], h0[:, 1]) and torch.equal(c[:, 1], c0[:, 1])
+    assert not torch.equal(h[:, 0], h0[:, 0])
+
+
 def test_dropout_between_layers():
     """Training mode applies torch's dropout between layers, eval mode none: p = 1 zeroes the
     second layer's input, so both modules agree exactly; p = 0.5 follows torch's seed."""
@@ -385,6 +409,7 @@ def test_backward_twice_needs_retain_graph():
         (dict(device="meta"), ValueError, "device: expected the CPU"),
         (dict(dtype=torch.float16), TypeError, "dtype: expected torch.float32 or torch.float64"),
         (dict(dropout=1.5), ValueError, r"dropout: expected a probability in \[0, 1\], got 1.5"),
+        (dict(dropout="0.1"), TypeError, "dropout: expected a number, got str"),
         (dict(bias=1), TypeError, "bias: expected a bool, got int"),
         (dict(hidden_size=0), ValueError, "hidden_size: expected an int >= 1, got 0"),
         (dict(num_layers=2.0), TypeError, "num_layers: expected an int, got float"),
