@@ -22,12 +22,14 @@ and packing are ordinary torch operations, so autograd differentiates them.
 
 When it pays
 ------------
-Only where fastlstm's kernels beat PyTorch's own CPU LSTM (oneDNN): single streaming steps,
-small models with few inputs and float64 training (see ``fastlstm bench``, whose table has a
-``fastlstm.torch`` row per configuration, and the README's figures). For mid-sized float32
-models PyTorch's fused oneDNN LSTM is faster and this module is slower than
-``torch.nn.LSTM``. It runs on the CPU only, in float32 or float64, without projections
-(``proj_size`` must be 0).
+Only where fastlstm's kernels beat PyTorch's own CPU LSTM (oneDNN) by more than the fixed
+cost that torch's module and autograd add per call, layer and direction (of the order of
+0.1 ms for inference and 0.25 ms for a training step): float64 training is the best case.
+That cost eats the kernels' lead on streaming single steps, and for mid-sized float32 models
+PyTorch's fused oneDNN LSTM is faster anyway: keep ``torch.nn.LSTM`` there. ``fastlstm
+bench`` times both on your machine (rows of their own under its table; figures in the
+README). It runs on the CPU only, in float32 or float64, without projections (``proj_size``
+must be 0).
 
 Copies
 ------
