@@ -39,7 +39,8 @@ The kernels read and write NumPy views of the tensors' memory (``tensor.numpy()`
 * the input, unless it is C-contiguous and time-major: ``batch_first`` input (transposed
   to ``[T, B, I]``), non-contiguous input, and the reverse direction's input (reversed in
   time, per sequence with lengths);
-* ``b_ih + b_hh`` (``4H`` values) per layer and direction;
+* ``b_ih + b_hh`` (``4H`` values) per layer and direction; ``h0``, ``c0`` (``[B, H]``
+  each), which the kernel copies into its state arrays;
 * the outputs: with lengths the kernel's output is a masked copy of its states (without
   lengths it *is* the kernel's state array, no copy); ``h_n``/``c_n`` (``[B, H]`` each);
   the reversed output of the reverse direction and the concatenation of both directions;
