@@ -15,6 +15,9 @@ For every configuration (one layer, ``B`` batch rows, ``T`` steps, ``I`` inputs,
      ``torch.inference_mode()``); for ``T = 1`` (the ``step`` configuration) the
      state is carried from call to call: streaming latency;
 
+   with PyTorch, ``fastlstm.torch.LSTM`` (the ``torch.nn.Module`` on fastlstm's kernels)
+   is timed exactly as ``torch.nn.LSTM`` is, in rows of its own;
+
 3. derives speed-ups (baseline time / fastlstm time), GFLOP/s and their share of the
    NumPy matrix-product rate measured in the same run (the practical ceiling);
 4. measures the peak memory of one training step of each library in a child process
@@ -314,6 +317,21 @@ class _NumpyRunner:
         if self.streaming:
             self.state = (h, c)
         return y
+
+
+class _FastlstmTorchRunner(_TorchRunner):
+    """``fastlstm.torch.LSTM``: torch's module and autograd around fastlstm's kernels, timed
+    exactly as ``torch.nn.LSTM`` is (same weights, inputs, training step and inference)."""
+
+    name = "fastlstm.torch"
+
+    def __init__(self, cfg: Config, x, dy, weights):
+        super().__init__(cfg, x, dy, weights)
+        from .torch import LSTM
+
+        module = LSTM(cfg.I, cfg.H, dtype=self.module.weight_ih_l0.dtype)
+        module.load_state_dict(self.module.state_dict())
+        self.module = module
 
 
 _RUNNERS = {"fastlstm": _FastlstmRunner, "torch": _TorchRunner, "numpy": _NumpyRunner}
@@ -831,6 +849,8 @@ def _measure(report: dict, configs: Sequence[Config], baseline: str, memory: boo
             "fastlstm": _FastlstmRunner(cfg, x, dy, weights),
             "baseline": _RUNNERS[baseline](cfg, x, dy, weights),
         }
+        if baseline == "torch":  # the torch.nn.Module on fastlstm's kernels: when does it pay?
+            runners["fastlstm_torch"] = _FastlstmTorchRunner(cfg, x, dy, weights)
         ceiling = report["matmul"][cfg.dtype]["gflops"]
         for kind, flops in (("training", cfg.flops_training), ("inference", cfg.flops_forward)):
             say(f"{cfg.name}: {kind}")
@@ -846,6 +866,10 @@ def _measure(report: dict, configs: Sequence[Config], baseline: str, memory: boo
                 gflops = flops / t["median"] / 1e9
                 block[who] = {**t, "gflops": gflops, "matmul_share": gflops / ceiling}
             block["speedup"] = _ratio(block["baseline"]["median"], block["fastlstm"]["median"])
+            if "fastlstm_torch" in block:
+                block["speedup_fastlstm_torch"] = _ratio(
+                    block["baseline"]["median"], block["fastlstm_torch"]["median"]
+                )
             entry[kind] = block
         if memory:
             say(f"{cfg.name}: peak memory")
@@ -885,6 +909,31 @@ def _times(block: dict) -> str:
     return f"{_ms(fast):>9} {_ms(base):>10} {_x(block['speedup']):>8}"
 
 
+def _torch_module_rows(report: dict) -> list[str]:
+    """Rows for ``fastlstm.torch.LSTM`` (timed only when the baseline is torch)."""
+    rows = [e for e in report["results"] if "fastlstm_torch" in e["training"]]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "fastlstm.torch.LSTM (a torch.nn.Module on fastlstm's kernels) vs torch.nn.LSTM; "
+        "speed-up = torch time / fastlstm.torch time",
+    ]
+    head = (
+        f"{'config':<10} {'train ms':>9} {'torch ms':>10} {'speed-up':>8} "
+        f"{'infer ms':>9} {'torch ms':>10} {'speed-up':>8}"
+    )
+    lines += [head, "-" * len(head)]
+    for e in rows:
+        cells = [
+            f"{_ms(b['fastlstm_torch']['median']):>9} {_ms(b['baseline']['median']):>10} "
+            f"{_x(b['speedup_fastlstm_torch']):>8}"
+            for b in (e["training"], e["inference"])
+        ]
+        lines.append(f"{e['config']['name'] + ('*' if e['streaming'] else ''):<10} {cells[0]} {cells[1]}")
+    return lines
+
+
 def format_report(report: dict) -> str:
     """The readable table of a report."""
     base = report["baseline"]
@@ -919,6 +968,7 @@ def format_report(report: dict) -> str:
             f"{tr['fastlstm']['gflops']:>8.2f} {100 * tr['fastlstm']['matmul_share']:>6.1f}% "
             f"{_mib(mem.get('fastlstm')):>7} {_mib(mem.get('baseline')):>10}"
         )
+    lines += _torch_module_rows(report)
     lines += [
         "",
         "* streaming: one time step per call, state carried (inference = per-step latency)",

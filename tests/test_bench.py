@@ -208,3 +208,21 @@ def test_threads_without_threadpoolctl(monkeypatch, caplog, restore_numba_thread
     assert "threadpoolctl is not installed" in caplog.text
     info = _threads.thread_info()
     assert info["threadpoolctl"] is None and "unknown" in info["blas"]
+
+
+def test_torch_module_rows(tmp_path, capsys, restore_numba_threads):
+    """With PyTorch, fastlstm.torch.LSTM is timed like torch.nn.LSTM and gets rows of its own."""
+    pytest.importorskip("torch")
+    entry = _run(tmp_path, "--no-memory")["results"][0]
+    for kind in ("training", "inference"):
+        block = entry[kind]
+        assert set(block["fastlstm_torch"]) == TIMING_KEYS
+        assert block["speedup_fastlstm_torch"] == pytest.approx(
+            block["baseline"]["median"] / block["fastlstm_torch"]["median"]
+        )
+    out = capsys.readouterr().out
+    assert "fastlstm.torch.LSTM (a torch.nn.Module on fastlstm's kernels)" in out
+    assert bench.main([*TINY, "--no-torch", "--no-memory", "--json", str(tmp_path / "n.json")]) == 0
+    with open(tmp_path / "n.json") as fh:
+        assert "fastlstm_torch" not in json.load(fh)["results"][0]["training"]
+    assert "fastlstm.torch" not in capsys.readouterr().out
