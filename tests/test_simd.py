@@ -91,8 +91,9 @@ def test_bad_vector_width_is_refused():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_recurrence_is_bitwise_identical_for_any_thread_count(rng, dtype):
-    """Every row's arithmetic is the same whichever thread computes it: forward states and
-    the recurrent part of BPTT match bitwise for 1..4 threads' row chunks, float32 too."""
+    """Every row's arithmetic is the same whichever thread computes it, and each weight
+    gradient entry is summed in one order whichever thread owns its panel: forward states
+    and every gradient match bitwise for 1..4 threads, float32 too."""
     p = kernel_problem(rng, 9, 23, 4, 37, dtype, lengths=True)
     results = []
     for n in (1, 2, 3, 4):
@@ -100,7 +101,7 @@ def test_recurrence_is_bitwise_identical_for_any_thread_count(rng, dtype):
                                             np.zeros_like(p["b"]), p["lengths"], n, True)
         bw = D.backward_alloc(p["dy"], p["dh_n"], p["dc_n"], p["x"], hs, cs, gates, p["w_ih"], p["w_hh"],
                               p["lengths"], n)
-        results.append((hs, cs, gates, bw[2], bw[3], bw[4], bw[8]))  # dh0, dc0, dA, norms
+        results.append((hs, cs, gates) + tuple(bw[1:]))  # dx, dh0, dc0, dA, dW_ih, dW_hh, db, norms
     for other in results[1:]:
         for a, b in zip(results[0], other, strict=True):
             np.testing.assert_array_equal(a, b)

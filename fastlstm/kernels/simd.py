@@ -37,7 +37,17 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["NV", "ROW_BLOCKS", "VECTOR_BITS", "inspect_microkernel", "lanes", "make_backward_kernel", "make_forward_kernel"]
+__all__ = [
+    "HAS_FMA",
+    "NV",
+    "ROW_BLOCKS",
+    "VECTOR_BITS",
+    "inspect_microkernel",
+    "lanes",
+    "make_backward_kernel",
+    "make_forward_kernel",
+    "make_gemm_kernel",
+]
 
 
 def _cpu_features() -> str:
@@ -316,3 +326,97 @@ def inspect_microkernel(dtype="float32") -> str:
     )
     one_block(*args)
     return one_block.inspect_asm(one_block.signatures[0])
+
+
+def make_gemm_kernel(R: int):
+    """A register block of a general product, accumulated into ``out``, on flat arrays.
+
+    ``kernel(a, a0, ar, ak, w, w0, wk, K, out, o0, orow)`` adds, for ``r < R`` and the
+    ``NV * VL`` columns ``c``::
+
+        out[o0 + r*orow + c] += sum_k a[a0 + r*ar + k*ak] * w[w0 + k*wk + c]
+
+    (a, w, out 1-d C-contiguous arrays of one float dtype; offsets and strides in
+    elements). The weight gradients (B8) use it with ``a`` the transposed inputs
+    (strided) and ``w`` rows of ``dA``; k runs in a fixed order.
+    """
+
+    @intrinsic
+    def kernel(typingctx, a, a0, ar, ak, w, w0, wk, K, out, o0, orow):
+        if not _arrays_ok((a, w, out), (1, 1, 1)):
+            return None
+        sig = types.void(a, a0, ar, ak, w, w0, wk, K, out, o0, orow)
+
+        def codegen(context, builder, signature, args):
+            at, _, _, _, wt, _, _, _, outt, _, _ = signature.args
+            a_v, a0_v, ar_v, ak_v, w_v, w0_v, wk_v, k_v, out_v, o0_v, orow_v = (
+                context.cast(builder, v, t, types.int64) if isinstance(t, types.Integer) else v
+                for v, t in zip(args, signature.args)
+            )
+            fty = context.get_value_type(at.dtype)
+            vl = lanes(context.get_abi_sizeof(fty))
+            vty = ir.VectorType(fty, vl)
+            i64 = ir.IntType(64)
+            a_p = context.make_array(at)(context, builder, a_v).data
+            w_p = context.make_array(wt)(context, builder, w_v).data
+            o_p = context.make_array(outt)(context, builder, out_v).data
+            o_rows = [builder.gep(o_p, [builder.add(o0_v, builder.mul(i64(r), orow_v))]) for r in range(R)]
+            accs = []
+            for r in range(R):
+                accs += _load_vecs(builder, o_rows[r], vty, NV, vl)
+            accs = _strided_loop(builder, accs, a_p, a0_v, ar_v, ak_v, w_p, w0_v, wk_v, k_v, vty, vl, R)
+            for r in range(R):
+                _store_vecs(builder, accs[r * NV : (r + 1) * NV], o_rows[r], vty, vl)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return kernel
+
+
+def _strided_loop(builder, accs, a_p, a0, ar, ak, w_p, w0, wk, K, vty, vl, R):
+    """The k loop of :func:`make_gemm_kernel`: strided scalars of ``a``, rows of ``w``."""
+    i64 = ir.IntType(64)
+    i32 = ir.IntType(32)
+    fma = fused_multiply_add(builder, vty)
+    splat = ir.Constant(ir.VectorType(i32, vl), [0] * vl)
+    align = 4 if isinstance(vty.element, ir.FloatType) else 8
+    pre = builder.block
+    loop = builder.append_basic_block("gemm.loop")
+    after = builder.append_basic_block("gemm.after")
+    builder.cbranch(builder.icmp_signed(">", K, i64(0)), loop, after)
+    builder.position_at_end(loop)
+    k = builder.phi(i64)
+    k.add_incoming(i64(0), pre)
+    phis = []
+    for acc in accs:
+        ph = builder.phi(vty)
+        ph.add_incoming(acc, pre)
+        phis.append(ph)
+    wk_ptr = builder.gep(w_p, [builder.add(w0, builder.mul(k, wk))])
+    ws = [
+        builder.load(builder.bitcast(builder.gep(wk_ptr, [i64(v * vl)]), vty.as_pointer()), align=align)
+        for v in range(NV)
+    ]
+    a_k = builder.add(a0, builder.mul(k, ak))
+    new = []
+    for r in range(R):
+        s = builder.load(builder.gep(a_p, [builder.add(a_k, builder.mul(i64(r), ar))]))
+        vb = builder.insert_element(ir.Constant(vty, ir.Undefined), s, i32(0))
+        vb = builder.shuffle_vector(vb, ir.Constant(vty, ir.Undefined), splat)
+        for v in range(NV):
+            new.append(fma(vb, ws[v], phis[r * NV + v]))
+    k_next = builder.add(k, i64(1))
+    end = builder.block
+    k.add_incoming(k_next, end)
+    for ph, val in zip(phis, new):
+        ph.add_incoming(val, end)
+    builder.cbranch(builder.icmp_signed("<", k_next, K), loop, after)
+    builder.position_at_end(after)
+    out = []
+    for acc, val in zip(accs, new):
+        ph = builder.phi(vty)
+        ph.add_incoming(acc, pre)
+        ph.add_incoming(val, end)
+        out.append(ph)
+    return out
