@@ -1,0 +1,128 @@
+"""Command line: ``python -m fastlstm.bench`` and ``fastlstm bench``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .config import _INSTALL_BENCH, REFERENCE_CONFIGS, Config, parse_config
+from .report import format_report, plot_speedups, write_json
+from .run import run_benchmarks
+
+logger = logging.getLogger(__name__)
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    import numba
+
+    default_threads = min(2, numba.config.NUMBA_NUM_THREADS)
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Time fastlstm's LSTM layer against torch.nn.LSTM (or a NumPy LSTM without PyTorch): "
+        "training step, inference, GFLOP/s, peak memory.",
+        epilog="Reference configurations (B,T,I,H dtype): "
+        + "; ".join(f"{c.name} {c.B},{c.T},{c.I},{c.H} {c.dtype}" for c in REFERENCE_CONFIGS.values()),
+    )
+    p.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="NAME:B,T,I,H,dtype",
+        help="add a configuration (repeatable), e.g. mine:32,100,8,64,float32",
+    )
+    p.add_argument("--only", metavar="NAMES", help="comma-separated configuration names to run")
+    p.add_argument("--repeat", type=int, default=20, help="samples per median (default 20)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=default_threads,
+        help=f"threads for fastlstm and PyTorch (default {default_threads})",
+    )
+    p.add_argument("--json", metavar="FILE", help="write the full report as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="write a bar chart of the speed-ups")
+    p.add_argument("--no-torch", action="store_true", help="compare with the NumPy reference LSTM")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="also time import + first forward/backward in a fresh process (empty and warm numba cache)",
+    )
+    return p
+
+
+def _select(args, parser) -> list[Config]:
+    configs = dict(REFERENCE_CONFIGS)
+    for text in args.config:
+        try:
+            cfg = parse_config(text)
+        except ValueError as exc:
+            parser.error(str(exc))
+        if cfg.name in configs:
+            parser.error(f"--config: the name {cfg.name!r} is taken; choose another")
+        configs[cfg.name] = cfg
+    if args.only is None:
+        return list(configs.values())
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in configs]
+    if unknown:
+        parser.error(f"--only: unknown configuration(s) {unknown}; known: {sorted(configs)}")
+    return [configs[n] for n in names]
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m fastlstm.bench") -> int:
+    """Command-line entry point (``python -m fastlstm.bench`` and ``fastlstm bench``).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (``sys.argv[1:]`` when None).
+    prog : str
+        The program name shown in ``--help`` and usage errors.
+
+    Returns 0, or 1 if a correctness check failed (the figures are still reported).
+    """
+    parser = _parser(prog)
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat: expected >= 1, got {args.repeat}")
+    import numba
+
+    if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
+        parser.error(
+            f"--threads: expected 1 to NUMBA_NUM_THREADS = {numba.config.NUMBA_NUM_THREADS}, "
+            f"got {args.threads}"
+        )
+    configs = _select(args, parser)
+    if args.plot:  # fail before measuring, not after
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            parser.error(f"--plot needs matplotlib: {_INSTALL_BENCH}")
+
+    def progress(msg: str) -> None:
+        print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+    report = run_benchmarks(
+        configs,
+        repeat=args.repeat,
+        threads=args.threads,
+        use_torch=not args.no_torch,
+        memory=not args.no_memory,
+        cold=args.cold,
+        progress=progress,
+    )
+    report["argv"] = list(sys.argv[1:] if argv is None else argv)
+    print(format_report(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f"wrote {args.json}")
+    if args.plot:
+        plot_speedups(report, args.plot)
+        print(f"wrote {args.plot}")
+    failed = [e["config"]["name"] for e in report["results"] if not e["check"]["passed"]]
+    if failed:
+        print(f"correctness check FAILED for: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0

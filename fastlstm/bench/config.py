@@ -1,0 +1,87 @@
+"""Benchmark configurations: the reference table and ``NAME:B,T,I,H,dtype`` parsing."""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = "fastlstm-bench/1"
+
+_INSTALL_BENCH = "pip install 'fastlstm[bench]'"
+_INSTALL_TORCH = "pip install torch==2.13.0"
+
+
+class Config(NamedTuple):
+    """One benchmark configuration: a one-layer LSTM and its problem size."""
+
+    name: str
+    B: int  #: batch rows
+    T: int  #: time steps
+    I: int  #: input features  # noqa: E741
+    H: int  #: hidden units
+    dtype: str  #: "float32" or "float64"
+
+    @property
+    def flops_forward(self) -> int:
+        """``2 T B 4H (I + H)``: the multiply-adds of the input and recurrent products."""
+        return 2 * self.T * self.B * 4 * self.H * (self.I + self.H)
+
+    @property
+    def flops_training(self) -> int:
+        """Forward plus backward: three times the forward count."""
+        return 3 * self.flops_forward
+
+    @property
+    def streaming(self) -> bool:
+        """One step per call with the state carried over (inference is then streaming latency)."""
+        return self.T == 1
+
+    def as_dict(self) -> dict:
+        return dict(self._asdict())
+
+
+#: The reference configurations, in the order of the table.
+REFERENCE_CONFIGS: dict[str, Config] = {
+    c.name: c
+    for c in (
+        Config("step", 1, 1, 1, 32, "float32"),
+        Config("tiny", 32, 50, 1, 32, "float32"),
+        Config("small", 64, 100, 8, 64, "float32"),
+        Config("medium", 32, 100, 32, 128, "float32"),
+        Config("large", 128, 50, 64, 256, "float32"),
+        Config("medium64", 32, 100, 32, 128, "float64"),
+    )
+}
+
+#: Bound on the max-norm relative error (max |a - e| / max |e|, per tensor) of fastlstm
+#: against the float64 oracle. float32: the test suite measures at most ~1.2e-6 up to
+#: T = 200; 1e-4 leaves room for the larger sums of these sizes while any wrong term
+#: shows up at 1e-3 or more. float64: measured ~1e-15; 1e-10 as in the tests.
+CHECK_RTOL: dict[str, float] = {"float32": 1e-4, "float64": 1e-10}
+
+_DTYPES = {"float32": "float32", "f32": "float32", "float64": "float64", "f64": "float64"}
+
+
+def parse_config(text: str) -> Config:
+    """Parse ``NAME:B,T,I,H,dtype`` (dtype ``float32``/``f32`` or ``float64``/``f64``)."""
+    name, sep, rest = text.partition(":")
+    parts = rest.split(",")
+    if not sep or not name or len(parts) != 5:
+        raise ValueError(f"config: expected NAME:B,T,I,H,dtype (e.g. mine:32,100,8,64,float32), got {text!r}")
+    try:
+        sizes = [int(p) for p in parts[:4]]
+    except ValueError:
+        raise ValueError(f"config {name!r}: B, T, I and H must be integers, got {parts[:4]}") from None
+    if min(sizes) < 1:
+        raise ValueError(f"config {name!r}: B, T, I and H must be >= 1, got {sizes}")
+    dtype = _DTYPES.get(parts[4].strip().lower())
+    if dtype is None:
+        raise ValueError(f"config {name!r}: dtype must be float32 or float64, got {parts[4]!r}")
+    return Config(name, *sizes, dtype)
+
+
+# --------------------------------------------------------------------------------------
+# NumPy reference LSTM: the oracle without PyTorch, and the baseline it is timed against
+# --------------------------------------------------------------------------------------
