@@ -226,3 +226,26 @@ def test_torch_module_rows(tmp_path, capsys, restore_numba_threads):
     with open(tmp_path / "n.json") as fh:
         assert "fastlstm_torch" not in json.load(fh)["results"][0]["training"]
     assert "fastlstm.torch" not in capsys.readouterr().out
+
+
+def test_profile_parts_add_up_to_the_step():
+    """--profile: every part is measured (non-negative), the drivers' parts fit inside the
+    one-thread step, and the table names every part."""
+    from fastlstm.bench.profile import PARTS, format_profile, profile_config
+
+    cfg = bench.Config("p", 4, 6, 3, 20, "float32")
+    prof = profile_config(cfg, repeat=3, threads=1)
+    assert set(prof["parts"]) == set(PARTS)
+    assert all(v >= 0 for v in prof["parts"].values())
+    assert prof["parts"]["recurrent"] > 0 and prof["parts"]["elementwise"] > 0
+    assert prof["drivers_1"] <= prof["step_1"] * 1.5  # the drivers are inside the layer's step
+    table = format_profile({"p": prof})
+    for label in ("input proj.", "recurrent", "elementwise", "weight grads", "input grad", "Python"):
+        assert label in table
+
+
+def test_profile_flag_prints_the_table(capsys, restore_numba_threads):
+    assert bench.main(["--config", "q:2,3,2,4,float32", "--only", "q", "--repeat", "2", "--no-torch",
+                       "--no-memory", "--threads", "1", "--profile"]) == 0
+    out = capsys.readouterr().out
+    assert "parts timed separately on 1 thread" in out and "q " in out

@@ -45,6 +45,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--no-torch", action="store_true", help="compare with the NumPy reference LSTM")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also time each part of a training step (input projection, recurrent products, "
+        "elementwise, weight and input gradients, checks, Python) on one thread",
+    )
+    p.add_argument(
         "--cold",
         action="store_true",
         help="also time import + first forward/backward in a fresh process (empty and warm numba cache)",
@@ -114,7 +120,20 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m fastlstm.benc
         progress=progress,
     )
     report["argv"] = list(sys.argv[1:] if argv is None else argv)
+    if args.profile:
+        from .profile import format_profile, profile_config
+
+        for cfg in configs:
+            progress(f"{cfg.name}: profile")
+        profiles = {
+            cfg.name: profile_config(cfg, repeat=max(3, min(args.repeat, 10)), threads=args.threads)
+            for cfg in configs
+        }
+        report["profile"] = profiles
     print(format_report(report))
+    if args.profile:
+        print()
+        print(format_profile(report["profile"]))
     if args.json:
         write_json(report, args.json)
         print(f"wrote {args.json}")

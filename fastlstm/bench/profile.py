@@ -1,0 +1,224 @@
+r"""Where a training step's time goes: ``fastlstm bench --profile``.
+
+Each part of one training step of the layer is timed on its own, on the same
+arrays, by compiled loops that call the kernels' own pieces in the drivers' order
+and nothing else:
+
+============== ==========================================================
+part           what runs
+============== ==========================================================
+input proj.    the input half of the fused product (F1): the micro-kernel's
+               time with ``x`` minus its time without (``I = 0``)
+recurrent      (F2) and (B6): the micro-kernel over ``h_{t-1}`` and over ``dA_t``
+elementwise    the pointwise passes (F3)-(F6) and (B1)-(B5), (B9)
+weight grads   (B8): ``dW_ih``, ``dW_hh`` on the micro-kernel, ``db``
+input grad     (B7): ``dx = dA W_ih``, one BLAS product
+checks, packing the NaN/Inf checks of the inputs and the weight packing
+Python         the layer's step minus the drivers' (validation, dispatch,
+               allocation, the layer's bookkeeping)
+============== ==========================================================
+
+The parts run on one thread (``fastlstm.threads(1)``), where they add up; the
+table also gives the whole step at the report's thread count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .. import _threads
+from ..kernels import drivers as D
+from ..kernels.simd import NV, VECTOR_BITS
+from .config import Config
+from .runners import time_call
+
+__all__ = ["PARTS", "format_profile", "profile_config"]
+
+#: the parts, in the table's order
+PARTS = (
+    "input_projection",
+    "recurrent",
+    "elementwise",
+    "weight_grads",
+    "input_grad",
+    "checks_packing",
+    "python",
+)
+
+_VEC_BYTES = VECTOR_BITS // 8
+
+
+@njit(cache=True)
+def _forward_products(x, hs, wxp, whp, bp, blk):
+    """(F1)+(F2) alone: the drivers' forward loop without the pointwise pass."""
+    T, B = hs.shape[0] - 1, hs.shape[1]
+    for t in range(T):
+        r = 0
+        while r < B:
+            n = B - r
+            m = D._R0 if n >= D._R0 else (D._R1 if n >= D._R1 else (D._R2 if n >= D._R2 else D._R3))
+            for p in range(whp.shape[0]):
+                if m == D._R0:
+                    D._fwd_r0(x, hs, t, r, wxp, whp, bp, p, blk)
+                elif m == D._R1:
+                    D._fwd_r1(x, hs, t, r, wxp, whp, bp, p, blk)
+                elif m == D._R2:
+                    D._fwd_r2(x, hs, t, r, wxp, whp, bp, p, blk)
+                else:
+                    D._fwd_r3(x, hs, t, r, wxp, whp, bp, p, blk)
+            r += m
+
+
+@njit(cache=True)
+def _forward_pointwise(hs, cs, gates, lengths, blk):
+    """(F3)-(F6) alone, on a block of fixed pre-activations."""
+    T, B = hs.shape[0] - 1, hs.shape[1]
+    for t in range(T):
+        r = 0
+        while r < B:
+            m = min(D._R0, B - r)
+            D._forward_pointwise(blk, m, r, t, lengths, hs[t], cs[t], hs[t + 1], cs[t + 1], gates[t])
+            r += m
+
+
+@njit(cache=True)
+def _backward_pointwise(dy, cs, gates, lengths, dh, dc, da, sq):
+    T, B = dy.shape[0], dy.shape[1]
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            D._backward_pointwise(dy, t, b, dh, dc, gates, cs, da, lengths, sq)
+
+
+@njit(cache=True)
+def _backward_products(da, wbp, out):
+    T, B = da.shape[0], da.shape[1]
+    for t in range(T - 1, -1, -1):
+        for p in range(wbp.shape[0]):
+            r = 0
+            while r < B:
+                n = B - r
+                if n >= D._R0:
+                    D._bwd_r0(da, t, r, wbp, p, out)
+                    r += D._R0
+                elif n >= D._R1:
+                    D._bwd_r1(da, t, r, wbp, p, out)
+                    r += D._R1
+                elif n >= D._R2:
+                    D._bwd_r2(da, t, r, wbp, p, out)
+                    r += D._R2
+                else:
+                    D._bwd_r3(da, t, r, wbp, p, out)
+                    r += D._R3
+
+
+@njit(cache=True)
+def _bias_grad(da2, db):
+    for r in range(da2.shape[0]):
+        for k in range(da2.shape[1]):
+            db[k] += da2[r, k]
+
+
+@njit(cache=True)
+def _input_grad(da2, w_ih, dx2):
+    np.dot(da2, w_ih, dx2)
+
+
+def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 0) -> dict:
+    """Seconds per training step spent in each of :data:`PARTS` (one thread), plus the
+    whole step at one and at ``threads`` threads (medians of ``repeat`` samples)."""
+    from ..lstm import LSTM
+
+    dt = np.dtype(cfg.dtype)
+    rng = np.random.default_rng(seed)
+    B, T, n_in, H = cfg.B, cfg.T, cfg.I, cfg.H
+    x = rng.standard_normal((T, B, n_in)).astype(dt)
+    dy = rng.standard_normal((T, B, H)).astype(dt)
+    lstm = LSTM(n_in, H, dtype=dt, seed=seed)
+    w_ih, w_hh, b_ih, b_hh = lstm._weights(0, 0)
+
+    def step():
+        lstm.zero_grad()
+        lstm.forward(x)
+        lstm.backward(dy)
+
+    def med(fn):
+        return time_call(fn, repeat)["median"]
+
+    out = {"threads": threads}
+    with _threads.threads(threads):
+        out["step_threads"] = med(step)
+    with _threads.threads(1):
+        out["step_1"] = med(step)
+        no_len = np.empty(0, np.int64)
+        h0 = np.zeros((B, H), dt)
+        fwd = med(lambda: D.forward_alloc(x, h0, h0, w_ih, w_hh, b_ih, b_hh, no_len, 1, True))
+        _, hs, cs, gates = D.forward_alloc(x, h0, h0, w_ih, w_hh, b_ih, b_hh, no_len, 1, True)
+        bwd = med(lambda: D.backward_alloc(dy, h0, h0, x, hs, cs, gates, w_ih, w_hh, no_len, 1))
+        U = _VEC_BYTES // dt.itemsize
+        wxp, whp, bp = D.pack_gates(w_ih, U), D.pack_gates(w_hh, U), D.pack_bias(b_ih + b_hh, U)
+        blk = np.zeros((D._R0, 4 * whp.shape[0] * U), dt)
+        hs2, cs2, g2 = hs.copy(), cs.copy(), gates.copy()
+        lengths = np.full(B, T, np.int64)
+        fused = med(lambda: _forward_products(x, hs2, wxp, whp, bp, blk))
+        no_input = np.empty((T, B, 0), dt)
+        rec_f = med(lambda: _forward_products(no_input, hs2, wxp, whp, bp, blk))
+        pw_f = med(lambda: _forward_pointwise(hs2, cs2, g2, lengths, blk))
+        C = NV * U
+        wbp = D.pack_columns(w_hh, C)
+        Hp = wbp.shape[0] * C
+        dh, dc = np.zeros((B, Hp), dt), np.zeros((B, H), dt)
+        da_buf = np.zeros(T * B * 4 * H + C, dt)
+        da = da_buf[: T * B * 4 * H].reshape(T, B, 4 * H)
+        sq = np.empty((T, B, 2), dt)
+        pw_b = med(lambda: _backward_pointwise(dy, cs, gates, lengths, dh, dc, da, sq))
+        _, _, _, _, da_true, *_ = D.backward_alloc(dy, h0, h0, x, hs, cs, gates, w_ih, w_hh, no_len, 1)
+        da[...] = da_true
+        rec_b = med(lambda: _backward_products(da, wbp, np.empty((B, Hp), dt)))
+        da2 = da.reshape(T * B, 4 * H)
+        wgrad = med(
+            lambda: D.weight_grads(x.reshape(T * B, n_in), hs[:T].reshape(T * B, H), da_buf, 4 * H, 1)
+        )
+        wgrad += med(lambda: _bias_grad(da2, np.zeros(4 * H, dt)))
+        igrad = med(lambda: _input_grad(da2, w_ih, np.empty((T * B, n_in), dt)))
+    parts = {
+        "input_projection": max(fused - rec_f, 0.0),
+        "recurrent": rec_f + rec_b,
+        "elementwise": pw_f + pw_b,
+        "weight_grads": wgrad,
+        "input_grad": igrad,
+    }
+    parts["checks_packing"] = max(fwd + bwd - sum(parts.values()), 0.0)
+    parts["python"] = max(out["step_1"] - fwd - bwd, 0.0)
+    out["parts"] = parts
+    out["drivers_1"] = fwd + bwd
+    return out
+
+
+_LABELS = {
+    "input_projection": "input proj.",
+    "recurrent": "recurrent",
+    "elementwise": "elementwise",
+    "weight_grads": "weight grads",
+    "input_grad": "input grad",
+    "checks_packing": "checks+pack",
+    "python": "Python",
+}
+
+
+def format_profile(profiles: dict[str, dict]) -> str:
+    """The profile table: ms and share of the one-thread step per part."""
+    head = f"{'config':10s} {'step 1 thr':>10s} " + " ".join(f"{_LABELS[p]:>17s}" for p in PARTS)
+    head += f" {'step N thr':>10s}"
+    lines = [
+        "training step, parts timed separately on 1 thread (ms, share of the 1-thread step)",
+        head,
+        "-" * len(head),
+    ]
+    for name, prof in profiles.items():
+        step = prof["step_1"]
+        cells = " ".join(f"{prof['parts'][p] * 1e3:9.3f} ({prof['parts'][p] / step:4.0%})" for p in PARTS)
+        lines.append(
+            f"{name:10s} {step * 1e3:10.3f} {cells} {prof['step_threads'] * 1e3:7.3f} ({prof['threads']})"
+        )
+    return "\n".join(lines)
