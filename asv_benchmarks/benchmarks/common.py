@@ -6,7 +6,8 @@ benchmark code against older commits of the package too.
 Environment variables
 ---------------------
 FASTLSTM_BENCH_THREADS
-    Threads for fastlstm (Numba and BLAS) and PyTorch; default ``min(2, NUMBA_NUM_THREADS)``.
+    Comma-separated thread counts to parametrise over (fastlstm's Numba and BLAS pools and
+    PyTorch alike); default ``1,2`` (those up to ``NUMBA_NUM_THREADS``).
 FASTLSTM_BENCH_CONFIGS
     Comma-separated subset of :data:`CONFIGS` to parametrise over (default: all).
 """
@@ -58,10 +59,15 @@ CONFIGS: dict[str, Config] = (
 #: max |fastlstm - reference| / max |reference| allowed in the setup checks (see fastlstm.bench).
 RTOL = {"float32": 1e-4, "float64": 1e-10}
 
-THREADS = int(os.environ.get("FASTLSTM_BENCH_THREADS", min(2, numba.config.NUMBA_NUM_THREADS)))
+#: the thread counts every benchmark is run with (an asv parameter)
+THREADS: list[int] = [
+    n
+    for n in (int(v) for v in os.environ.get("FASTLSTM_BENCH_THREADS", "1,2").split(",") if v.strip())
+    if 1 <= n <= numba.config.NUMBA_NUM_THREADS
+] or [1]
 
 
-def set_threads(n: int = THREADS) -> None:
+def set_threads(n: int) -> None:
     """The same number of threads for Numba and every BLAS pool (no oversubscription)."""
     try:
         from fastlstm import _threads
@@ -184,7 +190,8 @@ layer.backward(np.ones_like(y))
 def cold_env(numba_cache_dir: str | None) -> dict:
     """Environment of a cold-start child: its own Numba cache dir, or no cache at all (None)."""
     env = {k: v for k, v in os.environ.items() if k not in ("FASTLSTM_DISABLE_CACHE", "NUMBA_CACHE_DIR")}
-    env.update(NUMBA_NUM_THREADS=str(THREADS), OPENBLAS_NUM_THREADS=str(THREADS))
+    n = str(max(THREADS))
+    env.update(NUMBA_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n)
     if numba_cache_dir is None:
         env["FASTLSTM_DISABLE_CACHE"] = "1"
     else:

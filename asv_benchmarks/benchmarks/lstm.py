@@ -13,8 +13,8 @@ import numpy as np
 
 from . import common
 
-PARAMS = [list(common.CONFIGS)]
-PARAM_NAMES = ["config"]
+PARAMS = [list(common.CONFIGS), common.THREADS]
+PARAM_NAMES = ["config", "threads"]
 
 
 class TimeForward:
@@ -24,8 +24,8 @@ class TimeForward:
     param_names = PARAM_NAMES
     timeout = 180
 
-    def setup(self, config):
-        common.set_threads()
+    def setup(self, config, threads):
+        common.set_threads(threads)
         cfg = common.CONFIGS[config]
         self.x, _, self.layer = common.make_data(cfg)
         self.layer.eval()
@@ -35,11 +35,18 @@ class TimeForward:
         # streaming (T = 1): feed a state back in, as a streaming caller does
         self.state = self.layer.forward(self.x)[1] if cfg.T == 1 else None
 
-    def time_forward(self, config):
+    def time_forward(self, config, threads):
         self.layer.forward(self.x, self.state)
 
-    def peakmem_forward(self, config):
+    def peakmem_forward(self, config, threads):
         self.layer.forward(self.x, self.state)
+
+    def track_gflops(self, config, threads):
+        """Inference FLOP rate, ``2 T B 4H (I + H)`` over the median of 5 forwards."""
+        cfg = common.CONFIGS[config]
+        return cfg.flops_forward / common.median_time(lambda: self.layer.forward(self.x, self.state)) / 1e9
+
+    track_gflops.unit = "GFLOP/s"
 
 
 class TimeBackward:
@@ -50,10 +57,10 @@ class TimeBackward:
     param_names = PARAM_NAMES
     timeout = 180
 
-    def setup(self, config):
+    def setup(self, config, threads):
         from fastlstm import kernels
 
-        common.set_threads()
+        common.set_threads(threads)
         cfg = common.CONFIGS[config]
         x, self.dy, layer = common.make_data(cfg)
         self.w_ih, self.w_hh, b = common.weights(layer)
@@ -64,10 +71,10 @@ class TimeBackward:
         ref = common.reference_dx(self.dy.astype(np.float64), ref_cache, self.w_ih, self.w_hh)
         common.check_close(res.dx, ref, cfg.dtype, "input gradient")
 
-    def time_backward(self, config):
+    def time_backward(self, config, threads):
         self.backward(self.dy, None, None, self.cache, self.w_ih, self.w_hh)
 
-    def peakmem_backward(self, config):
+    def peakmem_backward(self, config, threads):
         self.backward(self.dy, None, None, self.cache, self.w_ih, self.w_hh)
 
 
@@ -78,8 +85,8 @@ class TimeTrainingStep:
     param_names = PARAM_NAMES
     timeout = 300
 
-    def setup(self, config):
-        common.set_threads()
+    def setup(self, config, threads):
+        common.set_threads(threads)
         self.cfg = cfg = common.CONFIGS[config]
         self.x, self.dy, self.layer = common.make_data(cfg)
         w_ih, w_hh, b = common.weights(self.layer)
@@ -88,13 +95,13 @@ class TimeTrainingStep:
         ref = common.reference_dx(self.dy.astype(np.float64), ref_cache, w_ih, w_hh)
         common.check_close(dx, ref, cfg.dtype, "input gradient of the training step")
 
-    def time_training_step(self, config):
+    def time_training_step(self, config, threads):
         common.training_step(self.layer, self.x, self.dy)
 
-    def peakmem_training_step(self, config):
+    def peakmem_training_step(self, config, threads):
         common.training_step(self.layer, self.x, self.dy)
 
-    def track_gflops(self, config):
+    def track_gflops(self, config, threads):
         """Training-step FLOP rate, ``3 * 2 T B 4H (I + H)`` over the median of 5 steps."""
         t = common.median_time(lambda: common.training_step(self.layer, self.x, self.dy))
         return self.cfg.flops_training / t / 1e9
@@ -112,13 +119,13 @@ class TrackSpeedupVsTorch:
     param_names = PARAM_NAMES
     timeout = 300
 
-    def setup(self, config):
+    def setup(self, config, threads):
         try:
             import torch
         except ImportError:
             raise NotImplementedError("PyTorch is not installed") from None
-        common.set_threads()
-        torch.set_num_threads(common.THREADS)
+        common.set_threads(threads)
+        torch.set_num_threads(threads)
         self.torch = torch
         cfg = common.CONFIGS[config]
         self.x, self.dy, self.layer = common.make_data(cfg)
@@ -140,14 +147,14 @@ class TrackSpeedupVsTorch:
         with self.torch.inference_mode():
             self.module(self.x_inf)
 
-    def track_speedup_training(self, config):
+    def track_speedup_training(self, config, threads):
         t_fast = common.median_time(lambda: common.training_step(self.layer, self.x, self.dy))
         t_torch = common.median_time(self._torch_step)
         return t_torch / t_fast
 
     track_speedup_training.unit = "x"
 
-    def track_speedup_inference(self, config):
+    def track_speedup_inference(self, config, threads):
         self.layer.eval()
         self.x_inf = self.torch.from_numpy(self.x)
         self.layer.forward(self.x)
