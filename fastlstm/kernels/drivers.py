@@ -134,20 +134,14 @@ def _forward_pointwise(blk, m, row0, t, lengths, h_prev, c_prev, h_new, c_new, g
     H = h_prev.shape[1]
     for r in range(m):
         b = row0 + r
-        hp = h_prev[b]
-        cp = c_prev[b]
-        hn = h_new[b]
-        cn = c_new[b]
-        g = gates[b]
-        if t >= lengths[b]:  # (F6) row b has ended: freeze its state
+        if t < lengths[b]:
+            forward_row(blk, r, h_prev, c_prev, h_new, c_new, gates, b)  # (F3)-(F5)
+        else:  # (F6) row b has ended: freeze its state
             for j in range(H):
-                hn[j] = hp[j]
-            for j in range(H):
-                cn[j] = cp[j]
+                h_new[b, j] = h_prev[b, j]
+                c_new[b, j] = c_prev[b, j]
             for j in range(4 * H):
-                g[j] = 0
-            continue
-        forward_row(blk[r], hp, cp, hn, cn, g)  # (F3)-(F5)
+                gates[b, j] = 0
 
 
 @njit(**JIT)
@@ -158,28 +152,17 @@ def _backward_pointwise(dy, t, b, dh, dc, gates, cs, da, lengths, sq):
     da [T, B, 4H]: out dA_t (B4), zero on a masked row (B9).  sq [T, B, 2]: out the
     squared norms of dh_t and dc_t for the row.
     """
-    H = dc.shape[1]
-    zero = dc.dtype.type(0.0)
-    dhb = dh[b]
-    dcb = dc[b]
-    d = da[t, b]
-    if t >= lengths[b]:  # (B9) dh^rec, dc^rec pass through; dy ignored
+    if t < lengths[b]:
+        sq_h, sq_c = backward_row(dy, dh, dc, gates, cs, da, t, b)  # (B1)-(B5)
+    else:  # (B9) dh^rec, dc^rec pass through; dy ignored
+        H = dc.shape[1]
+        sq_h = dc.dtype.type(0.0)
+        sq_c = dc.dtype.type(0.0)
         for j in range(4 * H):
-            d[j] = zero
-        sq_h = zero
-        sq_c = zero
+            da[t, b, j] = 0
         for j in range(H):
-            sq_h += dhb[j] * dhb[j]
-        for j in range(H):
-            sq_c += dcb[j] * dcb[j]
-        sq[t, b, 0] = sq_h
-        sq[t, b, 1] = sq_c
-        return
-    y = dy[t, b]
-    g = gates[t, b]
-    c_new = cs[t + 1, b]
-    c_prev = cs[t, b]
-    sq_h, sq_c = backward_row(y, dhb, dcb, g, c_new, c_prev, d)  # (B1)-(B5)
+            sq_h += dh[b, j] * dh[b, j]
+            sq_c += dc[b, j] * dc[b, j]
     sq[t, b, 0] = sq_h
     sq[t, b, 1] = sq_c
 

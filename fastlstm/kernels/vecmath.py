@@ -290,28 +290,45 @@ def _row_loop(builder, rows, n, body, init=()):
     return out
 
 
+def _row_ptr(context, builder, aryty, ary, inds):
+    """Pointer to ``ary[inds..., 0]`` (no views: no reference counting in the hot loop)."""
+    arr = context.make_array(aryty)(context, builder, ary)
+    inds = list(inds) + [ir.IntType(64)(0)] * (aryty.ndim - len(inds))
+    return cgutils.get_item_pointer(context, builder, aryty, arr, inds)
+
+
+def _last_dim(context, builder, aryty, ary):
+    return builder.extract_value(context.make_array(aryty)(context, builder, ary).shape, aryty.ndim - 1)
+
+
 @intrinsic
-def forward_row(typingctx, a, hp, cp, hn, cn, g):
-    """(F3)-(F5) for one row: ``a`` [4*Hs] gate-major pre-activations (overwritten
-    with nothing; read only), hp, cp [H] the states at t-1, hn, cn [H] out the
-    states at t (may be hp, cp), g [4H] out the gates."""
-    if not _arrays_ok((a, hp, cp, hn, cn, g), (1,) * 6):
+def forward_row(typingctx, blk, r, h_prev, c_prev, h_new, c_new, gates, b):
+    """(F3)-(F5) for row ``b``: ``blk[r]`` [4*Hs] gate-major pre-activations (read);
+    h_prev, c_prev [B, H] the states at t-1; h_new, c_new [B, H] out, the states at t
+    (may be h_prev, c_prev); gates [B, 4H] out."""
+    if not _arrays_ok((blk, h_prev, c_prev, h_new, c_new, gates), (2,) * 6):
         return None
-    sig = types.void(a, hp, cp, hn, cn, g)
+    sig = types.void(blk, r, h_prev, c_prev, h_new, c_new, gates, b)
 
     def codegen(context, builder, signature, args):
-        at, hpt, cpt, hnt, cnt, gt = signature.args
-        fty = context.get_value_type(at.dtype)
+        blkt, rt, hpt, cpt, hnt, cnt, gt, bt = signature.args
+        blk_v, r_v, hp_v, cp_v, hn_v, cn_v, g_v, b_v = args
+        r_v = context.cast(builder, r_v, rt, types.int64)
+        b_v = context.cast(builder, b_v, bt, types.int64)
+        fty = context.get_value_type(blkt.dtype)
         vl = lanes(context.get_abi_sizeof(fty))
         vty = ir.VectorType(fty, vl)
         i64 = ir.IntType(64)
         V = _V(builder, vty)
         rows = _Rows(builder, vty)
-        a_p, hp_p, cp_p, hn_p, cn_p, g_p = (
-            _data(context, builder, t, v) for t, v in zip(signature.args, args)
-        )
-        H = builder.extract_value(context.make_array(hpt)(context, builder, args[1]).shape, 0)
-        Hs = builder.sdiv(builder.extract_value(context.make_array(at)(context, builder, args[0]).shape, 0), i64(4))
+        a_p = _row_ptr(context, builder, blkt, blk_v, [r_v])
+        hp_p = _row_ptr(context, builder, hpt, hp_v, [b_v])
+        cp_p = _row_ptr(context, builder, cpt, cp_v, [b_v])
+        hn_p = _row_ptr(context, builder, hnt, hn_v, [b_v])
+        cn_p = _row_ptr(context, builder, cnt, cn_v, [b_v])
+        g_p = _row_ptr(context, builder, gt, g_v, [b_v])
+        H = _last_dim(context, builder, hpt, hp_v)
+        Hs = builder.sdiv(_last_dim(context, builder, blkt, blk_v), i64(4))
         zero = i64(0)
         H2, H3 = builder.mul(H, i64(2)), builder.mul(H, i64(3))
         S2, S3 = builder.mul(Hs, i64(2)), builder.mul(Hs, i64(3))
@@ -338,27 +355,35 @@ def forward_row(typingctx, a, hp, cp, hn, cn, g):
 
 
 @intrinsic
-def backward_row(typingctx, dy, dh, dc, g, cn, cp, da):
-    """(B1)-(B5) for one live row: dy [H] upstream gradient; dh [>=H] dh^rec_t (read);
-    dc [H] in dc^rec_t, out dc^rec_{t-1} (B5); g [4H] gates; cn, cp [H] c_t, c_{t-1};
-    da [4H] out dA_t (B4). Returns ``(sum dh_t^2, sum dc_t^2)`` (lane-wise partial sums
-    added in a fixed order)."""
-    if not _arrays_ok((dy, dh, dc, g, cn, cp, da), (1,) * 7):
+def backward_row(typingctx, dy, dh, dc, gates, cs, da, t, b):
+    """(B1)-(B5) for the live row ``b`` at step ``t``: dy [T, B, H] upstream gradient;
+    dh [B, >=H] dh^rec_t (read); dc [B, H] in dc^rec_t, out dc^rec_{t-1} (B5);
+    gates [T, B, 4H]; cs [T+1, B, H] (c_t = cs[t+1], c_{t-1} = cs[t]); da [T, B, 4H]
+    out dA_t (B4). Returns ``(sum dh_t^2, sum dc_t^2)`` over the row (lane-wise partial
+    sums added in a fixed order)."""
+    if not _arrays_ok((dy, dh, dc, gates, cs, da), (3, 2, 2, 3, 3, 3)):
         return None
-    sig = types.UniTuple(dy.dtype, 2)(dy, dh, dc, g, cn, cp, da)
+    sig = types.UniTuple(dy.dtype, 2)(dy, dh, dc, gates, cs, da, t, b)
 
     def codegen(context, builder, signature, args):
-        dyt, dht, dct, gt, cnt, cpt, dat = signature.args
+        dyt, dht, dct, gt, cst, dat, tt, bt = signature.args
+        dy_v, dh_v, dc_v, g_v, cs_v, da_v, t_v, b_v = args
+        t_v = context.cast(builder, t_v, tt, types.int64)
+        b_v = context.cast(builder, b_v, bt, types.int64)
         fty = context.get_value_type(dyt.dtype)
         vl = lanes(context.get_abi_sizeof(fty))
         vty = ir.VectorType(fty, vl)
         i64 = ir.IntType(64)
         V = _V(builder, vty)
         rows = _Rows(builder, vty)
-        dy_p, dh_p, dc_p, g_p, cn_p, cp_p, da_p = (
-            _data(context, builder, t, v) for t, v in zip(signature.args, args)
-        )
-        H = builder.extract_value(context.make_array(dyt)(context, builder, args[0]).shape, 0)
+        dy_p = _row_ptr(context, builder, dyt, dy_v, [t_v, b_v])
+        dh_p = _row_ptr(context, builder, dht, dh_v, [b_v])
+        dc_p = _row_ptr(context, builder, dct, dc_v, [b_v])
+        g_p = _row_ptr(context, builder, gt, g_v, [t_v, b_v])
+        cn_p = _row_ptr(context, builder, cst, cs_v, [builder.add(t_v, i64(1)), b_v])
+        cp_p = _row_ptr(context, builder, cst, cs_v, [t_v, b_v])
+        da_p = _row_ptr(context, builder, dat, da_v, [t_v, b_v])
+        H = _last_dim(context, builder, dyt, dy_v)
         zero = i64(0)
         H2, H3 = builder.mul(H, i64(2)), builder.mul(H, i64(3))
         one = V.c(1.0)
