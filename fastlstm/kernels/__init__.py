@@ -37,13 +37,15 @@ Structure (three tiers, as in STUMPY's ``stump -> _stump -> _compute_diagonal``)
   over batch rows split across threads;
 * :mod:`~fastlstm.kernels.simd` (the register-blocked product of (F1)+(F2) or
   (B6) for one panel, in LLVM IR) and the fused pointwise passes of
-  :mod:`~fastlstm.kernels.drivers` do the arithmetic;
-  :mod:`~fastlstm.kernels.activations` holds the leaf functions.
+  :mod:`~fastlstm.kernels.drivers` and the explicit-vector pointwise passes of
+  :mod:`~fastlstm.kernels.vecmath` do the arithmetic;
+  :mod:`~fastlstm.kernels.activations` holds the scalar leaf functions and
+  :mod:`~fastlstm.kernels.compiled` the API for users' own ``@njit`` code.
 
 Following cuDNN/oneDNN, the input and weight gradients (B7, B8) are single large
-matrix products after the time loop. All sums run in a fixed order, so results
-do not depend on the number of threads (see ``docs/performance.md`` for the one
-exception, the BLAS weight gradients in float32).
+products after the time loop (on the same micro-kernel; nothing calls BLAS). All
+sums run in a fixed order, so results do not depend on the number of threads, in
+float32 too (``docs/performance.md``).
 
 Preconditions of the private ``@njit`` functions (the drivers; the public
 wrappers enforce them): all float arrays share one dtype (float32 or float64), are C-contiguous
@@ -55,7 +57,7 @@ lengths read out of bounds.
 
 from __future__ import annotations
 
-from . import activations, api, compiled, drivers, simd
+from . import activations, api, compiled, drivers, simd, vecmath
 from .activations import sigmoid, tanh
 from .api import (
     CODE_PATH,

@@ -73,14 +73,14 @@ CODE_PATH = {
         "activations": "rational tanh (Eigen 13/6), sigmoid via tanh; vectorised",
         "recurrent": _MICRO,
         "input_projection": "fused into the recurrent micro-kernel",
-        "weight_gradients": "BLAS sgemm via numba np.dot (scipy's OpenBLAS), after the time loop",
+        "weight_gradients": "micro-kernel after the time loop (dW over dA panels, dx over rows); no BLAS",
         "threads": "numba prange over batch rows, one region per pass",
     },
     "float64": {
         "activations": "exp by range reduction + degree-13 polynomial, Cephes tanh; vectorised",
         "recurrent": _MICRO,
         "input_projection": "fused into the recurrent micro-kernel",
-        "weight_gradients": "BLAS dgemm via numba np.dot (scipy's OpenBLAS), after the time loop",
+        "weight_gradients": "micro-kernel after the time loop (dW over dA panels, dx over rows); no BLAS",
         "threads": "numba prange over batch rows, one region per pass",
     },
 }

@@ -12,14 +12,15 @@ gates side by side, so a panel row is ``NV = 4`` vectors):
 BPTT, per step, for the same rows: the pointwise pass (B1)-(B5), (B9) row by row,
 then the micro-kernel for (B6), ``dh^rec_{t-1} = dA_t W_hh``, in row blocks. The
 input and weight gradients (B7), (B8) are large products after the time loop, on
-BLAS (``np.dot``), outside the threaded region: the two thread pools never run at
-once.
+the same micro-kernel (threads split the rows of dx and the column panels of dA).
+Nothing calls BLAS: OpenBLAS's threads spin for a while after each call and took a
+core from Numba's (a training step ran twice as long with both pools at 2 threads).
 
 Rows of a batch never interact, so each thread owns fixed rows for all ``T``
 steps: one parallel region per call, no synchronisation between steps. Every
-row's arithmetic is the same whichever thread or row block computes it, so the
-forward pass and the recurrent part of BPTT are bitwise identical for any number
-of threads, in float32 too.
+row's arithmetic is the same whichever thread or row block computes it, and every
+gradient entry is summed in one fixed order, so all results are bitwise identical
+for any number of threads, in float32 too.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ _VEC_BYTES = VECTOR_BITS // 8
 _fwd_r0, _fwd_r1, _fwd_r2, _fwd_r3 = (make_forward_kernel(r) for r in ROW_BLOCKS)
 _bwd_r0, _bwd_r1, _bwd_r2, _bwd_r3 = (make_backward_kernel(r) for r in ROW_BLOCKS)
 _gemm_r0, _gemm_r1, _gemm_r2, _gemm_r3 = (make_gemm_kernel(r) for r in ROW_BLOCKS)
+# one vector wide, for the input gradient of narrow inputs (I <= VL: the benchmark's 1 and 8)
+_gemm1_r0, _gemm1_r1, _gemm1_r2, _gemm1_r3 = (make_gemm_kernel(r, 1) for r in ROW_BLOCKS)
 
 #: steps x rows of dA per block of the weight-gradient product (a [NB, NV*VL] slice
 #: of dA, 32 KiB in float32 on AVX-512, stays in L1 across the row blocks)
@@ -295,6 +298,68 @@ def _weight_grad_parallel(n_chunks, x, hs, da, G, out_x, out_h, Gp, P):
 
 
 @njit(**JIT)
+def _input_grad_rows(lo, hi, da, G, wp, out, Ip, nv):
+    """(B7) ``out[n, :] = sum_k dA[n, k] W_ih[k, :]`` for rows ``[lo, hi)`` of ``N = T*B``;
+    wp: column panels of W_ih, ``[P, G, nv*VL]`` flat; out [N, Ip] flat (zeroed)."""
+    C = nv * (_VEC_BYTES // da.itemsize)
+    P = Ip // C
+    for p in range(P):
+        w0 = p * G * C
+        r = lo
+        while r < hi:
+            n = hi - r
+            m = _R0 if n >= _R0 else (_R1 if n >= _R1 else (_R2 if n >= _R2 else _R3))
+            a0 = r * G
+            o0 = r * Ip + p * C
+            if nv == 1:
+                if m == _R0:
+                    _gemm1_r0(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
+                elif m == _R1:
+                    _gemm1_r1(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
+                elif m == _R2:
+                    _gemm1_r2(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
+                else:
+                    _gemm1_r3(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
+            elif m == _R0:
+                _gemm_r0(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
+            elif m == _R1:
+                _gemm_r1(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
+            elif m == _R2:
+                _gemm_r2(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
+            else:
+                _gemm_r3(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
+            r += m
+
+
+@njit(**JIT_PARALLEL)
+def _input_grad_parallel(n_chunks, N, da, G, wp, out, Ip, nv):
+    for c in prange(n_chunks):
+        _input_grad_rows(c * N // n_chunks, (c + 1) * N // n_chunks, da, G, wp, out, Ip, nv)
+
+
+@njit(**JIT)
+def input_grad(da_flat, w_ih, N, n_threads):
+    """(B7) ``dx = dA W_ih`` [N, I] with the micro-kernel (one vector wide when I fits
+    in one), rows split over threads: no BLAS call, so no second thread pool spins
+    against Numba's (measured: the training step took twice as long with OpenBLAS's
+    two threads idling between its calls)."""
+    G, n_in = w_ih.shape
+    VL = _VEC_BYTES // w_ih.itemsize
+    nv = 1 if n_in <= VL else NV
+    C = nv * VL
+    wp = pack_columns(w_ih, C)
+    Ip = wp.shape[0] * C
+    out = np.zeros(N * Ip, dtype=w_ih.dtype)
+    wf = wp.reshape(wp.size)
+    n_chunks = max(1, min(n_threads, N // (4 * _R0)))
+    if n_chunks == 1:
+        _input_grad_rows(0, N, da_flat, G, wf, out, Ip, nv)
+    else:
+        _input_grad_parallel(n_chunks, N, da_flat, G, wf, out, Ip, nv)
+    return np.ascontiguousarray(out.reshape((N, Ip))[:, :n_in])
+
+
+@njit(**JIT)
 def weight_grads(x, hs_prev, da_flat, G, n_threads):
     """(B8) ``dW_ih = sum_n dA_n^T x_n``, ``dW_hh = sum_n dA_n^T h_{n-1}`` with the
     micro-kernel, split over threads by column panels of dA (each output entry is
@@ -408,11 +473,11 @@ def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_thre
     da_buf = np.empty(T * B * G + C, dtype=dtype)  # + C: the last panel of (B8) reads past G
     da_buf[T * B * G :] = 0
     da = da_buf[: T * B * G].reshape((T, B, G))
-    dx = np.empty((T, B, In), dtype=dtype)
     db = np.zeros(G, dtype=dtype)
     sq = np.empty((T, B, 2), dtype=dtype)
     dc = dc_n.copy()
     if nonfinite(dy) or nonfinite(dh_n) or nonfinite(dc_n):
+        dx = np.zeros((T, B, In), dtype=dtype)
         return BAD_GRAD, dx, dh_n.copy(), dc, da, np.zeros((G, In), dtype), np.zeros((G, H), dtype), db, sq
     if lengths.size == 0:
         lengths = np.full(B, T, dtype=np.int64)
@@ -428,7 +493,7 @@ def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_thre
         _backward_parallel(n_chunks, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq)
     dh0 = np.ascontiguousarray((dh if T % 2 == 0 else dh_next)[:, :H])
     da2 = da.reshape((T * B, G))
-    np.dot(da2, w_ih, dx.reshape((T * B, In)))  # (B7) on BLAS
+    dx = input_grad(da_buf, w_ih, T * B, n_threads).reshape((T, B, In))  # (B7)
     dw_ih, dw_hh = weight_grads(x.reshape((T * B, In)), hs[:T].reshape((T * B, H)), da_buf, G, n_threads)  # (B8)
     for r in range(T * B):  # rows in order: deterministic
         for k in range(G):

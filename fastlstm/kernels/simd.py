@@ -328,11 +328,11 @@ def inspect_microkernel(dtype="float32") -> str:
     return one_block.inspect_asm(one_block.signatures[0])
 
 
-def make_gemm_kernel(R: int):
+def make_gemm_kernel(R: int, nv: int = NV):
     """A register block of a general product, accumulated into ``out``, on flat arrays.
 
     ``kernel(a, a0, ar, ak, w, w0, wk, K, out, o0, orow)`` adds, for ``r < R`` and the
-    ``NV * VL`` columns ``c``::
+    ``nv * VL`` columns ``c``::
 
         out[o0 + r*orow + c] += sum_k a[a0 + r*ar + k*ak] * w[w0 + k*wk + c]
 
@@ -363,10 +363,10 @@ def make_gemm_kernel(R: int):
             o_rows = [builder.gep(o_p, [builder.add(o0_v, builder.mul(i64(r), orow_v))]) for r in range(R)]
             accs = []
             for r in range(R):
-                accs += _load_vecs(builder, o_rows[r], vty, NV, vl)
-            accs = _strided_loop(builder, accs, a_p, a0_v, ar_v, ak_v, w_p, w0_v, wk_v, k_v, vty, vl, R)
+                accs += _load_vecs(builder, o_rows[r], vty, nv, vl)
+            accs = _strided_loop(builder, accs, a_p, a0_v, ar_v, ak_v, w_p, w0_v, wk_v, k_v, vty, vl, R, nv)
             for r in range(R):
-                _store_vecs(builder, accs[r * NV : (r + 1) * NV], o_rows[r], vty, vl)
+                _store_vecs(builder, accs[r * nv : (r + 1) * nv], o_rows[r], vty, vl)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -374,7 +374,7 @@ def make_gemm_kernel(R: int):
     return kernel
 
 
-def _strided_loop(builder, accs, a_p, a0, ar, ak, w_p, w0, wk, K, vty, vl, R):
+def _strided_loop(builder, accs, a_p, a0, ar, ak, w_p, w0, wk, K, vty, vl, R, nv):
     """The k loop of :func:`make_gemm_kernel`: strided scalars of ``a``, rows of ``w``."""
     i64 = ir.IntType(64)
     i32 = ir.IntType(32)
@@ -396,7 +396,7 @@ def _strided_loop(builder, accs, a_p, a0, ar, ak, w_p, w0, wk, K, vty, vl, R):
     wk_ptr = builder.gep(w_p, [builder.add(w0, builder.mul(k, wk))])
     ws = [
         builder.load(builder.bitcast(builder.gep(wk_ptr, [i64(v * vl)]), vty.as_pointer()), align=align)
-        for v in range(NV)
+        for v in range(nv)
     ]
     a_k = builder.add(a0, builder.mul(k, ak))
     new = []
@@ -404,8 +404,8 @@ def _strided_loop(builder, accs, a_p, a0, ar, ak, w_p, w0, wk, K, vty, vl, R):
         s = builder.load(builder.gep(a_p, [builder.add(a_k, builder.mul(i64(r), ar))]))
         vb = builder.insert_element(ir.Constant(vty, ir.Undefined), s, i32(0))
         vb = builder.shuffle_vector(vb, ir.Constant(vty, ir.Undefined), splat)
-        for v in range(NV):
-            new.append(fma(vb, ws[v], phis[r * NV + v]))
+        for v in range(nv):
+            new.append(fma(vb, ws[v], phis[r * nv + v]))
     k_next = builder.add(k, i64(1))
     end = builder.block
     k.add_incoming(k_next, end)
