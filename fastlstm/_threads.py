@@ -1,10 +1,10 @@
 """Thread control: Numba's thread pool and the BLAS pools, set together.
 
-fastlstm's kernels run on two kinds of threads: Numba's (the ``prange`` loops of
-the parallel drivers) and BLAS's (every ``np.dot`` inside ``@njit`` code calls the
-OpenBLAS bundled with SciPy, ``scipy.libs/libscipy_openblas*``, through
-``scipy.linalg.cython_blas``; NumPy's own ``@`` calls the separate OpenBLAS bundled
-with NumPy). Each pool defaults to one thread per core, so without a common limit a
+fastlstm runs on two kinds of threads: Numba's (the ``prange`` loops of the kernels'
+drivers, which split the batch rows; the kernels call no BLAS) and BLAS's (NumPy's
+``@`` in the ``Linear`` head, the losses and user code calls the OpenBLAS bundled with
+NumPy; a ``np.dot`` inside ``@njit`` code calls the one bundled with SciPy,
+``scipy.libs/libscipy_openblas*``, through ``scipy.linalg.cython_blas``). Each pool defaults to one thread per core, so without a common limit a
 2-core machine can run 2 Numba threads that each call a 2-thread BLAS, and oversubscribe.
 :func:`set_num_threads` sets all of them to the same number.
 
