@@ -11,11 +11,11 @@ input proj.    the input half of the fused product (F1): the micro-kernel's
                time with ``x`` minus its time without (``I = 0``)
 recurrent      (F2) and (B6): the micro-kernel over ``h_{t-1}`` and over ``dA_t``
 elementwise    the pointwise passes (F3)-(F6) and (B1)-(B5), (B9)
-weight grads   (B8): ``dW_ih``, ``dW_hh`` on the micro-kernel, ``db``
-input grad     (B7): ``dx = dA W_ih``, one BLAS product
-checks, packing the NaN/Inf checks of the inputs and the weight packing
-Python         the layer's step minus the drivers' (validation, dispatch,
-               allocation, the layer's bookkeeping)
+weight grads   (B8): ``dW_ih``, ``dW_hh`` on the micro-kernel, and ``db``
+input grad     (B7): ``dx = dA W_ih`` on the micro-kernel
+checks, packing the rest of the drivers: NaN/Inf checks, weight packing, copies
+Python         the layer's step minus the drivers' (chained as the layer runs
+               them): validation, dispatch, the layer's bookkeeping
 ============== ==========================================================
 
 The parts run on one thread (``fastlstm.threads(1)``), where they add up; the
@@ -119,11 +119,6 @@ def _bias_grad(da2, db):
             db[k] += da2[r, k]
 
 
-@njit(cache=True)
-def _input_grad(da2, w_ih, dx2):
-    np.dot(da2, w_ih, dx2)
-
-
 def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 0) -> dict:
     """Seconds per training step spent in each of :data:`PARTS` (one thread), plus the
     whole step at one and at ``threads`` threads (medians of ``repeat`` samples)."""
@@ -152,9 +147,12 @@ def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 
         out["step_1"] = med(step)
         no_len = np.empty(0, np.int64)
         h0 = np.zeros((B, H), dt)
-        fwd = med(lambda: D.forward_alloc(x, h0, h0, w_ih, w_hh, b_ih, b_hh, no_len, 1, True))
+        def drivers():  # chained, as the layer runs them (the forward's arrays alive until backward)
+            _, hs, cs, gates = D.forward_alloc(x, h0, h0, w_ih, w_hh, b_ih, b_hh, no_len, 1, True)
+            D.backward_alloc(dy, h0, h0, x, hs, cs, gates, w_ih, w_hh, no_len, 1)
+
+        both = med(drivers)
         _, hs, cs, gates = D.forward_alloc(x, h0, h0, w_ih, w_hh, b_ih, b_hh, no_len, 1, True)
-        bwd = med(lambda: D.backward_alloc(dy, h0, h0, x, hs, cs, gates, w_ih, w_hh, no_len, 1))
         U = _VEC_BYTES // dt.itemsize
         wxp, whp, bp = D.pack_gates(w_ih, U), D.pack_gates(w_hh, U), D.pack_bias(b_ih + b_hh, U)
         blk = np.zeros((D._R0, 4 * whp.shape[0] * U), dt)
@@ -180,7 +178,7 @@ def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 
             lambda: D.weight_grads(x.reshape(T * B, n_in), hs[:T].reshape(T * B, H), da_buf, 4 * H, 1)
         )
         wgrad += med(lambda: _bias_grad(da2, np.zeros(4 * H, dt)))
-        igrad = med(lambda: _input_grad(da2, w_ih, np.empty((T * B, n_in), dt)))
+        igrad = med(lambda: D.input_grad(da_buf, w_ih, T * B, 1))
     parts = {
         "input_projection": max(fused - rec_f, 0.0),
         "recurrent": rec_f + rec_b,
@@ -188,10 +186,10 @@ def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 
         "weight_grads": wgrad,
         "input_grad": igrad,
     }
-    parts["checks_packing"] = max(fwd + bwd - sum(parts.values()), 0.0)
-    parts["python"] = max(out["step_1"] - fwd - bwd, 0.0)
+    parts["checks_packing"] = max(both - sum(parts.values()), 0.0)
+    parts["python"] = max(out["step_1"] - both, 0.0)
     out["parts"] = parts
-    out["drivers_1"] = fwd + bwd
+    out["drivers_1"] = both
     return out
 
 
