@@ -84,7 +84,9 @@ def loss_and_grads(x, target, enc, dec, w_out, b_out):
         dw_out += dpred.T @ dh_s[t + 1]
         db_out += dpred.sum(axis=0)
         dh += dpred @ w_out
-        K.cell_step_backward(dh, dc, inputs[t], dh_s[t], dc_s[t], g_dec[t], dc_s[t + 1], dec, dx, dh, dc, g_dec_p)
+        K.cell_step_backward(
+            dh, dc, inputs[t], dh_s[t], dc_s[t], g_dec[t], dc_s[t + 1], dec, dx, dh, dc, g_dec_p
+        )
         d_in[:] = dx
     # d_in is now the gradient of x[T_in - 1] through the decoder's first input: x is data, so drop it
     for t in range(T_in - 1, -1, -1):
@@ -130,5 +132,7 @@ if __name__ == "__main__":
     start = time.perf_counter()
     losses = train()
     print(f"{STEPS} Adam steps in {time.perf_counter() - start:.1f} s (first call compiles the kernels)")
-    print(f"MSE of {T_OUT}-step free-running forecasts: {np.mean(losses[:10]):.4f} (first 10 steps) -> "
-          f"{np.mean(losses[-10:]):.4f} (last 10)")
+    print(
+        f"MSE of {T_OUT}-step free-running forecasts: {np.mean(losses[:10]):.4f} (first 10 steps) -> "
+        f"{np.mean(losses[-10:]):.4f} (last 10)"
+    )

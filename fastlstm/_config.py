@@ -32,9 +32,8 @@ import os
 
 __all__ = ["CACHE", "FASTMATH", "JIT", "JIT_PARALLEL"]
 
-CACHE: bool = os.environ.get("FASTLSTM_DISABLE_CACHE", "0") not in ("1", "true", "True") and not os.environ.get(
-    "FASTLSTM_VECTOR_BITS"
-)
+_CACHE_OFF = os.environ.get("FASTLSTM_DISABLE_CACHE", "0") in ("1", "true", "True")
+CACHE: bool = not _CACHE_OFF and not os.environ.get("FASTLSTM_VECTOR_BITS")
 
 FASTMATH: frozenset[str] = frozenset({"contract", "arcp", "nsz"})
 

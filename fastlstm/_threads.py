@@ -4,8 +4,9 @@ fastlstm runs on two kinds of threads: Numba's (the ``prange`` loops of the kern
 drivers, which split the batch rows; the kernels call no BLAS) and BLAS's (NumPy's
 ``@`` in the ``Linear`` head, the losses and user code calls the OpenBLAS bundled with
 NumPy; a ``np.dot`` inside ``@njit`` code calls the one bundled with SciPy,
-``scipy.libs/libscipy_openblas*``, through ``scipy.linalg.cython_blas``). Each pool defaults to one thread per core, so without a common limit a
-2-core machine can run 2 Numba threads that each call a 2-thread BLAS, and oversubscribe.
+``scipy.libs/libscipy_openblas*``, through ``scipy.linalg.cython_blas``). Each pool
+defaults to one thread per core, so without a common limit a 2-core machine can run
+2 Numba threads beside a 2-thread BLAS, and oversubscribe.
 :func:`set_num_threads` sets all of them to the same number.
 
 The BLAS pools are set through `threadpoolctl <https://github.com/joblib/threadpoolctl>`_

@@ -303,8 +303,9 @@ class LSTM(Module):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
                 k = layer * D + d
                 src = inp if d == 0 else _reverse(inp, rev)
+                names = self._error_names[layer][d]
                 y, h_n[k], c_n[k], cache = K.api.forward_core(
-                    src, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, lengths, self._error_names[layer][d], keep=record
+                    src, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, lengths, names, keep=record
                 )
                 outs.append(y if d == 0 else _reverse(y, rev))
                 layer_caches.append(cache)

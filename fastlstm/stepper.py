@@ -17,6 +17,7 @@ from .kernels import drivers
 
 __all__ = ["Stepper"]
 
+
 class Stepper:
     """One step of an :class:`~fastlstm.LSTM` at a time (inference, eval semantics).
 
@@ -40,7 +41,9 @@ class Stepper:
 
     def __init__(self, lstm, batch_size: int = 1, state=None) -> None:
         if lstm.bidirectional:
-            raise ValueError("lstm: expected a unidirectional LSTM (a bidirectional one needs the whole sequence)")
+            raise ValueError(
+                "lstm: expected a unidirectional LSTM (a bidirectional one needs the whole sequence)"
+            )
         self.lstm = lstm
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         self.dtype = lstm.dtype
@@ -110,7 +113,9 @@ class Stepper:
             x = x.reshape(1, -1)
         if x.shape != self._x_shape:
             raise ValueError(f"x: expected shape {self._x_shape} (batch_size, input_size), got {x.shape}")
-        status, h = drivers.step_layers(x, self.h, self.c, *self._packed, self._gates, self._blk, self._lengths)
+        status, h = drivers.step_layers(
+            x, self.h, self.c, *self._packed, self._gates, self._blk, self._lengths
+        )
         if status:
             raise ValueError("x: expected finite values, got NaN or Inf")
         return h[0] if flat else h

@@ -11,8 +11,8 @@ import numba
 import numpy as np
 import pytest
 from naive import kernel_problem, ref_lstm_backward, ref_lstm_forward
-from tolerances import assert_close, gradcheck_err, tol
 from numba.core.errors import TypingError
+from tolerances import assert_close, gradcheck_err, tol
 
 from fastlstm import LSTM
 from fastlstm import kernels as K
@@ -83,16 +83,23 @@ def test_cell_kernels_from_njit_match_naive(rng, dtype):
     assert_close(c, rc.cs[1], dtype, "c")
     assert_close(gates, rc.gates[0], dtype, "gates")
     ref = ref_lstm_backward(None, dh, dc, rc, p["w_ih"], p["w_hh"])
-    for name, got, want in (("dx", dx[None], ref.dx), ("dh_prev", dh_prev, ref.dh0), ("dc_prev", dc_prev, ref.dc0),
-                            ("dw_ih", dw_ih, ref.dw_ih), ("dw_hh", dw_hh, ref.dw_hh), ("db", db, ref.db)):
+    for name, got, want in (
+        ("dx", dx[None], ref.dx),
+        ("dh_prev", dh_prev, ref.dh0),
+        ("dc_prev", dc_prev, ref.dc0),
+        ("dw_ih", dw_ih, ref.dw_ih),
+        ("dw_hh", dw_hh, ref.dw_hh),
+        ("db", db, ref.db),
+    ):
         assert_close(got, want, dtype, name)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sequence_kernels_from_njit_match_naive(rng, dtype):
     p = kernel_problem(rng, T_, B_, I_, H_, dtype, lengths=True)
-    y, h_n, c_n, g = user_sequence(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"], p["dy"], p["dh_n"],
-                                   p["dc_n"])
+    y, h_n, c_n, g = user_sequence(
+        p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"], p["dy"], p["dh_n"], p["dc_n"]
+    )
     ry, rh, rcn, rc = ref_lstm_forward(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"])
     assert_close(y, ry, dtype, "y")
     assert_close(h_n, rh, dtype, "h_n")
@@ -101,7 +108,9 @@ def test_sequence_kernels_from_njit_match_naive(rng, dtype):
     for name in ("dx", "dh0", "dc0", "dw_ih", "dw_hh", "db", "dgates", "dh_norm", "dc_norm"):
         assert_close(getattr(g, name), getattr(ref, name), dtype, name)
     # with lengths: the same as the Python API, which the other tests check in depth
-    got = user_sequence_lengths(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"], p["lengths"].astype(np.int32))
+    got = user_sequence_lengths(
+        p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"], p["lengths"].astype(np.int32)
+    )
     want = K.lstm_forward(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"], lengths=p["lengths"])
     for name, a, b in zip(("y", "h_n", "c_n"), got, want[:3], strict=True):
         np.testing.assert_array_equal(a, b, err_msg=name)
@@ -116,8 +125,14 @@ def test_cell_step_loop_matches_naive_and_the_sequence_kernel(rng, dtype):
     ref = ref_lstm_backward(p["dy"], p["dh_n"], p["dc_n"], rc, p["w_ih"], p["w_hh"])
     assert_close(hs, rc.hs, dtype, "hs")
     assert_close(cs, rc.cs, dtype, "cs")
-    for name, got, want in (("dx", dx, ref.dx), ("dh0", dh0, ref.dh0), ("dc0", dc0, ref.dc0),
-                            ("dw_ih", grads.dw_ih, ref.dw_ih), ("dw_hh", grads.dw_hh, ref.dw_hh), ("db", grads.db, ref.db)):
+    for name, got, want in (
+        ("dx", dx, ref.dx),
+        ("dh0", dh0, ref.dh0),
+        ("dc0", dc0, ref.dc0),
+        ("dw_ih", grads.dw_ih, ref.dw_ih),
+        ("dw_hh", grads.dw_hh, ref.dw_hh),
+        ("db", grads.db, ref.db),
+    ):
         assert_close(got, want, dtype, name)
     # the step kernel is the sequence kernel's step: bitwise the same states
     _, _, _, cache = K.lstm_forward(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"])
@@ -161,7 +176,9 @@ def test_misuse_fails_at_compile_time_naming_the_argument(rng):
 
     assert "packed: expected a fastlstm.kernels.PackedLSTM" in _typing_error(call_step, x, h, c, (w_ih, w_hh))
     packed = K.pack(w_ih, w_hh, b)
-    assert "c_prev: expected a C-contiguous array" in _typing_error(call_step, x, h, np.asfortranarray(c), packed)
+    assert "c_prev: expected a C-contiguous array" in _typing_error(
+        call_step, x, h, np.asfortranarray(c), packed
+    )
 
     @numba.njit
     def call_seq(x, h, c, w_ih, w_hh, b, lengths):
@@ -224,8 +241,16 @@ def test_seq2seq_example_gradients_are_exact_and_training_learns():
         return ex.loss_and_grads(x, y, enc, dec, pr["w_out"], pr["b_out"])
 
     _, preds, ge, gd, dw_out, db_out = loss_of(params)
-    analytic = {"enc_w_ih": ge.dw_ih, "enc_w_hh": ge.dw_hh, "enc_b": ge.db, "dec_w_ih": gd.dw_ih,
-                "dec_w_hh": gd.dw_hh, "dec_b": gd.db, "w_out": dw_out, "b_out": db_out}
+    analytic = {
+        "enc_w_ih": ge.dw_ih,
+        "enc_w_hh": ge.dw_hh,
+        "enc_b": ge.db,
+        "dec_w_ih": gd.dw_ih,
+        "dec_w_hh": gd.dw_hh,
+        "dec_b": gd.db,
+        "w_out": dw_out,
+        "b_out": db_out,
+    }
     t = tol(np.float64)
     s = t.fd_step
     worst = 0.0

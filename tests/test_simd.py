@@ -51,7 +51,8 @@ WIDTH_SCRIPT = textwrap.dedent(
         p = kernel_problem(rng, 5, 9, 3, 21, dtype, lengths=True)
         y, h, c, cache = K.lstm_forward(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"], p["lengths"])
         g = K.lstm_backward(p["dy"], p["dh_n"], p["dc_n"], cache, p["w_ih"], p["w_hh"])
-        ry, rh, rc, rcache = ref_lstm_forward(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"], p["lengths"])
+        args = (p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"], p["lengths"])
+        ry, rh, rc, rcache = ref_lstm_forward(*args)
         rg = ref_lstm_backward(p["dy"], p["dh_n"], p["dc_n"], rcache, p["w_ih"], p["w_hh"])
         out["errors"][np.dtype(dtype).name] = max(
             float(rel_err(a, b)) for a, b in ((y, ry), (h, rh), (c, rc), (g.dx, rg.dx), (g.dh0, rg.dh0),
@@ -97,10 +98,21 @@ def test_recurrence_is_bitwise_identical_for_any_thread_count(rng, dtype):
     p = kernel_problem(rng, 9, 23, 4, 37, dtype, lengths=True)
     results = []
     for n in (1, 2, 3, 4):
-        st, hs, cs, gates = D.forward_alloc(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"],
-                                            np.zeros_like(p["b"]), p["lengths"], n, True)
-        bw = D.backward_alloc(p["dy"], p["dh_n"], p["dc_n"], p["x"], hs, cs, gates, p["w_ih"], p["w_hh"],
-                              p["lengths"], n)
+        st, hs, cs, gates = D.forward_alloc(
+            p["x"],
+            p["h0"],
+            p["c0"],
+            p["w_ih"],
+            p["w_hh"],
+            p["b"],
+            np.zeros_like(p["b"]),
+            p["lengths"],
+            n,
+            True,
+        )
+        bw = D.backward_alloc(
+            p["dy"], p["dh_n"], p["dc_n"], p["x"], hs, cs, gates, p["w_ih"], p["w_hh"], p["lengths"], n
+        )
         results.append((hs, cs, gates) + tuple(bw[1:]))  # dx, dh0, dc0, dA, dW_ih, dW_hh, db, norms
     for other in results[1:]:
         for a, b in zip(results[0], other, strict=True):

@@ -57,7 +57,7 @@ lengths read out of bounds.
 
 from __future__ import annotations
 
-from . import activations, api, compiled, drivers, simd, vecmath
+from . import activations, api, compiled, drivers, simd, vecmath  # noqa: F401 (the submodules, as attributes)
 from .activations import sigmoid, tanh
 from .api import (
     CODE_PATH,
@@ -70,7 +70,7 @@ from .api import (
     timestep_gradients,
 )
 from .compiled import CellGrads, PackedLSTM, cell_step, cell_step_backward, pack
-from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, OK
+from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, OK  # noqa: F401 (status codes)
 
 __all__ = [
     "BackwardResult",

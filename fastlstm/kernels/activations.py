@@ -194,5 +194,3 @@ def sigmoid(z):
     float32: ``(1 + tanh(z / 2)) / 2`` with the vectorisable float32 tanh.
     """
     return _sigmoid_dispatch(z)
-
-

@@ -241,8 +241,16 @@ def forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, names=_KERNEL_NAMES
     ``keep=False`` (inference) saves nothing for BPTT and returns ``cache=None``."""
     T = x.shape[0]
     status, hs, cs, gates = drivers.forward_alloc(
-        x, h0, c0, w_ih, w_hh, b_ih, b_hh, _NO_LENGTHS if lengths is None else lengths,
-        numba.get_num_threads(), keep,
+        x,
+        h0,
+        c0,
+        w_ih,
+        w_hh,
+        b_ih,
+        b_hh,
+        _NO_LENGTHS if lengths is None else lengths,
+        numba.get_num_threads(),
+        keep,
     )
     _raise_status(status, names)
     if lengths is None:
@@ -264,7 +272,16 @@ def backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, names=_K
     """
     x, hs, cs, gates, lengths = cache
     status, dx, dh, dc, da, dw_ih, dw_hh, db, sq = drivers.backward_alloc(
-        dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, _NO_LENGTHS if lengths is None else lengths,
+        dy,
+        dh_n,
+        dc_n,
+        x,
+        hs,
+        cs,
+        gates,
+        w_ih,
+        w_hh,
+        _NO_LENGTHS if lengths is None else lengths,
         numba.get_num_threads(),
     )
     _raise_status(status, names)

@@ -43,7 +43,7 @@ from numba.core.errors import TypingError
 from numba.extending import overload
 
 from .._config import JIT
-from .._validation import as_float_array, check_shape
+from .._validation import as_float_array
 from . import api, drivers
 from .activations import tanh
 from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, nonfinite
@@ -114,8 +114,9 @@ def _pack(w_ih, w_hh, b):
     whp = drivers.pack_gates(np.ascontiguousarray(w_hh), U)
     bp = drivers.pack_bias(np.ascontiguousarray(b), U)
     work = np.empty((_R0, whp.shape[0] * 4 * U), dtype=w_hh.dtype)
-    return PackedLSTM(np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh), np.ascontiguousarray(b), wxp, whp, bp,
-                      work)
+    return PackedLSTM(
+        np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh), np.ascontiguousarray(b), wxp, whp, bp, work
+    )
 
 
 @njit(**JIT)
@@ -126,7 +127,9 @@ def _cell_step(x, h_prev, c_prev, packed, h, c, gates):
         raise ValueError("x: expected shape (B, I) with I = w_ih.shape[1]")
     for arr in (h_prev, c_prev, h, c):
         if arr.shape[0] != B or arr.shape[1] != H:
-            raise ValueError("h_prev, c_prev, h, c: expected shape (B, H) with B = x.shape[0], H = w_hh.shape[1]")
+            raise ValueError(
+                "h_prev, c_prev, h, c: expected shape (B, H) with B = x.shape[0], H = w_hh.shape[1]"
+            )
     if gates.shape[0] != B or gates.shape[1] != 4 * H:
         raise ValueError("gates: expected shape (B, 4*H)")
     hs = h_prev.reshape((1, B, H))
@@ -249,9 +252,18 @@ def cell_step(x, h_prev, c_prev, packed, h, c, gates) -> None:
         Out: the activations i, f, g, o (what :func:`cell_step_backward` needs).
     """
     if not isinstance(packed, PackedLSTM):
-        raise TypeError(f"packed: expected a fastlstm.kernels.PackedLSTM from pack(), got {type(packed).__name__}")
+        raise TypeError(
+            f"packed: expected a fastlstm.kernels.PackedLSTM from pack(), got {type(packed).__name__}"
+        )
     x, h_prev, c_prev, h, c, gates = _check_step_arrays(
-        [("x", x, 2), ("h_prev", h_prev, 2), ("c_prev", c_prev, 2), ("h", h, 2), ("c", c, 2), ("gates", gates, 2)],
+        [
+            ("x", x, 2),
+            ("h_prev", h_prev, 2),
+            ("c_prev", c_prev, 2),
+            ("h", h, 2),
+            ("c", c, 2),
+            ("gates", gates, 2),
+        ],
         packed.w_hh.dtype,
     )
     if nonfinite(x) or nonfinite(h_prev) or nonfinite(c_prev):
@@ -263,8 +275,14 @@ def cell_step(x, h_prev, c_prev, packed, h, c, gates) -> None:
 def _ol_cell_step(x, h_prev, c_prev, packed, h, c, gates):
     _record("packed", packed, PackedLSTM)
     dt = packed.types[0].dtype
-    for name, value, ndim in (("x", x, 2), ("h_prev", h_prev, 2), ("c_prev", c_prev, 2), ("h", h, 2), ("c", c, 2),
-                              ("gates", gates, 2)):
+    for name, value, ndim in (
+        ("x", x, 2),
+        ("h_prev", h_prev, 2),
+        ("c_prev", c_prev, 2),
+        ("h", h, 2),
+        ("c", c, 2),
+        ("gates", gates, 2),
+    ):
         _float_array(name, value, ndim, dt)
         _contiguous(name, value)
     return lambda x, h_prev, c_prev, packed, h, c, gates: _cell_step(x, h_prev, c_prev, packed, h, c, gates)
@@ -291,17 +309,30 @@ def cell_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev,
         the first step of a sequence.
     """
     if not isinstance(packed, PackedLSTM):
-        raise TypeError(f"packed: expected a fastlstm.kernels.PackedLSTM from pack(), got {type(packed).__name__}")
+        raise TypeError(
+            f"packed: expected a fastlstm.kernels.PackedLSTM from pack(), got {type(packed).__name__}"
+        )
     if not isinstance(grads, CellGrads):
         raise TypeError(f"grads: expected a fastlstm.kernels.CellGrads, got {type(grads).__name__}")
     dt = packed.w_hh.dtype
     arrays = _check_step_arrays(
-        [("dh", dh, 2), ("dc", dc, 2), ("x", x, 2), ("h_prev", h_prev, 2), ("c_prev", c_prev, 2),
-         ("gates", gates, 2), ("c", c, 2), ("dx", dx, 2), ("dh_prev", dh_prev, 2), ("dc_prev", dc_prev, 2)],
+        [
+            ("dh", dh, 2),
+            ("dc", dc, 2),
+            ("x", x, 2),
+            ("h_prev", h_prev, 2),
+            ("c_prev", c_prev, 2),
+            ("gates", gates, 2),
+            ("c", c, 2),
+            ("dx", dx, 2),
+            ("dh_prev", dh_prev, 2),
+            ("dc_prev", dc_prev, 2),
+        ],
         dt,
     )
-    g = _check_step_arrays([("grads.dw_ih", grads.dw_ih, 2), ("grads.dw_hh", grads.dw_hh, 2), ("grads.db", grads.db, 1)],
-                           dt)
+    g = _check_step_arrays(
+        [("grads.dw_ih", grads.dw_ih, 2), ("grads.dw_hh", grads.dw_hh, 2), ("grads.db", grads.db, 1)], dt
+    )
     if nonfinite(arrays[0]) or nonfinite(arrays[1]):
         raise ValueError("dh or dc: expected finite values, got NaN or Inf")
     _cell_step_backward(*arrays[:7], packed, *arrays[7:], CellGrads(*g))
@@ -312,10 +343,21 @@ def _ol_cell_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_p
     _record("packed", packed, PackedLSTM)
     _record("grads", grads, CellGrads)
     dt = packed.types[0].dtype
-    for name, value in (("dh", dh), ("dc", dc), ("x", x), ("h_prev", h_prev), ("c_prev", c_prev), ("gates", gates),
-                        ("c", c), ("dx", dx), ("dh_prev", dh_prev), ("dc_prev", dc_prev)):
+    for name, value in (
+        ("dh", dh),
+        ("dc", dc),
+        ("x", x),
+        ("h_prev", h_prev),
+        ("c_prev", c_prev),
+        ("gates", gates),
+        ("c", c),
+        ("dx", dx),
+        ("dh_prev", dh_prev),
+        ("dc_prev", dc_prev),
+    ):
         _float_array(name, value, 2, dt)
-    for name, value, ndim in zip(("grads.dw_ih", "grads.dw_hh", "grads.db"), grads.types, (2, 2, 1)):
+    names = ("grads.dw_ih", "grads.dw_hh", "grads.db")
+    for name, value, ndim in zip(names, grads.types, (2, 2, 1), strict=True):
         _float_array(name, value, ndim, dt)
 
     def impl(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev, dc_prev, grads):
@@ -342,8 +384,13 @@ def _raise_status(status):
 @overload(api.cell_forward, jit_options=JIT)
 def _ol_cell_forward(x, h_prev, c_prev, w_ih, w_hh, b):
     dt = _float_array("w_hh", w_hh, 2)
-    for name, value, ndim in (("x", x, 2), ("h_prev", h_prev, 2), ("c_prev", c_prev, 2), ("w_ih", w_ih, 2),
-                              ("b", b, 1)):
+    for name, value, ndim in (
+        ("x", x, 2),
+        ("h_prev", h_prev, 2),
+        ("c_prev", c_prev, 2),
+        ("w_ih", w_ih, 2),
+        ("b", b, 1),
+    ):
         _float_array(name, value, ndim, dt)
 
     def impl(x, h_prev, c_prev, w_ih, w_hh, b):
@@ -353,8 +400,15 @@ def _ol_cell_forward(x, h_prev, c_prev, w_ih, w_hh, b):
         h = np.empty((B, H), dtype=w_hh.dtype)
         c = np.empty((B, H), dtype=w_hh.dtype)
         gates = np.empty((B, 4 * H), dtype=w_hh.dtype)
-        _cell_step(np.ascontiguousarray(x), np.ascontiguousarray(h_prev), np.ascontiguousarray(c_prev), packed, h, c,
-                   gates)
+        _cell_step(
+            np.ascontiguousarray(x),
+            np.ascontiguousarray(h_prev),
+            np.ascontiguousarray(c_prev),
+            packed,
+            h,
+            c,
+            gates,
+        )
         return h, c, gates
 
     return impl
@@ -363,8 +417,16 @@ def _ol_cell_forward(x, h_prev, c_prev, w_ih, w_hh, b):
 @overload(api.cell_backward, jit_options=JIT)
 def _ol_cell_backward(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
     dt = _float_array("w_hh", w_hh, 2)
-    for name, value in (("dh", dh), ("dc", dc), ("x", x), ("h_prev", h_prev), ("c_prev", c_prev), ("gates", gates),
-                        ("c", c), ("w_ih", w_ih)):
+    for name, value in (
+        ("dh", dh),
+        ("dc", dc),
+        ("x", x),
+        ("h_prev", h_prev),
+        ("c_prev", c_prev),
+        ("gates", gates),
+        ("c", c),
+        ("w_ih", w_ih),
+    ):
         _float_array(name, value, 2, dt)
 
     def impl(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
@@ -374,7 +436,9 @@ def _ol_cell_backward(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
         dx = np.empty((B, n_in), dtype=w_hh.dtype)
         dh_prev = np.empty((B, H), dtype=w_hh.dtype)
         dc_prev = np.empty((B, H), dtype=w_hh.dtype)
-        grads = CellGrads(np.zeros_like(packed.w_ih), np.zeros_like(packed.w_hh), np.zeros(4 * H, dtype=w_hh.dtype))
+        grads = CellGrads(
+            np.zeros_like(packed.w_ih), np.zeros_like(packed.w_hh), np.zeros(4 * H, dtype=w_hh.dtype)
+        )
         _cell_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev, dc_prev, grads)
         return dx, dh_prev, dc_prev, grads.dw_ih, grads.dw_hh, grads.db
 
@@ -405,8 +469,16 @@ def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
             L = np.empty(0, dtype=np.int64)
         xc = np.ascontiguousarray(x)
         status, hs, cs, gates = drivers.forward_alloc(
-            xc, np.ascontiguousarray(h0), np.ascontiguousarray(c0), np.ascontiguousarray(w_ih),
-            np.ascontiguousarray(w_hh), np.ascontiguousarray(b), np.zeros_like(b), L, 1, True,
+            xc,
+            np.ascontiguousarray(h0),
+            np.ascontiguousarray(c0),
+            np.ascontiguousarray(w_ih),
+            np.ascontiguousarray(w_hh),
+            np.ascontiguousarray(b),
+            np.zeros_like(b),
+            L,
+            1,
+            True,
         )
         _raise_status(status)
         y = hs[1:].copy()
@@ -441,12 +513,20 @@ def _ol_lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
         else:
             L = np.empty(0, dtype=np.int64)
         status, dx, dh0, dc0, da, dw_ih, dw_hh, db, sq = drivers.backward_alloc(
-            np.ascontiguousarray(dy), np.ascontiguousarray(dh_n), np.ascontiguousarray(dc_n), x, hs, cs, gates,
-            np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh), L, 1,
+            np.ascontiguousarray(dy),
+            np.ascontiguousarray(dh_n),
+            np.ascontiguousarray(dc_n),
+            x,
+            hs,
+            cs,
+            gates,
+            np.ascontiguousarray(w_ih),
+            np.ascontiguousarray(w_hh),
+            L,
+            1,
         )
         _raise_status(status)
         norms = np.sqrt(sq.sum(axis=1))
         return api.BackwardResult(dx, dh0, dc0, dw_ih, dw_hh, db, da, norms[:, 0].copy(), norms[:, 1].copy())
 
     return impl
-

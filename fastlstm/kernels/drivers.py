@@ -207,7 +207,9 @@ def _forward_rows(lo, hi, x, hs, cs, gates, wxp, whp, bp, lengths, blk):
     keep = gates.shape[0] == T
     for t in range(T):
         if keep:
-            _forward_step_rows(lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, hs[t + 1], cs[t], cs[t + 1], gates[t])
+            _forward_step_rows(
+                lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, hs[t + 1], cs[t], cs[t + 1], gates[t]
+            )
         else:
             _forward_step_rows(
                 lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, hs[t + 1], cs[t % 2], cs[(t + 1) % 2], gates[0]
@@ -392,7 +394,9 @@ def weight_grads(x, hs_prev, da_flat, G, n_threads):
 def _forward_parallel(n_chunks, x, hs, cs, gates, wxp, whp, bp, lengths, blks):
     B = x.shape[1]
     for c in prange(n_chunks):
-        _forward_rows(c * B // n_chunks, (c + 1) * B // n_chunks, x, hs, cs, gates, wxp, whp, bp, lengths, blks[c])
+        _forward_rows(
+            c * B // n_chunks, (c + 1) * B // n_chunks, x, hs, cs, gates, wxp, whp, bp, lengths, blks[c]
+        )
 
 
 @njit(**JIT_PARALLEL)
@@ -494,7 +498,9 @@ def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_thre
     dh0 = np.ascontiguousarray((dh if T % 2 == 0 else dh_next)[:, :H])
     da2 = da.reshape((T * B, G))
     dx = input_grad(da_buf, w_ih, T * B, n_threads).reshape((T, B, In))  # (B7)
-    dw_ih, dw_hh = weight_grads(x.reshape((T * B, In)), hs[:T].reshape((T * B, H)), da_buf, G, n_threads)  # (B8)
+    dw_ih, dw_hh = weight_grads(
+        x.reshape((T * B, In)), hs[:T].reshape((T * B, H)), da_buf, G, n_threads
+    )  # (B8)
     for r in range(T * B):  # rows in order: deterministic
         for k in range(G):
             db[k] += da2[r, k]
@@ -550,7 +556,19 @@ def step_layers(x, h, c, wxps, whps, bps, gates, blk, lengths):
     for layer in range(L):
         hs = h[layer : layer + 1]
         _forward_step_rows(
-            0, B, inp, hs, 0, wxps[layer], whps[layer], bps[layer], lengths, blk, h[layer], c[layer], c[layer],
+            0,
+            B,
+            inp,
+            hs,
+            0,
+            wxps[layer],
+            whps[layer],
+            bps[layer],
+            lengths,
+            blk,
+            h[layer],
+            c[layer],
+            c[layer],
             gates,
         )
         inp = hs

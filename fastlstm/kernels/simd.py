@@ -94,6 +94,7 @@ def fused_multiply_add(builder, vty):
     fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, vty]), name)
     return lambda a, b, c: builder.call(fn, [a, b, c])
 
+
 _REGISTERS = 32 if (VECTOR_BITS == 512 or llb.get_process_triple().startswith("aarch64")) else 16
 
 #: vectors per row in one panel: the four gates (i, f, g, o) of ``lanes`` hidden units
@@ -115,7 +116,7 @@ def _arrays_ok(arrays, ndims) -> bool:
         return False
     dt = arrays[0].dtype
     return dt in (types.float32, types.float64) and all(
-        a.dtype == dt and a.layout == "C" and a.ndim == n for a, n in zip(arrays, ndims)
+        a.dtype == dt and a.layout == "C" and a.ndim == n for a, n in zip(arrays, ndims, strict=True)
     )
 
 
@@ -165,12 +166,12 @@ def _panel_loop(builder, accs, sources, vty, nv, vl):
         k_next = builder.add(k, i64(1))
         end = builder.block
         k.add_incoming(k_next, end)
-        for ph, val in zip(phis, new):
+        for ph, val in zip(phis, new, strict=True):
             ph.add_incoming(val, end)
         builder.cbranch(builder.icmp_signed("<", k_next, K), loop, after)
         builder.position_at_end(after)
         out = []
-        for acc, val in zip(accs, new):
+        for acc, val in zip(accs, new, strict=True):
             ph = builder.phi(vty)
             ph.add_incoming(acc, pre)
             ph.add_incoming(val, end)
@@ -182,7 +183,9 @@ def _panel_loop(builder, accs, sources, vty, nv, vl):
 def _load_vecs(builder, ptr, vty, nv, vl):
     align = 4 if isinstance(vty.element, ir.FloatType) else 8
     return [
-        builder.load(builder.bitcast(builder.gep(ptr, [ir.IntType(64)(v * vl)]), vty.as_pointer()), align=align)
+        builder.load(
+            builder.bitcast(builder.gep(ptr, [ir.IntType(64)(v * vl)]), vty.as_pointer()), align=align
+        )
         for v in range(nv)
     ]
 
@@ -190,7 +193,9 @@ def _load_vecs(builder, ptr, vty, nv, vl):
 def _store_vecs(builder, vals, ptr, vty, vl):
     align = 4 if isinstance(vty.element, ir.FloatType) else 8
     for v, val in enumerate(vals):
-        builder.store(val, builder.bitcast(builder.gep(ptr, [ir.IntType(64)(v * vl)]), vty.as_pointer()), align=align)
+        builder.store(
+            val, builder.bitcast(builder.gep(ptr, [ir.IntType(64)(v * vl)]), vty.as_pointer()), align=align
+        )
 
 
 def make_forward_kernel(R: int):
@@ -229,9 +234,13 @@ def make_forward_kernel(R: int):
             row0_v = context.cast(builder, row0_v, signature.args[3], types.int64)
             p_v = context.cast(builder, p_v, signature.args[7], types.int64)
             zero = i64(0)
-            x_rows = [_item_ptr(context, builder, xt, x_v, [t_v, builder.add(row0_v, i64(r)), zero]) for r in range(R)]
+            x_rows = [
+                _item_ptr(context, builder, xt, x_v, [t_v, builder.add(row0_v, i64(r)), zero])
+                for r in range(R)
+            ]
             h_rows = [
-                _item_ptr(context, builder, hst, hs_v, [t_v, builder.add(row0_v, i64(r)), zero]) for r in range(R)
+                _item_ptr(context, builder, hst, hs_v, [t_v, builder.add(row0_v, i64(r)), zero])
+                for r in range(R)
             ]
             n_in = builder.extract_value(context.make_array(xt)(context, builder, x_v).shape, 2)
             n_h = builder.extract_value(context.make_array(hst)(context, builder, hs_v).shape, 2)
@@ -241,7 +250,9 @@ def make_forward_kernel(R: int):
             accs = [bias[v] for _ in range(R) for v in range(NV)]
             accs = _panel_loop(builder, accs, [(x_rows, n_in, wx), (h_rows, n_h, wh)], vty, NV, vl)
             # gate-major block: gate v of unit p*VL + l goes to blk[r, v*Hs + p*VL + l]
-            Hs = builder.sdiv(builder.extract_value(context.make_array(blkt)(context, builder, blk_v).shape, 1), i64(NV))
+            Hs = builder.sdiv(
+                builder.extract_value(context.make_array(blkt)(context, builder, blk_v).shape, 1), i64(NV)
+            )
             col0 = builder.mul(p_v, i64(vl))
             for r in range(R):
                 for v in range(NV):
@@ -282,7 +293,10 @@ def make_backward_kernel(R: int):
             row0_v = context.cast(builder, row0_v, signature.args[2], types.int64)
             p_v = context.cast(builder, p_v, signature.args[4], types.int64)
             zero = i64(0)
-            rows = [_item_ptr(context, builder, dat, da_v, [t_v, builder.add(row0_v, i64(r)), zero]) for r in range(R)]
+            rows = [
+                _item_ptr(context, builder, dat, da_v, [t_v, builder.add(row0_v, i64(r)), zero])
+                for r in range(R)
+            ]
             n_k = builder.extract_value(context.make_array(dat)(context, builder, da_v).shape, 2)
             w = _item_ptr(context, builder, wbpt, wbp_v, [p_v, zero, zero])
             accs = [ir.Constant(vty, [0.0] * vl) for _ in range(R * NV)]
@@ -351,7 +365,7 @@ def make_gemm_kernel(R: int, nv: int = NV):
             at, _, _, _, wt, _, _, _, outt, _, _ = signature.args
             a_v, a0_v, ar_v, ak_v, w_v, w0_v, wk_v, k_v, out_v, o0_v, orow_v = (
                 context.cast(builder, v, t, types.int64) if isinstance(t, types.Integer) else v
-                for v, t in zip(args, signature.args)
+                for v, t in zip(args, signature.args, strict=True)
             )
             fty = context.get_value_type(at.dtype)
             vl = lanes(context.get_abi_sizeof(fty))
@@ -409,12 +423,12 @@ def _strided_loop(builder, accs, a_p, a0, ar, ak, w_p, w0, wk, K, vty, vl, R, nv
     k_next = builder.add(k, i64(1))
     end = builder.block
     k.add_incoming(k_next, end)
-    for ph, val in zip(phis, new):
+    for ph, val in zip(phis, new, strict=True):
         ph.add_incoming(val, end)
     builder.cbranch(builder.icmp_signed("<", k_next, K), loop, after)
     builder.position_at_end(after)
     out = []
-    for acc, val in zip(accs, new):
+    for acc, val in zip(accs, new, strict=True):
         ph = builder.phi(vty)
         ph.add_incoming(acc, pre)
         ph.add_incoming(val, end)

@@ -170,7 +170,7 @@ def _arrays_ok(arrays, ndims):
         return False
     dt = arrays[0].dtype
     return dt in (types.float32, types.float64) and all(
-        a.dtype == dt and a.layout == "C" and a.ndim == n for a, n in zip(arrays, ndims)
+        a.dtype == dt and a.layout == "C" and a.ndim == n for a, n in zip(arrays, ndims, strict=True)
     )
 
 
@@ -197,12 +197,12 @@ def _vector_loop(builder, n_vec, body, init=()):
     v_next = builder.add(v, i64(1))
     end = builder.block
     v.add_incoming(v_next, end)
-    for ph, x in zip(phis, new):
+    for ph, x in zip(phis, new, strict=True):
         ph.add_incoming(x, end)
     builder.cbranch(builder.icmp_signed("<", v_next, n_vec), loop, after)
     builder.position_at_end(after)
     out = []
-    for x0, x in zip(init, new):
+    for x0, x in zip(init, new, strict=True):
         ph = builder.phi(x0.type)
         ph.add_incoming(x0, pre)
         ph.add_incoming(x, end)
@@ -237,7 +237,9 @@ class _Rows:
         vl = self.vty.count
         lane = ir.Constant(ir.VectorType(i64, vl), list(range(vl)))
         splat = self.b.shuffle_vector(
-            self.b.insert_element(ir.Constant(ir.VectorType(i64, vl), ir.Undefined), first, ir.IntType(32)(0)),
+            self.b.insert_element(
+                ir.Constant(ir.VectorType(i64, vl), ir.Undefined), first, ir.IntType(32)(0)
+            ),
             ir.Constant(ir.VectorType(i64, vl), ir.Undefined),
             ir.Constant(ir.VectorType(ir.IntType(32), vl), [0] * vl),
         )
@@ -257,13 +259,17 @@ class _Rows:
         if self.mask is None:
             return self.b.load(self.ptr(base, offset, v), align=self.align)
         zero = ir.Constant(self.vty, [0.0] * self.vty.count)
-        return self.b.call(self._mload, [self.ptr(base, offset, v), ir.IntType(32)(self.align), self.mask, zero])
+        return self.b.call(
+            self._mload, [self.ptr(base, offset, v), ir.IntType(32)(self.align), self.mask, zero]
+        )
 
     def store(self, value, base, offset, v):
         if self.mask is None:
             self.b.store(value, self.ptr(base, offset, v), align=self.align)
         else:
-            self.b.call(self._mstore, [value, self.ptr(base, offset, v), ir.IntType(32)(self.align), self.mask])
+            self.b.call(
+                self._mstore, [value, self.ptr(base, offset, v), ir.IntType(32)(self.align), self.mask]
+            )
 
 
 def _row_loop(builder, rows, n, body, init=()):
@@ -282,7 +288,7 @@ def _row_loop(builder, rows, n, body, init=()):
         rows.mask = None
         tail_block = builder.block
     out = []
-    for s0, s1 in zip(state, tail_state):
+    for s0, s1 in zip(state, tail_state, strict=True):
         ph = builder.phi(s0.type)
         ph.add_incoming(s0, pre)
         ph.add_incoming(s1, tail_block)
@@ -322,7 +328,6 @@ def forward_row(typingctx, blk, r, h_prev, c_prev, h_new, c_new, gates, b):
         V = _V(builder, vty)
         rows = _Rows(builder, vty)
         a_p = _row_ptr(context, builder, blkt, blk_v, [r_v])
-        hp_p = _row_ptr(context, builder, hpt, hp_v, [b_v])
         cp_p = _row_ptr(context, builder, cpt, cp_v, [b_v])
         hn_p = _row_ptr(context, builder, hnt, hn_v, [b_v])
         cn_p = _row_ptr(context, builder, cnt, cn_v, [b_v])
@@ -396,9 +401,13 @@ def backward_row(typingctx, dy, dh, dc, gates, cs, da, t, b):
             gg = rows.load(g_p, H2, v)
             o = rows.load(g_p, H3, v)
             d_o = builder.fmul(builder.fmul(builder.fmul(dh_t, tc), o), builder.fsub(one, o))  # (B3), (B4)
-            dc_t = V.fma(builder.fmul(dh_t, o), builder.fsub(one, builder.fmul(tc, tc)), rows.load(dc_p, zero, v))
+            dc_t = V.fma(
+                builder.fmul(dh_t, o), builder.fsub(one, builder.fmul(tc, tc)), rows.load(dc_p, zero, v)
+            )
             d_i = builder.fmul(builder.fmul(builder.fmul(dc_t, gg), i), builder.fsub(one, i))
-            d_f = builder.fmul(builder.fmul(builder.fmul(dc_t, rows.load(cp_p, zero, v)), f), builder.fsub(one, f))
+            d_f = builder.fmul(
+                builder.fmul(builder.fmul(dc_t, rows.load(cp_p, zero, v)), f), builder.fsub(one, f)
+            )
             d_g = builder.fmul(builder.fmul(dc_t, i), builder.fsub(one, builder.fmul(gg, gg)))
             rows.store(d_i, da_p, zero, v)
             rows.store(d_f, da_p, H, v)
