@@ -113,3 +113,12 @@ def gradcheck_err(analytic, numeric) -> np.ndarray:
     a = np.asarray(analytic, dtype=np.float64)
     n = np.asarray(numeric, dtype=np.float64)
     return np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), GRAD_FLOOR)
+
+
+# ------------------------------------------------------------------ forecasting
+# classical decomposition vs statsmodels' seasonal_decompose: the same sums in float64
+DECOMPOSE_RTOL = 1e-10
+# empirical interval coverage on simulated hold-outs: |observed - nominal| allowed
+# (a few hundred correlated hold-out points: a binomial spread of ~3-5 points, plus the
+# conformal quantile's own sampling error)
+COVERAGE_SLACK = 0.12
