@@ -108,8 +108,8 @@ _PARAMS = (
 
 #: optimiser steps per network that ``epochs=None`` aims at
 _TARGET_STEPS = 1500
-#: the fallback takes seasonal naive when its back-test MAE is below this share of the network's
-_FALLBACK_RATIO = 1.0
+#: weights of seasonal naive the fallback chooses from: the network, an equal mix, seasonal naive
+_SNAIVE_WEIGHTS = (0.0, 0.5, 1.0)
 
 
 class Forecaster:
@@ -174,9 +174,12 @@ class Forecaster:
         Early stopping on the validation windows (needs ``val_size`` in :meth:`fit`).
     fallback : bool
         Back-test before the final fit: train on each series less its last
-        ``horizon`` points, forecast from every origin in that last stretch,
-        and forecast a series with seasonal naive when seasonal naive's mean
-        absolute error there is lower (``fallback_`` after fit).
+        ``horizon`` points and forecast from every origin in that last stretch;
+        then forecast each series by the network, by seasonal naive, or by
+        their equal mix, whichever had the lowest mean absolute error in the
+        back-test (``snaive_weight_``: 0, 0.5 or 1; ``fallback_``: seasonal
+        naive alone). So no series does worse than seasonal naive on its
+        back-test.
     conformal : bool
         Calibrate prediction intervals (:meth:`predict_interval`) on the
         back-test's errors (split conformal, see :meth:`predict_interval`).
@@ -370,6 +373,11 @@ class Forecaster:
             target_tags=TargetTags(required=False),
             regressor_tags=RegressorTags(),
         )
+
+    @property
+    def fallback_(self) -> np.ndarray:
+        """Per series: forecast by seasonal naive alone (bool array, after fit)."""
+        return self.snaive_weight_ == 1.0
 
     @property
     def fitted(self) -> bool:
@@ -787,7 +795,7 @@ class Forecaster:
         t0 = time.perf_counter()
         # back-test: every series less its last H points, forecasts from each origin after that
         bt = [i for i, n in enumerate(lengths) if n - val - H >= L + k + 7]
-        self.fallback_ = np.zeros(len(series), dtype=bool)
+        self.snaive_weight_ = np.zeros(len(series))
         errors = None
         self.calibration_ = "none"
         if (self.fallback or self.conformal) and bt:
@@ -803,8 +811,8 @@ class Forecaster:
                 fz = self._rolling(
                     zs[i][:n], origins, H, models, scalers[j], cov_scaler, None if covs is None else covs[i]
                 )
-                err, use_snaive = self._backtest_errors(i, series[i][:n], zs[i][:n], origins, fz)
-                self.fallback_[i] = self.fallback and use_snaive
+                err, w = self._backtest_errors(i, series[i][:n], zs[i][:n], origins, fz, self.fallback)
+                self.snaive_weight_[i] = w
                 errors[i] = err
             self.calibration_ = "backtest"
         self.models_, self.histories_, self.scalers_, self.cov_scaler_ = self._train(
@@ -826,7 +834,7 @@ class Forecaster:
                         self.cov_scaler_,
                         None if covs is None else covs[i],
                     )
-                    errors[i] = self._backtest_errors(i, series[i][:n], zs[i][:n], origins, fz)[0]
+                    errors[i] = self._backtest_errors(i, series[i][:n], zs[i][:n], origins, fz, False)[0]
                 self.calibration_ = "in-sample" if len(missing) == len(series) else "mixed"
             self._calibrate(errors, zs, H)
         self.fit_time_ = time.perf_counter() - t0
@@ -863,28 +871,37 @@ class Forecaster:
             done += k
         return hist[:, L : L + H]
 
-    def _backtest_errors(self, i, s, z, origins, fz):
-        """Errors on the z scale of the chosen method, and whether seasonal naive wins.
+    def _backtest_errors(self, i, s, z, origins, fz, choose: bool):
+        """Errors on the z scale of the chosen forecast, and seasonal naive's weight in it.
 
-        Returns ``(err, use_snaive)`` with ``err`` of shape (n_origins, H), NaN past the data.
+        With ``choose``, the weight ``w`` of :data:`_SNAIVE_WEIGHTS` whose forecast
+        ``(1 - w) network + w seasonal_naive`` has the lowest mean absolute error
+        over every origin and step (the network on ties); else ``w = 0``.
+        Returns ``(err, w)`` with ``err`` of shape (n_origins, H), NaN past the data.
         """
         n, H = len(s), fz.shape[1]
-        m = self.season_ if len(s) > self.season_ else 1
         t = origins[:, None] + np.arange(H)[None, :]
         ok = t < n
         tt = np.minimum(t, n - 1)
         actual = np.where(ok, s[tt], np.nan)
         with np.errstate(over="ignore", invalid="ignore"):
             net = self._inverse_transform(fz + self._seasonal(i, t))
-        sn = s[origins[:, None] - m + (np.arange(H)[None, :] % m)]
-        mae_net = np.nanmean(np.abs(actual - net))
-        mae_sn = np.nanmean(np.abs(actual - sn))
-        use_snaive = bool(mae_sn < _FALLBACK_RATIO * mae_net) or not np.isfinite(mae_net)
+        w_best = 0.0
+        if choose:
+            m = self.season_ if len(s) > self.season_ else 1
+            sn = s[origins[:, None] - m + (np.arange(H)[None, :] % m)]
+            best = np.inf
+            for w in _SNAIVE_WEIGHTS:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    mae = np.nanmean(np.abs(actual - ((1 - w) * net + w * sn) if w < 1 else actual - sn))
+                if mae < best or (not np.isfinite(best) and w == 1.0):
+                    best, w_best = mae, w
+            if w_best > 0:
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    mix = sn if w_best == 1 else (1 - w_best) * net + w_best * sn
+                    fz = self._forward_transform(mix) - self._seasonal(i, t)
         z_act = np.where(ok, z[tt], np.nan)
-        if use_snaive and self.fallback:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                fz = self._forward_transform(sn) - self._seasonal(i, t)
-        return z_act - fz, use_snaive
+        return z_act - fz, w_best
 
     def _calibrate(self, errors: dict, zs, H: int) -> None:
         """Split-conformal scores: |error| / (series scale * step scale), pooled and sorted."""
@@ -999,20 +1016,26 @@ class Forecaster:
         cov = [None if futs is None else np.concatenate([covs[i], futs[i]]) for i in range(len(series))]
         return series, cov
 
+    def _snaive(self, s: np.ndarray, h: int) -> np.ndarray:
+        m = self.season_ if len(s) >= self.season_ else 1
+        return s[len(s) - m + (np.arange(h) % m)].copy()
+
     def _point_z(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
         """Point forecast of series ``i`` on the transformed scale (seasonal indices included)."""
-        t = len(s) + np.arange(h)
-        if self.fallback_[i]:
-            m = self.season_ if len(s) >= self.season_ else 1
-            return self._forward_transform(s[len(s) - m + (np.arange(h) % m)])
+        w = self.snaive_weight_[i]
+        if w == 1:
+            return self._forward_transform(self._snaive(s, h))
         z = self._to_z(i, s)
-        return self._forecast_one(z, h, self.scalers_[i], cov) + self._seasonal(i, t)
+        net = self._forecast_one(z, h, self.scalers_[i], cov) + self._seasonal(i, len(s) + np.arange(h))
+        if w == 0:
+            return net
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._forward_transform((1 - w) * self._inverse_transform(net) + w * self._snaive(s, h))
 
     def _point(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
         """Point forecast of series ``i`` in the original units (seasonal naive's exactly on fallback)."""
-        if self.fallback_[i]:
-            m = self.season_ if len(s) >= self.season_ else 1
-            return s[len(s) - m + (np.arange(h) % m)].copy()
+        if self.snaive_weight_[i] == 1:
+            return self._snaive(s, h)
         with np.errstate(over="ignore", invalid="ignore"):
             return self._inverse_transform(self._point_z(i, s, h, cov))
 
@@ -1233,9 +1256,11 @@ class Forecaster:
         if (covs is None) != (self.n_covariates_ == 0):
             raise ValueError(f"X: expected {'covariates' if self.n_covariates_ else 'None'} as in fit")
         t = origins[:, None] + np.arange(H)[None, :]
-        if self.fallback_[0]:
-            mm = self.season_ if origins[0] >= self.season_ else 1
-            forecasts = arr[origins[:, None] - mm + (np.arange(H)[None, :] % mm)]
+        mm = self.season_ if origins[0] >= self.season_ else 1
+        sn = arr[origins[:, None] - mm + (np.arange(H)[None, :] % mm)]
+        w = self.snaive_weight_[0]
+        if w == 1:
+            forecasts = sn
         else:
             z = self._to_z(0, arr)
             fz = self._rolling(
@@ -1248,6 +1273,8 @@ class Forecaster:
                 None if covs is None else covs[0],
             )
             forecasts = self._inverse_transform(fz + self._seasonal(0, t))
+            if w > 0:
+                forecasts = (1 - w) * forecasts + w * sn
         actuals = np.stack([arr[o : o + H] for o in origins])
         per = {name: np.empty(n_windows) for name in ("mae", "rmse", "mape", "smape", "mase")}
         for i, o in enumerate(origins):
@@ -1291,7 +1318,7 @@ class Forecaster:
         for i, ind in enumerate(self.seasonal_):
             if ind is not None:
                 arrays[f"seasonal{i}"] = ind
-        arrays["fallback"] = self.fallback_.astype(np.int8)
+        arrays["snaive_weight"] = self.snaive_weight_
         if hasattr(self, "scores_"):
             arrays["calibration.scores"] = self.scores_
             arrays["calibration.step_scale"] = self.step_scale_
@@ -1358,7 +1385,7 @@ class Forecaster:
             f.index_, f.ids_ = fitted["index"], fitted["ids"]
             f.columns_, f.series_name_ = fitted["columns"], fitted["series_name"]
             f.seasonal_ = [a.get(f"seasonal{i}") for i in range(int(fitted["n_series"]))]
-            f.fallback_ = a["fallback"].astype(bool)
+            f.snaive_weight_ = np.asarray(a["snaive_weight"], dtype=np.float64)
             if "calibration.scores" in a:
                 f.scores_ = a["calibration.scores"]
                 f.step_scale_ = a["calibration.step_scale"]
@@ -1389,15 +1416,15 @@ class Forecaster:
                 f.models_.append(model)
             if len(f.scalers_) != f.n_series_:
                 raise KeyError(f"{len(f.scalers_)} scalers for {f.n_series_} series")
-            if len(f.fallback_) != f.n_series_:
-                raise KeyError(f"{len(f.fallback_)} fallback flags for {f.n_series_} series")
+            if len(f.snaive_weight_) != f.n_series_:
+                raise KeyError(f"{len(f.snaive_weight_)} fallback weights for {f.n_series_} series")
             used = (
                 "series",
                 "covariates",
                 "scaler",
                 "cov_scaler.",
                 "seasonal",
-                "fallback",
+                "snaive_weight",
                 "calibration.",
             ) + tuple(f"model{j}." for j in range(f.n_models))
             extra = sorted(k for k in a if not k.startswith(used))
