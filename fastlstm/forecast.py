@@ -383,6 +383,10 @@ class Forecaster:
     def fitted(self) -> bool:
         return bool(getattr(self, "models_", None))
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """For ``sklearn.utils.validation.check_is_fitted``."""
+        return self.fitted
+
     @property
     def _dtype(self) -> np.dtype:
         return np.dtype(self.dtype)
@@ -996,6 +1000,11 @@ class Forecaster:
                     f"(the model was fitted {'with' if self.n_covariates_ else 'without'} X)"
                 )
         for i, s in enumerate(series):
+            if self.log_ and np.any(s <= 0):
+                raise ValueError(
+                    "y: expected positive values (the model was fitted on the log scale), got <= 0"
+                    + (f" in series {i}" if len(series) > 1 else "")
+                )
             if len(s) < self.input_size_:
                 raise ValueError(
                     f"y: series {i} expected at least input_size={self.input_size_} points, got {len(s)}"
@@ -1241,7 +1250,7 @@ class Forecaster:
         step = check_int(step, "step", minimum=1)
         arr = self._ingest(y, "y")[0]
         if len(arr) != 1:
-            raise ValueError(f"y: expected a 1-D series, got {len(arr)} series")
+            raise ValueError(f"y: expected a 1-D series, got shape {np.shape(y)}")
         arr = arr[0]
         L, H = self.input_size_, self.horizon_
         T = len(arr)

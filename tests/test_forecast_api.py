@@ -190,6 +190,12 @@ def test_clone_is_unfitted_and_fitted_attributes_end_in_underscore(air):
     assert new and all(a.endswith("_") for a in new), sorted(a for a in new if not a.endswith("_"))
     c = clone(f)
     assert c.get_params() == f.get_params() and not c.fitted
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(f)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(c)
     assert not any(a.endswith("_") and not a.startswith("_") for a in vars(c))
 
 
