@@ -501,9 +501,16 @@ def _cmd_predict(args) -> int:
             raise ValueError(f"--model: {args.model} was fitted on {f.n_series_} series; the CSV gives one")
         y, _, _ = read_csv_column(args.csv, args.column)
     pred = f.predict(h=args.horizon, y=y)
-    print("step,forecast")
-    for i, v in enumerate(np.atleast_1d(pred), start=1):
-        print(f"{i},{v:.6g}")
+    if f.n_series_ == 1:
+        print("step,forecast")
+        for i, v in enumerate(np.asarray(pred).ravel(), start=1):
+            print(f"{i},{v:.6g}")
+        return 0
+    series = pred if isinstance(pred, list) else [pred[:, j] for j in range(np.shape(pred)[1])]
+    print("series,step,forecast")  # a panel model: series numbered in the order of fit
+    for j, p in enumerate(series):
+        for i, v in enumerate(np.asarray(p), start=1):
+            print(f"{j},{i},{v:.6g}")
     return 0
 
 

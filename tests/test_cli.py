@@ -183,6 +183,13 @@ def test_panel_csv_trains_one_global_model(tmp_path, capsys):
     assert "panel: 3 series of units (store)" in out and "season 12 (monthly dates)" in out
     f = Forecaster.load(npz)
     assert f.n_series_ == 3 and len(f.models_) == 1
+    assert main(["predict", "--model", str(npz), "--horizon", "2"]) == 0
+    lines = capsys.readouterr().out.split()
+    assert lines[0] == "series,step,forecast" and [ln.split(",")[:2] for ln in lines[1:3]] == [
+        ["0", "1"],
+        ["0", "2"],
+    ]
+    np.testing.assert_allclose([float(ln.split(",")[2]) for ln in lines[5:7]], f.predict(2)[2], rtol=1e-5)
 
 
 @pytest.mark.parametrize(
