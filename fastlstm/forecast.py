@@ -108,6 +108,8 @@ _PARAMS = (
 
 #: optimiser steps per network that ``epochs=None`` aims at
 _TARGET_STEPS = 1500
+#: training windows a series needs in the back-test to take part in it
+_MIN_BACKTEST_WINDOWS = 8
 #: weights of seasonal naive the fallback chooses from: the network, an equal mix, seasonal naive
 _SNAIVE_WEIGHTS = (0.0, 0.5, 1.0)
 
@@ -798,7 +800,7 @@ class Forecaster:
 
         t0 = time.perf_counter()
         # back-test: every series less its last H points, forecasts from each origin after that
-        bt = [i for i, n in enumerate(lengths) if n - val - H >= L + k + 7]
+        bt = [i for i, n in enumerate(lengths) if n - val - H >= L + k + _MIN_BACKTEST_WINDOWS - 1]
         self.snaive_weight_ = np.zeros(len(series))
         errors = None
         self.calibration_ = "none"
