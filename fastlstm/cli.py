@@ -99,6 +99,15 @@ def read_csv_column(path: str, column: str | None = None) -> tuple[np.ndarray, l
     if column is None:
         candidates = [j for j in range(len(header)) if numeric(j)]
         if not candidates:
+            starts = [k for k in range(len(header)) if _numeric_start(data, k)]
+            if starts:  # a value column with a bad cell: name it
+                k = starts[-1]
+                bad = first_bad(k)
+                if missing(k) == bad[0]:
+                    raise ValueError(f"{path}: line {bad[0]}, column {header[k]!r}: missing value")
+                raise ValueError(
+                    f"{path}: line {bad[0]}, column {header[k]!r}: expected a number, got {bad[1]!r}"
+                )
             raise ValueError(f"{path}: expected a numeric column, got none among {header}")
         j = candidates[-1]
         for k in range(j + 1, len(header)):  # a value column with a typo must not be skipped silently

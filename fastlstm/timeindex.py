@@ -259,7 +259,9 @@ def parse_dates(labels: list[str], where: str = "dates", rows: list[int] | None 
             raise ValueError(f"{where}, line {row}: date {lab!r} has another format than line {rows[0]}")
         kinds.append(p[0])
         nums.append(p[1])
-    step = nums[1] - nums[0]
+    # periods (years, quarters, months) step by one; dates by their most common step (1 or 7 days)
+    diffs = [b - a for a, b in zip(nums[:-1], nums[1:], strict=True)]
+    step = 1 if kinds[0] != "date" else max(set(diffs), key=diffs.count)
     for i in range(1, len(nums)):
         d = nums[i] - nums[i - 1]
         if d == 0:
@@ -281,6 +283,4 @@ def parse_dates(labels: list[str], where: str = "dates", rows: list[int] | None 
         if step == 7:
             return 52, "weekly"
         raise ValueError(f"{where}: expected daily or weekly dates, got a step of {step} days")
-    if step != 1:
-        return 1, "other"
     return {"yearly": (1, "yearly"), "quarterly": (4, "quarterly"), "monthly": (12, "monthly")}[kind]

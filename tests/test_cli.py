@@ -222,6 +222,25 @@ def test_bad_csvs_name_line_and_column(tmp_path, capsys, body, message):
     assert not npz.exists() and list(tmp_path.iterdir()) == [csv]  # nothing half-written
 
 
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("2000-01,1\n2000-02,\n2000-03,3\n", "bad.csv: line 3, column 'sales': missing value"),
+        ("2000-01,1\n2000-02,x\n2000-03,3\n", "bad.csv: line 3, column 'sales': expected a number, got 'x'"),
+        (
+            "2000-01,1\n2000-03,2\n2000-04,3\n",
+            "line 3: gap in a regular series, '2000-01' is followed by '2000-03'",
+        ),
+    ],
+)
+def test_bad_csvs_without_column_flags(tmp_path, capsys, body, message):
+    """The value and date columns found automatically get the same row-level messages."""
+    csv = tmp_path / "bad.csv"
+    csv.write_text("month,sales\n" + body)
+    assert main(["forecast", str(csv), *QUICK]) == 1
+    assert message in capsys.readouterr().err
+
+
 def test_bad_panel_csv_names_the_series(tmp_path, capsys):
     csv = tmp_path / "p.csv"
     csv.write_text("id,month,v\na,2000-01,1\na,2000-02,2\nb,2000-01,1\nb,2000-02,2\nb,2000-04,2\n")

@@ -53,7 +53,7 @@ def test_parse_dates(labels, expected):
     "labels, message",
     [
         (["2000-01", "2000-02", "2000-02"], "s.csv, line 4: duplicated date '2000-02'"),
-        (["2000-01", "2000-03", "2000-02"], "s.csv, line 4: date '2000-02' comes before"),
+        (["2000-02", "2000-03", "2000-01"], "s.csv, line 4: date '2000-01' comes before"),
         (
             ["2000-01", "2000-02", "2000-04"],
             "s.csv, line 4: gap in a regular series, '2000-02' is followed by '2000-04'",
