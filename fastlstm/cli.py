@@ -488,6 +488,11 @@ def _cmd_evaluate(args) -> int:
     table = ev.format_table(ev.summarize(res), counts)
     print()
     print(table)
+    for freq, rs in res.items():
+        for r in rs:
+            if "choices" in r:
+                picked = ", ".join(f"{k} {v}" for k, v in r["choices"].items() if v)
+                print(f"fastlstm's back-test choices, {freq}: {picked}")
     print(f"total time: {time.perf_counter() - t0:.0f} s")
     if args.output:
         tmp = f"{args.output}.tmp{os.getpid()}"

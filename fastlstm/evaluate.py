@@ -213,7 +213,25 @@ def _fastlstm(trains: list[np.ndarray], h: int, m: int, levels, seed: int, param
     f = Forecaster(horizon=h, season=m, seed=seed, **params).fit(trains)
     pred = f.predict(h)
     ivs = f.predict_interval(h, coverage=levels)
-    return [np.asarray(p) for p in pred], [np.asarray(iv) for iv in ivs]
+    return [np.asarray(p) for p in pred], [np.asarray(iv) for iv in ivs], choice_counts(f)
+
+
+#: names of the back-test's choices, by (network, seasonal naive, drift) weights
+CHOICES = {
+    (1.0, 0.0, 0.0): "network",
+    (0.5, 0.5, 0.0): "network + seasonal naive",
+    (0.0, 1.0, 0.0): "seasonal naive",
+    (0.5, 0.0, 0.5): "network + drift",
+    (0.0, 0.0, 1.0): "drift",
+}
+
+
+def choice_counts(forecaster) -> dict[str, int]:
+    """How many series the back-test gave to each forecast (see ``Forecaster(fallback=...)``)."""
+    counts = dict.fromkeys(CHOICES.values(), 0)
+    for w in forecaster.mix_:
+        counts[CHOICES.get(tuple(float(x) for x in w), str(tuple(w)))] += 1
+    return counts
 
 
 def _statsforecast(trains: list[np.ndarray], h: int, m: int, levels):
@@ -339,8 +357,9 @@ def evaluate(
                     res.append(_scores(name, p, iv, trains, tests, m, levels, dt))
         if fastlstm:
             t0 = time.perf_counter()
-            p, iv = _fastlstm(trains, h, m, levels, seed, params)
+            p, iv, choices = _fastlstm(trains, h, m, levels, seed, params)
             res.append(_scores("fastlstm", p, iv, trains, tests, m, levels, time.perf_counter() - t0))
+            res[-1]["choices"] = choices
         results[freq] = res
         logger.info("%s: %d series evaluated", freq, len(trains))
     return results

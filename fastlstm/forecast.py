@@ -110,8 +110,8 @@ _PARAMS = (
 _TARGET_STEPS = 1500
 #: training windows a series needs in the back-test to take part in it
 _MIN_BACKTEST_WINDOWS = 8
-#: weights of seasonal naive the fallback chooses from: the network, an equal mix, seasonal naive
-_SNAIVE_WEIGHTS = (0.0, 0.5, 1.0)
+#: the forecasts the back-test chooses from, as weights of (network, seasonal naive, drift)
+_MIXES = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.0), (0.0, 1.0, 0.0), (0.5, 0.0, 0.5), (0.0, 0.0, 1.0))
 
 
 class Forecaster:
@@ -177,11 +177,13 @@ class Forecaster:
     fallback : bool
         Back-test before the final fit: train on each series less its last
         ``horizon`` points and forecast from every origin in that last stretch;
-        then forecast each series by the network, by seasonal naive, or by
-        their equal mix, whichever had the lowest mean absolute error in the
-        back-test (``snaive_weight_``: 0, 0.5 or 1; ``fallback_``: seasonal
-        naive alone). So no series does worse than seasonal naive on its
-        back-test.
+        then forecast each series by whichever of the network, seasonal naive,
+        the drift forecast, or the equal mix of the network with either had
+        the lowest mean absolute error in the back-test (``mix_``: the weights
+        of network, seasonal naive and drift per series; ``fallback_``:
+        seasonal naive alone). So no series does worse than seasonal naive on
+        its back-test. Series with fewer than 8 back-test windows keep the
+        network.
     conformal : bool
         Calibrate prediction intervals (:meth:`predict_interval`) on the
         back-test's errors (split conformal, see :meth:`predict_interval`).
@@ -379,7 +381,7 @@ class Forecaster:
     @property
     def fallback_(self) -> np.ndarray:
         """Per series: forecast by seasonal naive alone (bool array, after fit)."""
-        return self.snaive_weight_ == 1.0
+        return self.mix_[:, 1] == 1.0
 
     @property
     def fitted(self) -> bool:
@@ -801,7 +803,7 @@ class Forecaster:
         t0 = time.perf_counter()
         # back-test: every series less its last H points, forecasts from each origin after that
         bt = [i for i, n in enumerate(lengths) if n - val - H >= L + k + _MIN_BACKTEST_WINDOWS - 1]
-        self.snaive_weight_ = np.zeros(len(series))
+        self.mix_ = np.tile(np.array(_MIXES[0]), (len(series), 1))
         errors = None
         self.calibration_ = "none"
         if (self.fallback or self.conformal) and bt:
@@ -818,7 +820,7 @@ class Forecaster:
                     zs[i][:n], origins, H, models, scalers[j], cov_scaler, None if covs is None else covs[i]
                 )
                 err, w = self._backtest_errors(i, series[i][:n], zs[i][:n], origins, fz, self.fallback)
-                self.snaive_weight_[i] = w
+                self.mix_[i] = w
                 errors[i] = err
             self.calibration_ = "backtest"
         self.models_, self.histories_, self.scalers_, self.cov_scaler_ = self._train(
@@ -877,12 +879,31 @@ class Forecaster:
             done += k
         return hist[:, L : L + H]
 
-    def _backtest_errors(self, i, s, z, origins, fz, choose: bool):
-        """Errors on the z scale of the chosen forecast, and seasonal naive's weight in it.
+    @staticmethod
+    def _baselines(s: np.ndarray, origins: np.ndarray, h: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Seasonal naive and drift forecasts (n_origins, h) from each origin of ``s``."""
+        j = np.arange(h)[None, :]
+        o = origins[:, None]
+        mm = m if int(origins.min()) >= m else 1
+        sn = s[o - mm + (j % mm)]
+        last = s[o - 1]
+        slope = (last - s[0]) / np.maximum(o - 1, 1)
+        return sn, last + (j + 1) * slope
 
-        With ``choose``, the weight ``w`` of :data:`_SNAIVE_WEIGHTS` whose forecast
-        ``(1 - w) network + w seasonal_naive`` has the lowest mean absolute error
-        over every origin and step (the network on ties); else ``w = 0``.
+    def _mix(self, w, net, sn, dr) -> np.ndarray:
+        """``w[0] net + w[1] snaive + w[2] drift`` (terms with weight 0 left out: no NaN leaks)."""
+        out = np.zeros(np.shape(sn))
+        for wk, fk in zip(w, (net, sn, dr), strict=True):
+            if wk:
+                out = out + wk * fk
+        return out
+
+    def _backtest_errors(self, i, s, z, origins, fz, choose: bool):
+        """Errors on the z scale of the chosen forecast, and the chosen mix.
+
+        With ``choose``, the mix of :data:`_MIXES` (weights of the network,
+        seasonal naive and drift) with the lowest mean absolute error over every
+        origin and step (the network on ties); else the network alone.
         Returns ``(err, w)`` with ``err`` of shape (n_origins, H), NaN past the data.
         """
         n, H = len(s), fz.shape[1]
@@ -892,22 +913,24 @@ class Forecaster:
         actual = np.where(ok, s[tt], np.nan)
         with np.errstate(over="ignore", invalid="ignore"):
             net = self._inverse_transform(fz + self._seasonal(i, t))
-        w_best = 0.0
+        w_best = _MIXES[0]
         if choose:
-            m = self.season_ if len(s) > self.season_ else 1
-            sn = s[origins[:, None] - m + (np.arange(H)[None, :] % m)]
+            sn, dr = self._baselines(s, origins, H, self.season_)
             best = np.inf
-            for w in _SNAIVE_WEIGHTS:
+            for w in _MIXES:
                 with np.errstate(over="ignore", invalid="ignore"):
-                    mae = np.nanmean(np.abs(actual - ((1 - w) * net + w * sn) if w < 1 else actual - sn))
-                if mae < best or (not np.isfinite(best) and w == 1.0):
+                    mae = np.nanmean(np.abs(actual - self._mix(w, net, sn, dr)))
+                if mae < best or (not np.isfinite(best) and w[0] == 0):
                     best, w_best = mae, w
-            if w_best > 0:
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    mix = sn if w_best == 1 else (1 - w_best) * net + w_best * sn
-                    fz = self._forward_transform(mix) - self._seasonal(i, t)
+            if w_best != _MIXES[0]:
+                mix = self._mix(w_best, net, sn, dr)
+                if self.log_ and np.any(mix <= 0):  # drift can cross zero: keep the network
+                    w_best = _MIXES[0]
+                else:
+                    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                        fz = self._forward_transform(mix) - self._seasonal(i, t)
         z_act = np.where(ok, z[tt], np.nan)
-        return z_act - fz, w_best
+        return z_act - fz, np.array(w_best)
 
     def _calibrate(self, errors: dict, zs, H: int) -> None:
         """Split-conformal scores: |error| / (series scale * step scale), pooled and sorted."""
@@ -1027,28 +1050,34 @@ class Forecaster:
         cov = [None if futs is None else np.concatenate([covs[i], futs[i]]) for i in range(len(series))]
         return series, cov
 
-    def _snaive(self, s: np.ndarray, h: int) -> np.ndarray:
-        m = self.season_ if len(s) >= self.season_ else 1
-        return s[len(s) - m + (np.arange(h) % m)].copy()
-
     def _point_z(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
         """Point forecast of series ``i`` on the transformed scale (seasonal indices included)."""
-        w = self.snaive_weight_[i]
-        if w == 1:
-            return self._forward_transform(self._snaive(s, h))
-        z = self._to_z(i, s)
-        net = self._forecast_one(z, h, self.scalers_[i], cov) + self._seasonal(i, len(s) + np.arange(h))
-        if w == 0:
-            return net
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self._forward_transform((1 - w) * self._inverse_transform(net) + w * self._snaive(s, h))
+        w = self.mix_[i]
+        if w[0] == 1:
+            z = self._to_z(i, s)
+            return self._forecast_one(z, h, self.scalers_[i], cov) + self._seasonal(i, len(s) + np.arange(h))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            f = self._transform_back_safe(self._point(i, s, h, cov))
+        return f
+
+    def _transform_back_safe(self, f: np.ndarray) -> np.ndarray:
+        if self.log_ and np.any(f <= 0):
+            raise ValueError("y: a drift forecast crosses zero on the log scale (refit with transform=None)")
+        return self._forward_transform(f)
 
     def _point(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
-        """Point forecast of series ``i`` in the original units (seasonal naive's exactly on fallback)."""
-        if self.snaive_weight_[i] == 1:
-            return self._snaive(s, h)
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self._inverse_transform(self._point_z(i, s, h, cov))
+        """Point forecast of series ``i`` in the original units (the chosen mix of :data:`_MIXES`)."""
+        w = self.mix_[i]
+        net = None
+        if w[0]:
+            z = self._to_z(i, s)
+            zf = self._forecast_one(z, h, self.scalers_[i], cov) + self._seasonal(i, len(s) + np.arange(h))
+            with np.errstate(over="ignore", invalid="ignore"):
+                net = self._inverse_transform(zf)
+            if w[0] == 1:
+                return net
+        sn, dr = self._baselines(s, np.array([len(s)]), h, self.season_)
+        return self._mix(w, net, sn[0], dr[0])
 
     def predict(self, h: int | None = None, X_future=None, y=None, X=None):
         """Forecast ``h`` steps past the end of each series.
@@ -1267,12 +1296,10 @@ class Forecaster:
         if (covs is None) != (self.n_covariates_ == 0):
             raise ValueError(f"X: expected {'covariates' if self.n_covariates_ else 'None'} as in fit")
         t = origins[:, None] + np.arange(H)[None, :]
-        mm = self.season_ if origins[0] >= self.season_ else 1
-        sn = arr[origins[:, None] - mm + (np.arange(H)[None, :] % mm)]
-        w = self.snaive_weight_[0]
-        if w == 1:
-            forecasts = sn
-        else:
+        sn, dr = self._baselines(arr, origins, H, self.season_)
+        w = self.mix_[0]
+        net = None
+        if w[0]:
             z = self._to_z(0, arr)
             fz = self._rolling(
                 z,
@@ -1283,9 +1310,8 @@ class Forecaster:
                 self.cov_scaler_,
                 None if covs is None else covs[0],
             )
-            forecasts = self._inverse_transform(fz + self._seasonal(0, t))
-            if w > 0:
-                forecasts = (1 - w) * forecasts + w * sn
+            net = self._inverse_transform(fz + self._seasonal(0, t))
+        forecasts = self._mix(w, net, sn, dr)
         actuals = np.stack([arr[o : o + H] for o in origins])
         per = {name: np.empty(n_windows) for name in ("mae", "rmse", "mape", "smape", "mase")}
         for i, o in enumerate(origins):
@@ -1329,7 +1355,7 @@ class Forecaster:
         for i, ind in enumerate(self.seasonal_):
             if ind is not None:
                 arrays[f"seasonal{i}"] = ind
-        arrays["snaive_weight"] = self.snaive_weight_
+        arrays["mix"] = self.mix_
         if hasattr(self, "scores_"):
             arrays["calibration.scores"] = self.scores_
             arrays["calibration.step_scale"] = self.step_scale_
@@ -1396,7 +1422,7 @@ class Forecaster:
             f.index_, f.ids_ = fitted["index"], fitted["ids"]
             f.columns_, f.series_name_ = fitted["columns"], fitted["series_name"]
             f.seasonal_ = [a.get(f"seasonal{i}") for i in range(int(fitted["n_series"]))]
-            f.snaive_weight_ = np.asarray(a["snaive_weight"], dtype=np.float64)
+            f.mix_ = np.asarray(a["mix"], dtype=np.float64).reshape(-1, 3)
             if "calibration.scores" in a:
                 f.scores_ = a["calibration.scores"]
                 f.step_scale_ = a["calibration.step_scale"]
@@ -1427,15 +1453,15 @@ class Forecaster:
                 f.models_.append(model)
             if len(f.scalers_) != f.n_series_:
                 raise KeyError(f"{len(f.scalers_)} scalers for {f.n_series_} series")
-            if len(f.snaive_weight_) != f.n_series_:
-                raise KeyError(f"{len(f.snaive_weight_)} fallback weights for {f.n_series_} series")
+            if len(f.mix_) != f.n_series_:
+                raise KeyError(f"{len(f.mix_)} forecast mixes for {f.n_series_} series")
             used = (
                 "series",
                 "covariates",
                 "scaler",
                 "cov_scaler.",
                 "seasonal",
-                "snaive_weight",
+                "mix",
                 "calibration.",
             ) + tuple(f"model{j}." for j in range(f.n_models))
             extra = sorted(k for k in a if not k.startswith(used))

@@ -263,5 +263,6 @@ def test_evaluate_command_on_the_check_set(monkeypatch, tmp_path, capsys):
     for method in ("| seasonal naive | 1.000 |", "| naive |", "| fastlstm |"):
         assert method in out
     assert md.read_text().startswith("yearly (")
+    assert "fastlstm's back-test choices, yearly: " in out
     assert main(["evaluate", "--frequencies", "weekly"]) == 1
     assert "--frequencies: expected names among" in capsys.readouterr().err

@@ -153,6 +153,28 @@ def test_fallback_picks_seasonal_naive_when_it_wins():
     np.testing.assert_array_equal(bt.forecasts, bt.actuals)
 
 
+def test_back_test_picks_drift_or_mixes_it_in(monkeypatch):
+    """A straight line: drift is exact; without pure drift, half of it beats a barely trained network."""
+    from fastlstm import forecast
+
+    y = 10.0 + 0.5 * np.arange(60)
+    drift = y[-1] + 0.5 * np.arange(1, 7)
+    kw = {"input_size": 6, "horizon": 6, "epochs": 1, "n_models": 1, "hidden_size": 4, "seed": 0}
+    f = Forecaster(**kw).fit(y)
+    assert f.mix_.tolist() == [[0.0, 0.0, 1.0]] and not f.fallback_.any()
+    np.testing.assert_allclose(f.predict(6), drift, rtol=1e-12)
+    monkeypatch.setattr(forecast, "_MIXES", [w for w in forecast._MIXES if w != (0.0, 0.0, 1.0)])
+    g = Forecaster(**kw).fit(y)
+    assert g.mix_.tolist() == [[0.5, 0.0, 0.5]]
+    net = Forecaster(fallback=False, **kw).fit(y).predict(6)  # the same networks, unmixed
+    np.testing.assert_allclose(g.predict(6), 0.5 * net + 0.5 * drift, rtol=1e-12)
+    bt = g.backtest(y, n_windows=2)
+    assert (
+        bt.summary()["mae"]
+        < Forecaster(fallback=False, **kw).fit(y).backtest(y, n_windows=2).summary()["mae"]
+    )
+
+
 def test_save_load_keeps_dates_seasons_and_intervals(air, tmp_path):
     s = pd.Series(air, index=pd.date_range("1949-01-01", periods=len(air), freq="MS"))
     f = Forecaster(**TINY).fit(s)
