@@ -428,12 +428,12 @@ class Forecaster:
             if idx is not None:
                 meta["index"] = idx
             if isinstance(y, pd.DataFrame):
-                meta["columns"] = [str(c) for c in y.columns]
+                meta["columns"] = list(y.columns)
             series, form = self._split_series(y, name)
             if idx is not None:
                 form = "series" if form == "1d" else "frame"
                 if form == "series":
-                    meta["name"] = None if y.name is None else str(y.name)
+                    meta["name"] = y.name
             return series, form, meta
         series, form = self._split_series(y, name)
         return series, form, meta
@@ -1376,8 +1376,8 @@ class Forecaster:
                 "calibration": self.calibration_,
                 "index": self.index_,
                 "ids": None if self.ids_ is None else [_json_id(u) for u in self.ids_],
-                "columns": self.columns_,
-                "series_name": self.series_name_,
+                "columns": None if self.columns_ is None else [_json_id(c) for c in self.columns_],
+                "series_name": _json_id(self.series_name_),
                 "scalers": [None if sc is None else sc.get_config() for sc in self.scalers_],
                 "model": self.models_[0].get_config(),
             },
@@ -1475,5 +1475,7 @@ class Forecaster:
 
 
 def _json_id(u):
-    """A panel id as a JSON value (NumPy scalars to Python ones)."""
-    return u.item() if isinstance(u, np.generic) else u
+    """A name or panel id as a JSON value: NumPy scalars to Python ones, anything else but
+    None, str, int and float to its string."""
+    u = u.item() if isinstance(u, np.generic) else u
+    return u if u is None or isinstance(u, (str, int, float)) else str(u)

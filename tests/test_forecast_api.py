@@ -180,6 +180,11 @@ def test_save_load_keeps_dates_seasons_and_intervals(air, tmp_path):
     f = Forecaster(**TINY).fit(s)
     g = Forecaster.load(f.save(tmp_path / "f.npz"))
     pd.testing.assert_series_equal(f.predict(), g.predict())
+    t = Forecaster(**TINY).fit(s.rename(("passengers", 1)))
+    assert t.predict().name == ("passengers", 1)  # any name is kept in memory ...
+    assert (
+        Forecaster.load(t.save(tmp_path / "t.npz")).predict().name == "('passengers', 1)"
+    )  # ... its str on disk
     pd.testing.assert_frame_equal(f.predict_interval(), g.predict_interval())
     p = Forecaster(**TINY).fit(_panel(air, 2))
     q = Forecaster.load(p.save(tmp_path / "p.npz"))
