@@ -1,22 +1,31 @@
-"""Forecasting with an ensemble of small LSTMs: fit, predict, backtest, save, load.
+"""Forecasting with an ensemble of small LSTMs: fit, predict, intervals, backtest, save, load.
 
 Pipeline
 --------
 For each series (a global model is trained on all of them):
 
+0. The season length ``m`` and the horizon come from the arguments or a
+   pandas date index (:mod:`fastlstm.timeindex`).
 1. ``transform="log"`` (``"auto"``: when every training value is positive)
    turns multiplicative seasonality and growth into additive ones.
-2. ``normalize="window"`` subtracts from every window its own level, the mean
+2. ``deseasonalize="auto"``: when the seasonality test at lag ``m`` says so,
+   a classical decomposition's seasonal indices are removed (and added back
+   to the forecasts; :mod:`fastlstm.decompose`).
+3. ``normalize="window"`` subtracts from every window its own level, the mean
    of its ``input_size`` past values, from inputs and targets alike: the
    network learns the *shape* of the next ``horizon`` steps relative to the
    recent level, which carries over to levels never seen in training (trend).
-3. The ``scaler`` is fitted on the values of the training windows only, one
+4. The ``scaler`` is fitted on the values of the training windows only, one
    scaler per series.
-4. ``strategy="mimo"``: one network output per horizon step (multi-input
+5. ``strategy="mimo"``: one network output per horizon step (multi-input
    multi-output); ``"recursive"``: a one-step model fed its own forecasts.
    Forecasts past the model's reach are chained block by block.
-5. ``n_models`` networks with different seeds are trained and their outputs
+6. ``n_models`` networks with different seeds are trained and their outputs
    averaged (in the normalised space).
+7. A back-test (the same training on each series less its last ``horizon``
+   points) chooses per series between the network, seasonal naive, drift and
+   equal mixes (``fallback``), and its errors calibrate conformal prediction
+   intervals (``conformal``); then the networks are trained on all the data.
 
 Known-future covariates ``X`` (calendar, prices) enter as extra input
 features; the network's sequence is then ``input_size + k`` steps long
