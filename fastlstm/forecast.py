@@ -763,6 +763,7 @@ class Forecaster:
         self
         """
         self._validate_params()
+        self.__dict__.pop("models_", None)  # a fit that fails leaves an unfitted forecaster
         series, form, meta = self._ingest(y, "y")
         lengths = [len(s) for s in series]
         covs = self._split_covariates(X, lengths, "X")

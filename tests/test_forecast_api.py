@@ -139,6 +139,11 @@ def test_interval_arguments_and_too_short_series(air):
     g = Forecaster(input_size=6, horizon=3, conformal=False, **TINY).fit(air[:40])
     with pytest.raises(RuntimeError, match="intervals need conformal=True"):
         g.predict_interval()
+    with pytest.raises(ValueError, match="expected at least"):
+        g.fit(air[:5])
+    assert not g.fitted  # a failed refit leaves no stale model behind
+    with pytest.raises(RuntimeError, match="call fit"):
+        g.predict()
 
 
 def test_fallback_picks_seasonal_naive_when_it_wins():
