@@ -581,7 +581,7 @@ def _parser() -> argparse.ArgumentParser:
         "--epochs",
         type=int,
         default=defaults["epochs"],
-        help="training epochs per network (default: about 1500 steps' worth)",
+        help="training epochs per network (default: about 900 steps' worth)",
     )
     fc.add_argument(
         "--n-models",

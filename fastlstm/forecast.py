@@ -20,8 +20,8 @@ For each series (a global model is trained on all of them):
 5. ``strategy="mimo"``: one network output per horizon step (multi-input
    multi-output); ``"recursive"``: a one-step model fed its own forecasts.
    Forecasts past the model's reach are chained block by block.
-6. ``n_models`` networks with different seeds are trained and their outputs
-   averaged (in the normalised space).
+6. ``n_models`` networks with different seeds are trained; the forecast is
+   the median of their outputs.
 7. A back-test (the same training on each series less its last ``horizon``
    points) chooses per series between the network, seasonal naive, drift and
    equal mixes (``fallback``), and its errors calibrate conformal prediction
@@ -116,7 +116,10 @@ _PARAMS = (
 )
 
 #: optimiser steps per network that ``epochs=None`` aims at
-_TARGET_STEPS = 1500
+_TARGET_STEPS = 900
+#: how the ensemble's outputs are combined: the median (of 5 networks) had both a lower
+#: error and a lower spread over seeds than the mean (of 3) for the same training cost
+_AGGREGATE = np.median
 #: training windows a series needs in the back-test to take part in it
 _MIN_BACKTEST_WINDOWS = 8
 #: the forecasts the back-test chooses from, as weights of (network, seasonal naive, drift)
@@ -163,7 +166,7 @@ class Forecaster:
         forecasts. ``"auto"``: for each series where the 90% autocorrelation
         test at lag ``season`` finds seasonality (:mod:`fastlstm.decompose`).
     epochs : int, optional
-        Training epochs per network. Default: about 1,500 optimiser steps per
+        Training epochs per network. Default: about 900 optimiser steps per
         network (10 to 150 epochs), ``epochs_`` after fit.
     lr : float
         Peak learning rate of AdamW (annealed to 1% of it by a cosine schedule).
@@ -174,7 +177,8 @@ class Forecaster:
     clip_norm : float or None
         Global gradient-norm clipping.
     n_models : int
-        Ensemble size (networks with different seeds, outputs averaged).
+        Ensemble size (networks with different seeds; the forecast is the median of
+        their outputs, their mean for two).
     loss : {"mae", "mse", "huber"}
         Training loss in the normalised space (``"mae"``, the loss of the
         MASE and sMAPE it is judged by, did better than ``"mse"`` on every
@@ -235,7 +239,7 @@ class Forecaster:
         batch_size: int | None = None,
         weight_decay: float = 0.0,
         clip_norm: float | None = 1.0,
-        n_models: int = 3,
+        n_models: int = 5,
         loss: str = "mae",
         dropout: float = 0.0,
         patience: int | None = None,
@@ -884,7 +888,7 @@ class Forecaster:
             if cov is not None:
                 fc = np.stack([cov[o + done - L : o + done + k] for o in origins])
             xin = self._inputs(hist[:, done : done + L], scaler, fc, cov_scaler)
-            out = np.mean([mdl.forward(xin).astype(np.float64) for mdl in models], axis=0)
+            out = _AGGREGATE([mdl.forward(xin).astype(np.float64) for mdl in models], axis=0)
             hist[:, L + done : L + done + k] = self._outputs(out, hist[:, done : done + L], scaler)
             done += k
         return hist[:, L : L + H]
