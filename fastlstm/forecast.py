@@ -23,7 +23,7 @@ For each series (a global model is trained on all of them):
 6. ``n_models`` networks with different seeds are trained; the forecast is
    the median of their outputs.
 7. A back-test (the same training on each series less its last ``horizon``
-   points) chooses per series between the network, seasonal naive, drift and
+   points, two horizons without a season) chooses per series between the network, seasonal naive, drift and
    equal mixes (``fallback``), and its errors calibrate conformal prediction
    intervals (``conformal``); then the networks are trained on all the data.
 
@@ -120,6 +120,9 @@ _TARGET_STEPS = 900
 #: how the ensemble's outputs are combined: the median (of 5 networks) had both a lower
 #: error and a lower spread over seeds than the mean (of 3) for the same training cost
 _AGGREGATE = np.median
+#: the back-test's stretch, in horizons, for seasonal and for non-seasonal series: two
+#: horizons made the choices of the short yearly series less noisy (see docs/forecasting.md)
+_BACKTEST_HORIZONS = {"seasonal": 1, "non-seasonal": 2}
 #: training windows a series needs in the back-test to take part in it
 _MIN_BACKTEST_WINDOWS = 8
 #: the forecasts the back-test chooses from, as weights of (network, seasonal naive, drift)
@@ -189,7 +192,8 @@ class Forecaster:
         Early stopping on the validation windows (needs ``val_size`` in :meth:`fit`).
     fallback : bool
         Back-test before the final fit: train on each series less its last
-        ``horizon`` points and forecast from every origin in that last stretch;
+        ``horizon`` points (two horizons when ``season_`` is 1) and forecast from
+        every origin in that last stretch;
         then forecast each series by whichever of the network, seasonal naive,
         the drift forecast, or the equal mix of the network with either had
         the lowest mean absolute error in the back-test (``mix_``: the weights
@@ -816,20 +820,21 @@ class Forecaster:
 
         t0 = time.perf_counter()
         # back-test: every series less its last H points, forecasts from each origin after that
-        bt = [i for i, n in enumerate(lengths) if n - val - H >= L + k + _MIN_BACKTEST_WINDOWS - 1]
+        B = _BACKTEST_HORIZONS["seasonal" if m > 1 else "non-seasonal"] * H  # back-test stretch
+        bt = [i for i, n in enumerate(lengths) if n - val - B >= L + k + _MIN_BACKTEST_WINDOWS - 1]
         self.mix_ = np.tile(np.array(_MIXES[0]), (len(series), 1))
         errors = None
         self.calibration_ = "none"
         if (self.fallback or self.conformal) and bt:
-            zb = [zs[i][: lengths[i] - val - H] for i in bt]
-            cb = None if covs is None else [covs[i][: lengths[i] - val - H] for i in bt]
+            zb = [zs[i][: lengths[i] - val - B] for i in bt]
+            cb = None if covs is None else [covs[i][: lengths[i] - val - B] for i in bt]
             models, _, scalers, cov_scaler = self._train(
                 zb, cb, [len(z) for z in zb], 0, seeds[2 * self.n_models :], [series[i] for i in bt]
             )
             errors = {}
             for j, i in enumerate(bt):
                 n = lengths[i] - val
-                origins = np.arange(n - H, n)
+                origins = np.arange(n - B, n)
                 fz = self._rolling(
                     zs[i][:n], origins, H, models, scalers[j], cov_scaler, None if covs is None else covs[i]
                 )
