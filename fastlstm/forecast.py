@@ -520,9 +520,10 @@ class Forecaster:
             out.append(p)
         return out
 
-    def _future_index(self, i: int, h: int):
-        """The pandas index of series ``i``'s next ``h`` steps, or None."""
-        metas = self.index_
+    def _future_index(self, i: int, h: int, metas=None):
+        """The pandas index of series ``i``'s next ``h`` steps (after ``metas``, default the fitted
+        history's), or None."""
+        metas = self.index_ if metas is None else metas
         if metas is None:
             return None
         meta = metas[i] if isinstance(metas, list) else metas
@@ -533,8 +534,8 @@ class Forecaster:
             return pd.Index(int(meta["last"]) + step * np.arange(1, h + 1), name="ds")
         return future_index(meta, h)
 
-    def _pack(self, series: list[np.ndarray], h: int, columns: list[str] | None = None):
-        """Forecasts (each (h,) or (h, c)) back into the form given to fit."""
+    def _pack(self, series: list[np.ndarray], h: int, columns: list[str] | None = None, index=None):
+        """Forecasts (each (h,) or (h, c)) back into the form given to fit (dates after ``index``)."""
         form = self.form_
         if form in ("1d", "2d", "list"):
             if form == "1d":
@@ -545,19 +546,19 @@ class Forecaster:
         import pandas as pd
 
         if form == "series":
-            idx = self._future_index(0, h)
+            idx = self._future_index(0, h, index)
             if columns is None:
                 return pd.Series(series[0], index=idx, name=self.series_name_)
             return pd.DataFrame(series[0], index=idx, columns=columns)
         if form == "frame":
-            idx = self._future_index(0, h)
+            idx = self._future_index(0, h, index)
             if columns is None:
                 return pd.DataFrame(np.stack(series, axis=1), index=idx, columns=self.columns_)
             cols = pd.MultiIndex.from_product([self.columns_, columns])
             return pd.DataFrame(np.concatenate(series, axis=1), index=idx, columns=cols)
         frames = []
         for i, uid in enumerate(self.ids_):
-            f = pd.DataFrame({"unique_id": [uid] * h, "ds": self._future_index(i, h)})
+            f = pd.DataFrame({"unique_id": [uid] * h, "ds": self._future_index(i, h, index)})
             vals = series[i] if columns is not None else series[i][:, None]
             for j, c in enumerate(columns or ["forecast"]):
                 f[c] = vals[:, j]
@@ -1029,12 +1030,14 @@ class Forecaster:
 
     def _histories(self, h, X_future, y, X):
         """(series, covariates of history + future) for predict and the interval methods."""
+        index = None
         if y is None:
             if X is not None:
                 raise ValueError("X: expected None when y is None (the fitted history's covariates are used)")
             series, covs = self.series_, self.covariates_
         else:
-            series = self._ingest(y, "y")[0]
+            series, _, meta = self._ingest(y, "y")
+            index = meta.get("index")
             if len(series) != self.n_series_:
                 raise ValueError(f"y: expected {self.n_series_} series (as in fit), got {len(series)}")
             covs = self._split_covariates(X, [len(s) for s in series], "X")
@@ -1067,7 +1070,7 @@ class Forecaster:
         elif X_future is not None:
             raise ValueError("X_future: expected None (the model was fitted without X)")
         cov = [None if futs is None else np.concatenate([covs[i], futs[i]]) for i in range(len(series))]
-        return series, cov
+        return series, cov, index
 
     def _point_z(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
         """Point forecast of series ``i`` on the transformed scale (seasonal indices included)."""
@@ -1129,21 +1132,21 @@ class Forecaster:
         """
         self._check_fitted()
         h = self.horizon_ if h is None else check_int(h, "h", minimum=1)
-        series, cov = self._histories(h, X_future, y, X)
+        series, cov, index = self._histories(h, X_future, y, X)
         out = []
         for i, s in enumerate(series):
             f = self._point(i, s, h, cov[i])
             if not np.isfinite(f).all():
                 raise ValueError(f"y: the forecast of series {i} overflows float64 (the series is too large)")
             out.append(f)
-        return self._pack(out, h)
+        return self._pack(out, h, index=index)
 
-    def _intervals(self, h, coverage, X_future, y, X) -> list[np.ndarray]:
-        """Per series (h, len(coverage), 2) bounds in the original units."""
+    def _intervals(self, h, coverage, X_future, y, X) -> tuple[list[np.ndarray], dict | None]:
+        """Per series (h, len(coverage), 2) bounds in the original units, and the history's dates."""
         self._check_fitted()
         if not self.conformal or not hasattr(self, "scores_"):
             raise RuntimeError("Forecaster: prediction intervals need conformal=True at fit")
-        series, cov = self._histories(h, X_future, y, X)
+        series, cov, index = self._histories(h, X_future, y, X)
         widths = [self._halfwidth(c, h) for c in coverage]
         out = []
         for i, s in enumerate(series):
@@ -1155,7 +1158,7 @@ class Forecaster:
                     b[:, j, 0] = self._inverse_transform(z - half)
                     b[:, j, 1] = self._inverse_transform(z + half)
             out.append(b)
-        return out
+        return out, index
 
     @staticmethod
     def _check_levels(values, name: str, low: float, high: float) -> tuple[float, ...]:
@@ -1200,7 +1203,7 @@ class Forecaster:
         self._check_fitted()
         h = check_int(h, "h", minimum=1)
         cov = self._check_levels(coverage, "coverage", 0.0, 1.0)
-        out = self._intervals(h, cov, X_future, y, X)
+        out, index = self._intervals(h, cov, X_future, y, X)
         if self.form_ in ("1d", "2d", "list"):
             if self.form_ == "1d":
                 return out[0]
@@ -1211,7 +1214,7 @@ class Forecaster:
         for c in cov:
             tag = f"{100 * c:g}"
             cols += [f"lower_{tag}", f"upper_{tag}"]
-        return self._pack([b.reshape(h, -1) for b in out], h, columns=cols)
+        return self._pack([b.reshape(h, -1) for b in out], h, columns=cols, index=index)
 
     def predict_quantiles(self, h: int | None = None, quantiles=(0.1, 0.9), X_future=None, y=None, X=None):
         """Forecast quantiles: the bounds of the conformal central intervals.
@@ -1240,10 +1243,10 @@ class Forecaster:
         h = check_int(h, "h", minimum=1)
         qs = self._check_levels(quantiles, "quantiles", 0.0, 1.0)
         covs = tuple(abs(2 * q - 1) for q in qs if q != 0.5)
-        ivs = self._intervals(h, covs, X_future, y, X) if covs else None
+        ivs, index = self._intervals(h, covs, X_future, y, X) if covs else (None, None)
         points = None
         if 0.5 in qs:
-            series, cov = self._histories(h, X_future, y, X)
+            series, cov, index = self._histories(h, X_future, y, X)
             points = [self._point(i, s, h, cov[i]) for i, s in enumerate(series)]
         out = []
         for i in range(self.n_series_):
@@ -1262,7 +1265,7 @@ class Forecaster:
             if self.form_ == "2d":
                 return np.stack(out, axis=1)
             return out
-        return self._pack(out, h, columns=list(qs))
+        return self._pack(out, h, columns=list(qs), index=index)
 
     # ----------------------------------------------------------------- backtest
     def backtest(self, y, n_windows: int = 5, step: int = 1, X=None, m: int = 1) -> Backtest:

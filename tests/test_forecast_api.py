@@ -30,6 +30,10 @@ def test_dated_series_in_series_out(air):
     p = f.predict()
     assert isinstance(p, pd.Series) and p.name == "passengers"
     assert list(p.index) == list(pd.date_range("1961-01-01", periods=18, freq="MS"))
+    # a new history: forecasts start after its own last date
+    earlier = f.predict(h=3, y=s.iloc[:-12])
+    assert list(earlier.index) == list(pd.date_range("1960-01-01", periods=3, freq="MS"))
+    assert f.predict_interval(h=3, y=s.iloc[:-12]).index[0] == pd.Timestamp("1960-01-01")
     # the same numbers as a NumPy fit told the season
     np.testing.assert_array_equal(p.to_numpy(), Forecaster(season=12, **TINY).fit(air).predict())
     iv = f.predict_interval(h=5)
