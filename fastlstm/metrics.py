@@ -14,6 +14,10 @@ measure     definition
 ``smape``   ``100 * mean(2 |y - f| / (|y| + |f|))`` (0 to 200)
 ``mase``    ``mae / mean(|y_train[t] - y_train[t - m]|)``
 ==========  ===============================================================
+
+Interval measures take the lower and upper bounds instead of ``y_pred``:
+:func:`coverage` (the share of actual values inside, 0 to 1) and :func:`msis`
+(the M4 competition's mean scaled interval score).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 
 from ._validation import as_float_array, check_int
 
-__all__ = ["mae", "mape", "mase", "rmse", "smape"]
+__all__ = ["coverage", "mae", "mape", "mase", "msis", "rmse", "smape"]
 
 
 def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -143,3 +147,57 @@ def mase(y_true, y_pred, y_train, m: int = 1) -> float:
     if scale == 0.0:
         raise ValueError("y_train: the in-sample naive error is 0 (constant series); MASE is undefined")
     return float(np.mean(np.abs(yt - yp)) / scale)
+
+
+def coverage(y_true, lower, upper) -> float:
+    """Share of actual values inside their interval ``[lower, upper]`` (0 to 1).
+
+    Parameters
+    ----------
+    y_true, lower, upper : array_like
+        Actual values and interval bounds, same shape.
+
+    Returns
+    -------
+    float
+    """
+    yt, lo = _pair(y_true, lower)
+    _, hi = _pair(y_true, upper)
+    return float(np.mean((yt >= lo) & (yt <= hi)))
+
+
+def msis(y_true, lower, upper, y_train, m: int = 1, alpha: float = 0.05) -> float:
+    """Mean scaled interval score (Gneiting & Raftery, 2007; the M4 competition).
+
+    ``mean((u - l) + 2/alpha (l - y) [y < l] + 2/alpha (y - u) [y > u])``
+    divided by the in-sample seasonal naive MAE, as in :func:`mase`. Lower is
+    better: narrow intervals that hold the actual values.
+
+    Parameters
+    ----------
+    y_true, lower, upper : array_like
+        Actual values and the bounds of the ``1 - alpha`` interval, same shape.
+    y_train : array_like
+        The series the forecast was made from.
+    m : int
+        Season length of the scale.
+    alpha : float
+        One minus the interval's nominal coverage (0.05 for 95%).
+
+    Returns
+    -------
+    float
+    """
+    yt, lo = _pair(y_true, lower)
+    _, hi = _pair(y_true, upper)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha: expected a value in (0, 1), got {alpha!r}")
+    m = check_int(m, "m", minimum=1)
+    tr = as_float_array(y_train, "y_train", cast=True).astype(np.float64, copy=False)
+    if tr.shape[0] <= m:
+        raise ValueError(f"y_train: expected more than m={m} points, got {tr.shape[0]}")
+    scale = float(np.mean(np.abs(tr[m:] - tr[:-m])))
+    if scale == 0.0:
+        raise ValueError("y_train: the in-sample naive error is 0 (constant series); MSIS is undefined")
+    pen = (hi - lo) + (2.0 / alpha) * ((lo - yt) * (yt < lo) + (yt - hi) * (yt > hi))
+    return float(np.mean(pen) / scale)

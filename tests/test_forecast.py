@@ -148,9 +148,10 @@ def test_backtest_is_consistent_with_predict(air):
 def test_pandas_series_input(air):
     pd = pytest.importorskip("pandas")
     s = pd.Series(air, index=pd.date_range("1949-01", periods=len(air), freq="MS"))
-    a = Forecaster(24, 12, **FAST).fit(s).predict()
-    b = Forecaster(24, 12, **FAST).fit(air).predict()
-    np.testing.assert_array_equal(a, b)
+    a = Forecaster(24, 12, **FAST).fit(s).predict()  # the season (12) comes from the dates
+    b = Forecaster(24, 12, season=12, **FAST).fit(air).predict()
+    assert isinstance(a, pd.Series) and a.index[0] == pd.Timestamp("1961-01-01")
+    np.testing.assert_array_equal(a.to_numpy(), b)
 
 
 def test_log_transform_choice_and_errors(air):

@@ -65,3 +65,17 @@ def test_airpassengers_and_reference_scores():
     # the published reference figures the forecaster is compared with
     assert metrics.mape(test, sn) == pytest.approx(15.52, abs=0.01)
     assert metrics.mase(test, sn, train, m=12) == pytest.approx(2.49, abs=0.01)
+
+
+def test_interval_measures():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    lo, hi = np.array([0.0, 2.5, 2.0, 4.0]), np.array([2.0, 3.0, 3.5, 5.0])
+    assert metrics.coverage(y, lo, hi) == 0.75  # 2.0 < 2.5 is outside; bounds count as inside
+    train = np.array([1.0, 3.0, 2.0, 6.0])
+    width = np.mean(hi - lo)
+    penalty = 2 / 0.05 * 0.5 / 4  # the one miss, 0.5 below its lower bound
+    assert metrics.msis(y, lo, hi, train) == pytest.approx((width + penalty) / (7 / 3))
+    with pytest.raises(ValueError, match="alpha: expected a value in \\(0, 1\\), got 95"):
+        metrics.msis(y, lo, hi, train, alpha=95)
+    with pytest.raises(ValueError, match="upper|y_pred"):
+        metrics.coverage(y, lo, hi[:2])

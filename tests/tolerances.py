@@ -132,3 +132,12 @@ def gradcheck_err(analytic, numeric) -> np.ndarray:
 # larger entries; torch's defaults (atol 1e-5, rtol 1e-3) are 100x and 1000x looser. A backward
 # with one weight gradient off by 0.1% fails (test_gradcheck_catches_a_wrong_gradient).
 TORCH_GRADCHECK: dict = {"eps": 1e-6, "atol": 1e-7, "rtol": 1e-6}
+
+
+# ------------------------------------------------------------------ forecasting
+# classical decomposition vs statsmodels' seasonal_decompose: the same sums in float64
+DECOMPOSE_RTOL = 1e-10
+# empirical interval coverage on simulated hold-outs: |observed - nominal| allowed
+# (a few hundred correlated hold-out points: a binomial spread of ~3-5 points, plus the
+# conformal quantile's own sampling error)
+COVERAGE_SLACK = 0.12

