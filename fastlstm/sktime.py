@@ -19,7 +19,9 @@ Scope
 * Exogenous ``X`` are known-future covariates: ``predict`` needs the rows of every
   step from the first after the cutoff to the last step of ``fh`` (the network reads
   a contiguous block), so ``capability:non_contiguous_X`` is False.
-* No prediction intervals yet (``capability:pred_int`` is False).
+* Prediction intervals and quantiles (``predict_interval``, ``predict_quantiles``, and
+  with skpro installed ``predict_proba``) are :meth:`fastlstm.Forecaster.predict_interval`
+  and :meth:`~fastlstm.Forecaster.predict_quantiles`, out of sample only.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ class LSTMForecaster(BaseForecaster):
         "capability:multivariate": False,
         "capability:exogenous": True,
         "capability:insample": False,
-        "capability:pred_int": False,
+        "capability:pred_int": True,
         "capability:pred_int:insample": False,
         "capability:missing_values": False,
         "capability:non_contiguous_X": False,
@@ -212,6 +214,27 @@ class LSTMForecaster(BaseForecaster):
         full = self.forecaster_.predict(h, **kwargs)
         index = fh.to_absolute_index(self.cutoff)
         return pd.Series(full[steps - 1], index=index, name=self._history_y.name)
+
+    def _predict_quantiles(self, fh, X, alpha):
+        """Quantiles ``alpha`` of the steps of ``fh``: :meth:`fastlstm.Forecaster.predict_quantiles`."""
+        steps, h, kwargs = self._predict_args(fh, X)
+        q = self.forecaster_.predict_quantiles(h, quantiles=tuple(alpha), **kwargs)  # (h, len(alpha))
+        return pd.DataFrame(
+            np.asarray(q)[steps - 1],
+            index=fh.to_absolute_index(self.cutoff),
+            columns=self._get_columns("predict_quantiles", alpha=alpha),
+        )
+
+    def _predict_interval(self, fh, X, coverage):
+        """Intervals of the steps of ``fh``: :meth:`fastlstm.Forecaster.predict_interval`."""
+        steps, h, kwargs = self._predict_args(fh, X)
+        iv = self.forecaster_.predict_interval(h, coverage=tuple(coverage), **kwargs)  # (h, C, 2)
+        # columns (name, coverage, lower/upper), coverage-major, as the (C, 2) rows flatten
+        return pd.DataFrame(
+            np.asarray(iv)[steps - 1].reshape(len(steps), 2 * len(coverage)),
+            index=fh.to_absolute_index(self.cutoff),
+            columns=self._get_columns("predict_interval", coverage=coverage),
+        )
 
     # ------------------------------------------------------------------- helpers
     def _predict_args(self, fh, X):

@@ -116,6 +116,23 @@ def test_update_without_refit_forecasts_from_the_new_end(rng):
     np.testing.assert_array_equal(f.predict(fh=[1, 2, 3]).to_numpy(), _direct(y, 3, 3))
 
 
+def test_intervals_and_quantiles_are_forecasters(rng):
+    y = _series(rng)
+    f = LSTMForecaster(**TINY).fit(y, fh=[1, 4])
+    direct = fastlstm.Forecaster(horizon=4, **TINY).fit(y.to_numpy())
+    q = f.predict_quantiles(alpha=[0.1, 0.5, 0.9])
+    assert list(q.columns) == [("sales", a) for a in (0.1, 0.5, 0.9)]
+    expected_q = direct.predict_quantiles(4, quantiles=(0.1, 0.5, 0.9), y=y.to_numpy())
+    np.testing.assert_array_equal(q.to_numpy(), expected_q[[0, 3]])
+    iv = f.predict_interval(coverage=[0.8, 0.95])
+    assert list(iv.columns) == [("sales", c, b) for c in (0.8, 0.95) for b in ("lower", "upper")]
+    expected_iv = direct.predict_interval(4, coverage=(0.8, 0.95), y=y.to_numpy())[[0, 3]]
+    np.testing.assert_array_equal(iv.to_numpy(), expected_iv.reshape(2, 4))
+    assert np.all(iv.xs("lower", axis=1, level=2).to_numpy() <= iv.xs("upper", axis=1, level=2).to_numpy())
+    with pytest.raises(NotImplementedError, match="in-sample"):
+        LSTMForecaster(horizon=2, **TINY).fit(y).predict_interval(fh=[-1, 1])
+
+
 def test_bad_settings_are_reported_by_forecaster(rng):
     with pytest.raises(ValueError, match="strategy"):
         LSTMForecaster(strategy="direct", **TINY).fit(_series(rng), fh=[1])
