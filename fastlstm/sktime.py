@@ -38,6 +38,7 @@ except ImportError as exc:
     ) from exc
 
 from .forecast import Forecaster
+from .timeindex import season_of_freq
 
 __all__ = ["LSTMForecaster"]
 
@@ -58,6 +59,10 @@ _PASSED = (
     "n_models",
     "loss",
     "dropout",
+    "deseasonalize",
+    "patience",
+    "fallback",
+    "conformal",
     "dtype",
     "seed",
 )
@@ -66,22 +71,24 @@ _PASSED = (
 class LSTMForecaster(BaseForecaster):
     """sktime forecaster: an ensemble of small LSTMs (:class:`fastlstm.Forecaster`).
 
-    The series is log-transformed when positive, each window is made relative to its
-    own level and scaled, and ``n_models`` LSTMs predict ``horizon`` steps at once
-    (``strategy="mimo"``) or one step at a time (``"recursive"``); forecasts beyond
-    one block are chained. See :class:`fastlstm.Forecaster` for the pipeline.
+    Every argument and default is :class:`fastlstm.Forecaster`'s (its pipeline:
+    transform, deseasonalising, ``n_models`` networks, the back-test's choice between
+    the network, seasonal naive and drift, conformal intervals); forecasts beyond one
+    block are chained.
 
     Parameters
     ----------
-    input_size : int, default=24
-        Past steps the network reads (lookback); ``fit`` needs at least
-        ``input_size + horizon`` points (``input_size + 1`` for ``"recursive"``).
+    input_size : int or None, default=None
+        Past steps the network reads (lookback); None: from the season and horizon.
     horizon : int or None, default=None
         Steps the network forecasts in one block. None: the largest step of the
         ``fh`` passed to ``fit`` (which is then required in ``fit``). With an int,
         ``fh`` may be given in ``predict`` only, and may reach past ``horizon``.
-    hidden_size, num_layers, strategy, scaler, transform, normalize, epochs, lr,
-    batch_size, weight_decay, clip_norm, n_models, loss, dropout, seed
+    season : int or "auto", default="auto"
+        Season length; "auto" reads it from the dated index of ``y`` (1 without one).
+    hidden_size, num_layers, strategy, scaler, transform, normalize, deseasonalize, epochs,
+    lr, batch_size, weight_decay, clip_norm, n_models, loss, dropout, patience, fallback,
+    conformal, seed
         As in :class:`fastlstm.Forecaster`.
     dtype : {"float32", "float64"}, default="float32"
         Network precision.
@@ -135,7 +142,7 @@ class LSTMForecaster(BaseForecaster):
 
     def __init__(
         self,
-        input_size=24,
+        input_size=None,
         horizon=None,
         hidden_size=32,
         num_layers=1,
@@ -143,18 +150,28 @@ class LSTMForecaster(BaseForecaster):
         scaler="standard",
         transform="auto",
         normalize="window",
-        epochs=150,
+        season="auto",
+        deseasonalize="auto",
+        epochs=None,
         lr=1e-2,
-        batch_size=16,
+        batch_size=None,
         weight_decay=0.0,
         clip_norm=1.0,
-        n_models=3,
-        loss="mse",
+        n_models=5,
+        loss="mae",
         dropout=0.0,
+        patience=None,
+        fallback=True,
+        conformal=True,
         dtype="float32",
         seed=0,
     ):
         self.input_size = input_size
+        self.season = season
+        self.deseasonalize = deseasonalize
+        self.patience = patience
+        self.fallback = fallback
+        self.conformal = conformal
         self.horizon = horizon
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -179,8 +196,15 @@ class LSTMForecaster(BaseForecaster):
             self.set_tags(**{"requires-fh-in-fit": False})
 
     # ----------------------------------------------------------------------- fit
-    def _make_forecaster(self, horizon: int) -> Forecaster:
-        return Forecaster(horizon=horizon, **{name: getattr(self, name) for name in _PASSED})
+    def _make_forecaster(self, horizon: int, season) -> Forecaster:
+        return Forecaster(horizon=horizon, season=season, **{name: getattr(self, name) for name in _PASSED})
+
+    def _season(self, y):
+        """``season``, or with "auto" the season of y's dated index (1 without dates)."""
+        if self.season != "auto":
+            return self.season
+        freq = getattr(y.index, "freqstr", None)
+        return season_of_freq(freq)[0] if freq else 1
 
     def _fit(self, y, X=None, fh=None):
         """Train the networks on ``y`` (and ``X``); see :class:`fastlstm.Forecaster`."""
@@ -189,7 +213,7 @@ class LSTMForecaster(BaseForecaster):
         else:
             # requires-fh-in-fit is True here, and the base class refuses in-sample steps
             horizon = int(np.max(self._steps(fh)))
-        self.forecaster_ = self._make_forecaster(horizon)
+        self.forecaster_ = self._make_forecaster(horizon, self._season(y))
         self.forecaster_.fit(self._values(y, "y"), X=None if X is None else self._values(X, "X"))
         self.horizon_ = self.forecaster_.horizon
         self._history_y, self._history_X = y, X
