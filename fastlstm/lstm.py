@@ -408,8 +408,16 @@ class LSTM(Module):
                 w_ih, w_hh, _, _ = self._weights(layer, d)
                 dy = d_out[:, :, d * H : (d + 1) * H]
                 dy = np.ascontiguousarray(dy) if d == 0 else _reverse(dy, rev)
-                res, sq = K.api.backward_core(
-                    dy, dstates[0][k], dstates[1][k], cache, w_ih, w_hh, per_timestep, self._grad_names
+                res, sq = K.api.backward_core(  # the tape is dropped: dA may overwrite its gates
+                    dy,
+                    dstates[0][k],
+                    dstates[1][k],
+                    cache,
+                    w_ih,
+                    w_hh,
+                    per_timestep,
+                    self._grad_names,
+                    consume=True,
                 )
                 dx = res.dx if d == 0 else _reverse(res.dx, rev)
                 d_in = dx if d_in is None else d_in + dx

@@ -445,3 +445,24 @@ def test_wrappers_reject_bad_lengths_and_nan(rng):
         q[name].reshape(-1)[-1] = np.nan
         with pytest.raises(ValueError, match=name):
             K.lstm_backward(q["dy"], q["dh_n"], q["dc_n"], cache, p["w_ih"], p["w_hh"])
+
+
+def test_backward_leaves_the_cache_intact_unless_the_layer_consumes_it(rng):
+    """The public lstm_backward can be run twice on one cache; the layer, which drops its
+    tape, lets dA overwrite the cached gates (one [T, B, 4H] array less at the peak)."""
+    p = kernel_problem(rng, T_, B_, I_, 20, np.float32)
+    _, _, _, cache = K.lstm_forward(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"])
+    gates = cache.gates.copy()
+    dy = rng.standard_normal((T_, B_, 20)).astype(np.float32)
+    first = K.lstm_backward(dy, None, None, cache, p["w_ih"], p["w_hh"])
+    np.testing.assert_array_equal(cache.gates, gates)
+    second = K.lstm_backward(dy, None, None, cache, p["w_ih"], p["w_hh"])
+    for a, b in zip(first[:6], second[:6], strict=True):
+        np.testing.assert_array_equal(a, b)
+    consumed, _ = K.api.backward_core(
+        dy, np.zeros((B_, 20), np.float32), np.zeros((B_, 20), np.float32), cache, p["w_ih"], p["w_hh"],
+        consume=True,
+    )
+    for a, b in zip(first[:6], consumed[:6], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(cache.gates, gates)  # overwritten by dA

@@ -55,14 +55,16 @@ class _FastlstmRunner:
 
     def prepare_inference(self):
         self.layer.eval()
+        if self.streaming:  # fastlstm's streaming API: one compiled call per step
+            self.stepper = self.layer.stepper(batch_size=self.x.shape[1])
+            self.x_t = np.ascontiguousarray(self.x[0])
 
     def prepare_training(self):
         self.layer.train()
 
     def infer(self):
         if self.streaming:
-            y, self.state = self.layer.forward(self.x, self.state)
-            return y
+            return self.stepper.step(self.x_t)
         return self.layer.forward(self.x)[0]
 
 

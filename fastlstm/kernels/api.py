@@ -264,11 +264,13 @@ def forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, names=_KERNEL_NAMES
     return y, hs[T], cs[T], ForwardCache(x, hs, cs, gates, lengths)
 
 
-def backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, names=_KERNEL_NAMES):
+def backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, names=_KERNEL_NAMES, consume=False):
     """Run the BPTT driver (arguments already checked, as for ``forward_core``).
 
     Returns the :class:`BackwardResult` without norms, and the per-row squared
-    norms [T, B, 2] they are made from (see :func:`batch_norms`).
+    norms [T, B, 2] they are made from (see :func:`batch_norms`). ``consume=True``
+    (the layer, which drops its tape afterwards) lets dA overwrite ``cache.gates``
+    (from :func:`forward_core`): one [T, B, 4H] array less at the peak.
     """
     x, hs, cs, gates, lengths = cache
     status, dx, dh, dc, da, dw_ih, dw_hh, db, sq = drivers.backward_alloc(
@@ -283,6 +285,7 @@ def backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, names=_K
         w_hh,
         _NO_LENGTHS if lengths is None else lengths,
         numba.get_num_threads(),
+        consume,
     )
     _raise_status(status, names)
     return BackwardResult(dx, dh, dc, dw_ih, dw_hh, db, da if keep_dgates else None, None, None), sq

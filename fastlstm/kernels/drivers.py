@@ -441,7 +441,12 @@ def forward_alloc(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, n_threads, keep=Tr
     H = w_hh.shape[1]
     hs = np.empty((T + 1, B, H), dtype=x.dtype)
     cs = np.empty((T + 1 if keep else 2, B, H), dtype=x.dtype)
-    gates = np.empty((T if keep else 1, B, 4 * H), dtype=x.dtype)
+    # the gates' buffer runs NV*VL elements past the array: backward may reuse it for dA,
+    # whose weight-gradient product reads that far past the last row (see backward_alloc)
+    C = NV * (_VEC_BYTES // x.itemsize)
+    n_gates = (T if keep else 1) * B * 4 * H
+    gates_buf = np.zeros(n_gates + C, dtype=x.dtype)
+    gates = gates_buf[:n_gates].reshape((T if keep else 1, B, 4 * H))
     if nonfinite(w_ih) or nonfinite(w_hh) or nonfinite(b_ih) or nonfinite(b_hh):
         return BAD_WEIGHTS, hs, cs, gates
     if nonfinite(x):
@@ -466,17 +471,26 @@ def forward_alloc(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, n_threads, keep=Tr
 
 
 @njit(**JIT)
-def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_threads):
+def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_threads, reuse_gates=False):
     """(B1)-(B9); returns ``(status, dx, dh0, dc0, da, dw_ih, dw_hh, db, sq)`` with
-    ``sq`` the per-row squared norms of dh_t and dc_t, [T, B, 2]."""
+    ``sq`` the per-row squared norms of dh_t and dc_t, [T, B, 2].
+
+    ``reuse_gates`` writes dA over the cache's gates (each row's gates are read before
+    its dA is written): one [T, B, 4H] array less at the peak, for a caller that
+    discards the cache afterwards and whose ``gates`` came from :func:`forward_alloc`
+    (its buffer runs past the array, as the weight-gradient product needs).
+    """
     T, B, In = x.shape
     H = hs.shape[2]
     G = 4 * H
     dtype = x.dtype
     C = NV * (_VEC_BYTES // x.itemsize)
-    da_buf = np.empty(T * B * G + C, dtype=dtype)  # + C: the last panel of (B8) reads past G
-    da_buf[T * B * G :] = 0
-    da = da_buf[: T * B * G].reshape((T, B, G))
+    if reuse_gates:
+        da = gates
+        da_flat = gates.reshape(gates.size)
+    else:
+        da_flat = np.zeros(T * B * G + C, dtype=dtype)  # + C: the last panel of (B8) reads past G
+        da = da_flat[: T * B * G].reshape((T, B, G))
     db = np.zeros(G, dtype=dtype)
     sq = np.empty((T, B, 2), dtype=dtype)
     dc = dc_n.copy()
@@ -497,9 +511,9 @@ def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_thre
         _backward_parallel(n_chunks, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq)
     dh0 = np.ascontiguousarray((dh if T % 2 == 0 else dh_next)[:, :H])
     da2 = da.reshape((T * B, G))
-    dx = input_grad(da_buf, w_ih, T * B, n_threads).reshape((T, B, In))  # (B7)
+    dx = input_grad(da_flat, w_ih, T * B, n_threads).reshape((T, B, In))  # (B7)
     dw_ih, dw_hh = weight_grads(
-        x.reshape((T * B, In)), hs[:T].reshape((T * B, H)), da_buf, G, n_threads
+        x.reshape((T * B, In)), hs[:T].reshape((T * B, H)), da_flat, G, n_threads
     )  # (B8)
     for r in range(T * B):  # rows in order: deterministic
         for k in range(G):
