@@ -148,9 +148,9 @@ def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 
         no_len = np.empty(0, np.int64)
         h0 = np.zeros((B, H), dt)
 
-        def drivers():  # chained, as the layer runs them (the forward's arrays alive until backward)
+        def drivers():  # chained as the layer runs them: dA over the gates, arrays alive till then
             _, hs, cs, gates = D.forward_alloc(x, h0, h0, w_ih, w_hh, b_ih, b_hh, no_len, 1, True)
-            D.backward_alloc(dy, h0, h0, x, hs, cs, gates, w_ih, w_hh, no_len, 1)
+            D.backward_alloc(dy, h0, h0, x, hs, cs, gates, w_ih, w_hh, no_len, 1, True)
 
         both = med(drivers)
         _, hs, cs, gates = D.forward_alloc(x, h0, h0, w_ih, w_hh, b_ih, b_hh, no_len, 1, True)
