@@ -65,7 +65,7 @@ class BackwardResult(NamedTuple):
     dc_norm: np.ndarray  #: [T] Frobenius norm of dc_t (B2) over the batch
 
 
-_MICRO = f"{VECTOR_BITS}-bit LLVM-IR micro-kernel, packed weights, gates fused per panel"
+_MICRO = f"{VECTOR_BITS}-bit LLVM-IR micro-kernel over packed weights; gates fused per row block"
 
 #: Which implementation runs for each dtype (recorded by the benchmarks).
 CODE_PATH = {
