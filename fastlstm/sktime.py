@@ -37,35 +37,16 @@ except ImportError as exc:
         f"(import failed with: {exc})"
     ) from exc
 
+from .forecast import _PARAMS as _FORECASTER_PARAMS
 from .forecast import Forecaster
 from .timeindex import season_of_freq
 
 __all__ = ["LSTMForecaster"]
 
-# Forecaster's constructor arguments passed through unchanged (``horizon`` is resolved in fit).
-_PASSED = (
-    "input_size",
-    "hidden_size",
-    "num_layers",
-    "strategy",
-    "scaler",
-    "transform",
-    "normalize",
-    "epochs",
-    "lr",
-    "batch_size",
-    "weight_decay",
-    "clip_norm",
-    "n_models",
-    "loss",
-    "dropout",
-    "deseasonalize",
-    "patience",
-    "fallback",
-    "conformal",
-    "dtype",
-    "seed",
-)
+# Forecaster's constructor arguments passed through unchanged: all but ``horizon`` and
+# ``season`` (resolved in fit from fh and the dates) and ``progress``/``comm`` (a progress
+# bar and MPI training have no place inside sktime's loops).
+_PASSED = tuple(name for name in _FORECASTER_PARAMS if name not in ("horizon", "season", "progress", "comm"))
 
 
 class LSTMForecaster(BaseForecaster):
