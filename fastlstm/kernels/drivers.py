@@ -55,8 +55,10 @@ _VEC_BYTES = VECTOR_BITS // 8
 _fwd_r0, _fwd_r1, _fwd_r2, _fwd_r3 = (make_forward_kernel(r) for r in ROW_BLOCKS)
 _bwd_r0, _bwd_r1, _bwd_r2, _bwd_r3 = (make_backward_kernel(r) for r in ROW_BLOCKS)
 _gemm_r0, _gemm_r1, _gemm_r2, _gemm_r3 = (make_gemm_kernel(r) for r in ROW_BLOCKS)
-# one vector wide, for the input gradient of narrow inputs (I <= VL: the benchmark's 1 and 8)
+# one and two vectors wide, for the input gradient of narrow inputs (I <= VL: the
+# benchmark's 1 and 8; I <= 2 VL: its 32), so that few of the lanes compute padding
 _gemm1_r0, _gemm1_r1, _gemm1_r2, _gemm1_r3 = (make_gemm_kernel(r, 1) for r in ROW_BLOCKS)
+_gemm2_r0, _gemm2_r1, _gemm2_r2, _gemm2_r3 = (make_gemm_kernel(r, 2) for r in ROW_BLOCKS)
 
 #: steps x rows of dA per block of the weight-gradient product (a [NB, NV*VL] slice
 #: of dA, 32 KiB in float32 on AVX-512, stays in L1 across the row blocks)
@@ -322,6 +324,15 @@ def _input_grad_rows(lo, hi, da, G, wp, out, Ip, nv):
                     _gemm1_r2(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
                 else:
                     _gemm1_r3(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
+            elif nv == 2:
+                if m == _R0:
+                    _gemm2_r0(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
+                elif m == _R1:
+                    _gemm2_r1(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
+                elif m == _R2:
+                    _gemm2_r2(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
+                else:
+                    _gemm2_r3(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
             elif m == _R0:
                 _gemm_r0(da, a0, G, 1, wp, w0, C, G, out, o0, Ip)
             elif m == _R1:
@@ -341,13 +352,13 @@ def _input_grad_parallel(n_chunks, N, da, G, wp, out, Ip, nv):
 
 @njit(**JIT)
 def input_grad(da_flat, w_ih, N, n_threads):
-    """(B7) ``dx = dA W_ih`` [N, I] with the micro-kernel (one vector wide when I fits
-    in one), rows split over threads: no BLAS call, so no second thread pool spins
+    """(B7) ``dx = dA W_ih`` [N, I] with the micro-kernel (one or two vectors wide when I
+    fits in them), rows split over threads: no BLAS call, so no second thread pool spins
     against Numba's (measured: the training step took twice as long with OpenBLAS's
     two threads idling between its calls)."""
     G, n_in = w_ih.shape
     VL = _VEC_BYTES // w_ih.itemsize
-    nv = 1 if n_in <= VL else NV
+    nv = 1 if n_in <= VL else (2 if n_in <= 2 * VL else NV)
     C = nv * VL
     wp = pack_columns(w_ih, C)
     Ip = wp.shape[0] * C
