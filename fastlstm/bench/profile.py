@@ -112,13 +112,6 @@ def _backward_products(da, wbp, out):
                     r += D._R3
 
 
-@njit(cache=True)
-def _bias_grad(da2, db):
-    for r in range(da2.shape[0]):
-        for k in range(da2.shape[1]):
-            db[k] += da2[r, k]
-
-
 def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 0) -> dict:
     """Seconds per training step spent in each of :data:`PARTS` (one thread), plus the
     whole step at one and at ``threads`` threads (medians of ``repeat`` samples)."""
@@ -174,11 +167,9 @@ def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 
         _, _, _, _, da_true, *_ = D.backward_alloc(dy, h0, h0, x, hs, cs, gates, w_ih, w_hh, no_len, 1)
         da[...] = da_true
         rec_b = med(lambda: _backward_products(da, wbp, np.empty((B, Hp), dt)))
-        da2 = da.reshape(T * B, 4 * H)
         wgrad = med(
             lambda: D.weight_grads(x.reshape(T * B, n_in), hs[:T].reshape(T * B, H), da_buf, 4 * H, 1)
         )
-        wgrad += med(lambda: _bias_grad(da2, np.zeros(4 * H, dt)))
         igrad = med(lambda: D.input_grad(da_buf, w_ih, T * B, 1))
     parts = {
         "input_projection": max(fused - rec_f, 0.0),

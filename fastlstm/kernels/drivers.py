@@ -294,11 +294,12 @@ def _weight_grad_panels(p_lo, p_hi, z, n_in, da, G, out, Gp):
 
 
 @njit(**JIT_PARALLEL)
-def _weight_grad_parallel(n_chunks, x, hs, da, G, out_x, out_h, Gp, P):
+def _weight_grad_parallel(n_chunks, x, hs, ones, da, G, out_x, out_h, out_b, Gp, P):
     for c in prange(n_chunks):
         p_lo, p_hi = c * P // n_chunks, (c + 1) * P // n_chunks
         _weight_grad_panels(p_lo, p_hi, x, out_x.size // Gp, da, G, out_x, Gp)
         _weight_grad_panels(p_lo, p_hi, hs, out_h.size // Gp, da, G, out_h, Gp)
+        _weight_grad_panels(p_lo, p_hi, ones, 1, da, G, out_b, Gp)
 
 
 @njit(**JIT)
@@ -374,9 +375,10 @@ def input_grad(da_flat, w_ih, N, n_threads):
 
 @njit(**JIT)
 def weight_grads(x, hs_prev, da_flat, G, n_threads):
-    """(B8) ``dW_ih = sum_n dA_n^T x_n``, ``dW_hh = sum_n dA_n^T h_{n-1}`` with the
-    micro-kernel, split over threads by column panels of dA (each output entry is
-    summed in one fixed order: bitwise the same for any thread count).
+    """(B8) ``dW_ih = sum_n dA_n^T x_n``, ``dW_hh = sum_n dA_n^T h_{n-1}`` and
+    ``db = sum_n dA_n`` (the same product with an input of ones, while the panel of dA
+    is in L1) with the micro-kernel, split over threads by column panels of dA (each
+    output entry is summed in one fixed order: bitwise the same for any thread count).
 
     x [N, I], hs_prev [N, H] (C-contiguous); da_flat: dA [N, G] flat, followed by
     at least NV*VL - 1 readable elements (the last panel reads past G).
@@ -388,17 +390,20 @@ def weight_grads(x, hs_prev, da_flat, G, n_threads):
     Gp = P * C
     out_x = np.zeros(n_in * Gp, dtype=x.dtype)
     out_h = np.zeros(H * Gp, dtype=x.dtype)
+    out_b = np.zeros(Gp, dtype=x.dtype)
+    ones = np.ones(N, dtype=x.dtype)
     n_chunks = max(1, min(n_threads, P))
     xf = x.reshape(x.size)
     hf = hs_prev.reshape(hs_prev.size)
     if n_chunks == 1:
         _weight_grad_panels(0, P, xf, n_in, da_flat, G, out_x, Gp)
         _weight_grad_panels(0, P, hf, H, da_flat, G, out_h, Gp)
+        _weight_grad_panels(0, P, ones, 1, da_flat, G, out_b, Gp)
     else:
-        _weight_grad_parallel(n_chunks, xf, hf, da_flat, G, out_x, out_h, Gp, P)
+        _weight_grad_parallel(n_chunks, xf, hf, ones, da_flat, G, out_x, out_h, out_b, Gp, P)
     dw_ih = np.ascontiguousarray(out_x.reshape((n_in, Gp))[:, :G].T)
     dw_hh = np.ascontiguousarray(out_h.reshape((H, Gp))[:, :G].T)
-    return dw_ih, dw_hh
+    return dw_ih, dw_hh, out_b[:G].copy()
 
 
 @njit(**JIT_PARALLEL)
@@ -502,12 +507,12 @@ def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_thre
     else:
         da_flat = np.zeros(T * B * G + C, dtype=dtype)  # + C: the last panel of (B8) reads past G
         da = da_flat[: T * B * G].reshape((T, B, G))
-    db = np.zeros(G, dtype=dtype)
     sq = np.empty((T, B, 2), dtype=dtype)
     dc = dc_n.copy()
     if nonfinite(dy) or nonfinite(dh_n) or nonfinite(dc_n):
         dx = np.zeros((T, B, In), dtype=dtype)
-        return BAD_GRAD, dx, dh_n.copy(), dc, da, np.zeros((G, In), dtype), np.zeros((G, H), dtype), db, sq
+        zeros = np.zeros((G, In), dtype), np.zeros((G, H), dtype), np.zeros(G, dtype)
+        return BAD_GRAD, dx, dh_n.copy(), dc, da, zeros[0], zeros[1], zeros[2], sq
     if lengths.size == 0:
         lengths = np.full(B, T, dtype=np.int64)
     wbp = pack_columns(w_hh, C)
@@ -521,14 +526,10 @@ def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_thre
     else:
         _backward_parallel(n_chunks, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq)
     dh0 = np.ascontiguousarray((dh if T % 2 == 0 else dh_next)[:, :H])
-    da2 = da.reshape((T * B, G))
     dx = input_grad(da_flat, w_ih, T * B, n_threads).reshape((T, B, In))  # (B7)
-    dw_ih, dw_hh = weight_grads(
+    dw_ih, dw_hh, db = weight_grads(
         x.reshape((T * B, In)), hs[:T].reshape((T * B, H)), da_flat, G, n_threads
     )  # (B8)
-    for r in range(T * B):  # rows in order: deterministic
-        for k in range(G):
-            db[k] += da2[r, k]
     return OK, dx, dh0, dc, da, dw_ih, dw_hh, db, sq
 
 
