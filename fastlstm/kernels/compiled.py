@@ -16,7 +16,7 @@ must not allocate, the out-parameter pair :func:`cell_step` /
         for t in range(n_steps):
             K.cell_step(x, h, c, packed, h, c, gates)     # h, c updated in place
             out[t] = h
-            x = h
+            x = h                                     # here input_size == hidden_size
         return out
 
 Misuse from nopython code fails when the caller is compiled, with a
