@@ -38,7 +38,7 @@ def init_params(hidden: int, seed: int) -> dict[str, np.ndarray]:
     }  # fmt: skip
 
 
-@numba.njit(cache=True)
+@numba.njit  # no cache=True: a cached caller does not notice an upgrade of fastlstm (see README)
 def loss_and_grads(x, target, enc, dec, w_out, b_out):
     """MSE of the decoder's free-running predictions, and its gradient.
 

@@ -51,7 +51,7 @@ from .simd import ROW_BLOCKS, VECTOR_BITS
 
 __all__ = ["CellGrads", "PackedLSTM", "cell_step", "cell_step_backward", "pack"]
 
-_U32 = VECTOR_BITS // 32  # lanes, float32
+_VEC_BYTES = VECTOR_BITS // 8  # bytes in one vector
 _R0 = ROW_BLOCKS[0]
 
 
@@ -109,14 +109,15 @@ def _pack(w_ih, w_hh, b):
         raise ValueError("w_ih: expected 4*H rows, like w_hh")
     if b.shape[0] != w_hh.shape[0]:
         raise ValueError("b: expected 4*H entries, like w_hh")
-    U = _U32 * 4 // w_hh.itemsize
-    wxp = drivers.pack_gates(np.ascontiguousarray(w_ih), U)
-    whp = drivers.pack_gates(np.ascontiguousarray(w_hh), U)
-    bp = drivers.pack_bias(np.ascontiguousarray(b), U)
+    U = _VEC_BYTES // w_hh.itemsize
+    w_ih = np.ascontiguousarray(w_ih)
+    w_hh = np.ascontiguousarray(w_hh)
+    b = np.ascontiguousarray(b)
+    wxp = drivers.pack_gates(w_ih, U)
+    whp = drivers.pack_gates(w_hh, U)
+    bp = drivers.pack_bias(b, U)
     work = np.empty((_R0, whp.shape[0] * 4 * U), dtype=w_hh.dtype)
-    return PackedLSTM(
-        np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh), np.ascontiguousarray(b), wxp, whp, bp, work
-    )
+    return PackedLSTM(w_ih, w_hh, b, wxp, whp, bp, work)
 
 
 @njit(**JIT)

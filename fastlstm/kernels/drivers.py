@@ -32,8 +32,6 @@ from .._config import JIT, JIT_PARALLEL
 from .simd import NV, ROW_BLOCKS, VECTOR_BITS, make_backward_kernel, make_forward_kernel, make_gemm_kernel
 from .vecmath import backward_row, forward_row, nonfinite_sum
 
-ROW_BLOCKS = ROW_BLOCKS  # re-exported: the scratch block's rows
-
 __all__ = [
     "BAD_GRAD",
     "BAD_STATE",
