@@ -33,7 +33,7 @@ def worker(args) -> None:
     from mpi4py import MPI
 
     from fastlstm.nn import LSTMRegressor
-    from fastlstm.training import Callback, Trainer
+    from fastlstm.train.trainer import Callback, Trainer
 
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()

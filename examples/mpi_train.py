@@ -20,12 +20,12 @@ import os
 import tempfile
 import time
 
+from fastlstm.baselines import seasonal_naive
+from fastlstm.metrics import mape
 from mpi4py import MPI
 
-from fastlstm.baselines import seasonal_naive
-from fastlstm.datasets import load_airpassengers
 from fastlstm.forecast import Forecaster
-from fastlstm.metrics import mape
+from fastlstm.forecast.datasets import load_airpassengers
 
 H = 12
 

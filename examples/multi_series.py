@@ -12,11 +12,11 @@ Run: python examples/multi_series.py
 from __future__ import annotations
 
 import numpy as np
-
 from fastlstm.baselines import seasonal_naive
-from fastlstm.datasets import load_airpassengers
-from fastlstm.forecast import Forecaster
 from fastlstm.metrics import mape, mase
+
+from fastlstm.forecast import Forecaster
+from fastlstm.forecast.datasets import load_airpassengers
 
 H = 12
 

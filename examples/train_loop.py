@@ -15,16 +15,16 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from fastlstm.baselines import seasonal_naive
-from fastlstm.datasets import load_airpassengers
-from fastlstm.losses import MSELoss
-from fastlstm.lstm import LSTM
 from fastlstm.metrics import mape
+
+from fastlstm.forecast.datasets import load_airpassengers
+from fastlstm.forecast.windows import make_windows
 from fastlstm.nn import Linear
-from fastlstm.optim import AdamW, clip_grad_norm
-from fastlstm.schedules import CosineAnnealingLR
-from fastlstm.windows import make_windows
+from fastlstm.nn.losses import MSELoss
+from fastlstm.nn.lstm import LSTM
+from fastlstm.train.optim import AdamW, clip_grad_norm
+from fastlstm.train.schedules import CosineAnnealingLR
 
 LOOKBACK, HORIZON, HIDDEN = 24, 12, 32
 EPOCHS, BATCH, SEED = 150, 16, 0

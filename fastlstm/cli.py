@@ -182,7 +182,7 @@ def read_csv_series(
         or Inf, a duplicated or unordered date, a gap in a regular series,
         or an unknown column.
     """
-    from .timeindex import _period_number, parse_dates
+    from .forecast.timeindex import _period_number, parse_dates
 
     try:
         with open(path, newline="", encoding="utf-8") as fh:
@@ -271,8 +271,8 @@ def _load_series(args) -> dict:
         for flag, v in (("--column", args.column), ("--id-col", args.id_col), ("--time-col", args.time_col)):
             if v is not None:
                 raise ValueError(f"{flag}: expected a CSV file to pick {v!r} from, got none")
-        from .datasets import load_airpassengers
-        from .timeindex import parse_dates
+        from .forecast.datasets import load_airpassengers
+        from .forecast.timeindex import parse_dates
 
         values, months = load_airpassengers(return_months=True)
         season, freq = parse_dates(list(months), "airpassengers")
@@ -297,7 +297,7 @@ def _table(rows: list[tuple[str, dict]], keys: list[str]) -> str:
 
 
 def _accuracy(actual, pred, train, m: int) -> dict:
-    from . import metrics
+    from .forecast import metrics
 
     try:
         mase = metrics.mase(actual, pred, train, m=m) if len(train) > m else math.nan
@@ -353,9 +353,9 @@ def _plot(path: str, values, labels, n_train: int, forecast, intervals, coverage
 
 
 def _cmd_forecast(args) -> int:
-    from . import baselines
-    from .forecast import Forecaster
-    from .timeindex import default_horizon
+    from .forecast import baselines
+    from .forecast.forecaster import Forecaster
+    from .forecast.timeindex import default_horizon
 
     for flag, target in (("--save", args.save), ("--plot", args.plot)):
         if target is not None and not os.path.isdir(os.path.dirname(os.path.abspath(target))):
@@ -467,7 +467,7 @@ def _cmd_forecast(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from . import evaluate as ev
+    from .forecast import evaluate as ev
 
     sample = None if args.all else args.sample
     data = ev.load_dev_set(sample) if args.set == "dev" else ev.load_check_set()
@@ -504,7 +504,7 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from .forecast import Forecaster
+    from .forecast.forecaster import Forecaster
 
     f = Forecaster.load(args.model)
     if f.n_covariates_:
@@ -532,7 +532,7 @@ def _forecaster_defaults() -> dict:
     """The Forecaster's own defaults, so the command line never drifts from the library."""
     import inspect
 
-    from .forecast import Forecaster
+    from .forecast.forecaster import Forecaster
 
     return {k: v.default for k, v in inspect.signature(Forecaster).parameters.items()}
 

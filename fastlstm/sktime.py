@@ -37,9 +37,9 @@ except ImportError as exc:
         f"(import failed with: {exc})"
     ) from exc
 
-from .forecast import _PARAMS as _FORECASTER_PARAMS
-from .forecast import Forecaster
-from .timeindex import season_of_freq
+from .forecast.forecaster import _PARAMS as _FORECASTER_PARAMS
+from .forecast.forecaster import Forecaster
+from .forecast.timeindex import season_of_freq
 
 __all__ = ["LSTMForecaster"]
 

@@ -245,7 +245,23 @@ def test_profile_parts_add_up_to_the_step():
 
 
 def test_profile_flag_prints_the_table(capsys, restore_numba_threads):
-    assert bench.main(["--config", "q:2,3,2,4,float32", "--only", "q", "--repeat", "2", "--no-torch",
-                       "--no-memory", "--threads", "1", "--profile"]) == 0
+    assert (
+        bench.main(
+            [
+                "--config",
+                "q:2,3,2,4,float32",
+                "--only",
+                "q",
+                "--repeat",
+                "2",
+                "--no-torch",
+                "--no-memory",
+                "--threads",
+                "1",
+                "--profile",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "parts timed separately on 1 thread" in out and "q " in out

@@ -22,7 +22,7 @@ import pytest
 
 import fastlstm
 from fastlstm import cli, io
-from fastlstm.training import CheckpointCallback
+from fastlstm.train.trainer import CheckpointCallback
 
 
 def _same_bits(a, b) -> bool:

@@ -11,8 +11,8 @@ import pytest
 
 from fastlstm import baselines, metrics
 from fastlstm.cli import main, read_csv_column
-from fastlstm.datasets import load_airpassengers
 from fastlstm.forecast import Forecaster
+from fastlstm.forecast.datasets import load_airpassengers
 
 QUICK = ["--epochs", "3", "--n-models", "1", "--hidden-size", "8"]
 

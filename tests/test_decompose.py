@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from tolerances import DECOMPOSE_RTOL
 
-from fastlstm.datasets import load_airpassengers
-from fastlstm.decompose import acf, classical_decompose, seasonality_test
+from fastlstm.forecast.datasets import load_airpassengers
+from fastlstm.forecast.decompose import acf, classical_decompose, seasonality_test
 
 
 def _seasonal(rng, n=120, m=12, amp=3.0):

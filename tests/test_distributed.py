@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fastlstm.distributed import DataParallel, on_root, shard_bounds
 from fastlstm.nn import LSTMRegressor
+from fastlstm.train.distributed import DataParallel, on_root, shard_bounds
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -97,10 +97,10 @@ def test_training_without_comm_never_imports_mpi():
     code = """
 import sys
 import numpy as np
-import fastlstm, fastlstm.distributed, fastlstm.parallel
+import fastlstm, fastlstm.train.distributed, fastlstm.forecast.fit_many
 from fastlstm.forecast import Forecaster
 from fastlstm.nn import LSTMRegressor
-from fastlstm.training import Trainer
+from fastlstm.train.trainer import Trainer
 x, y = np.zeros((6, 4, 1)), np.zeros((6, 2))
 Trainer(LSTMRegressor(1, 2, hidden_size=4, seed=0), epochs=1, batch_size=4, seed=0).fit(x, y)
 Forecaster(input_size=4, horizon=2, hidden_size=4, epochs=1, n_models=1).fit(np.arange(1.0, 20.0))
@@ -212,7 +212,7 @@ def test_missing_mpi4py_says_how_to_install(monkeypatch):
 
 
 def test_trainer_with_one_rank_equals_trainer_without_comm(comm_self, rng):
-    from fastlstm.training import Trainer
+    from fastlstm.train.trainer import Trainer
 
     x, y = rng.normal(size=(11, 6, 2)), rng.normal(size=(11, 3))
     results = []
@@ -225,7 +225,7 @@ def test_trainer_with_one_rank_equals_trainer_without_comm(comm_self, rng):
 
 
 def test_trainer_rejects_a_bad_comm():
-    from fastlstm.training import Trainer
+    from fastlstm.train.trainer import Trainer
 
     with pytest.raises(TypeError, match="comm: expected an mpi4py intracommunicator"):
         Trainer(_model(), comm=42)

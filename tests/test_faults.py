@@ -14,7 +14,7 @@ import pytest
 import fastlstm
 from fastlstm import Callback, LambdaCallback, NonFiniteError, Trainer
 from fastlstm.cli import main
-from fastlstm.module import Module
+from fastlstm.nn.module import Module
 
 QUICK = ["--epochs", "3", "--n-models", "1", "--hidden-size", "8"]
 

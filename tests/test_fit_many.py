@@ -18,9 +18,9 @@ import pytest
 
 from fastlstm import get_num_threads as threads_now
 from fastlstm import threads
-from fastlstm.datasets import load_airpassengers
 from fastlstm.forecast import Forecaster
-from fastlstm.parallel import FitFailure, FitManyError, fit_many
+from fastlstm.forecast.datasets import load_airpassengers
+from fastlstm.forecast.fit_many import FitFailure, FitManyError, fit_many
 
 RTOL = 1e-5  # float32 fits in other processes (see the module docstring)
 TEMPLATE = dict(input_size=12, horizon=6, hidden_size=8, epochs=4, n_models=1, seed=0)

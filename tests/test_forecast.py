@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from fastlstm import baselines, metrics
-from fastlstm.datasets import load_airpassengers
 from fastlstm.forecast import Backtest, Forecaster
+from fastlstm.forecast.datasets import load_airpassengers
 
 FAST = {"epochs": 5, "n_models": 2, "hidden_size": 8, "seed": 0}
 
@@ -66,7 +66,7 @@ def test_save_load_round_trips_predictions_exactly(air, tmp_path, case):
 
 
 def test_load_rejects_other_checkpoints(air, tmp_path):
-    from fastlstm.io import save_checkpoint
+    from fastlstm.train.io import save_checkpoint
 
     save_checkpoint(tmp_path / "other.npz", "optimizer", {"x": np.ones(1)})
     with pytest.raises(ValueError, match="expected a checkpoint of kind 'forecaster'"):

@@ -9,8 +9,8 @@ import pytest
 from tolerances import COVERAGE_SLACK
 
 from fastlstm import metrics
-from fastlstm.datasets import load_airpassengers
 from fastlstm.forecast import Forecaster
+from fastlstm.forecast.datasets import load_airpassengers
 
 pd = pytest.importorskip("pandas")
 
@@ -165,7 +165,7 @@ def test_fallback_picks_seasonal_naive_when_it_wins():
 
 def test_back_test_picks_drift_or_mixes_it_in(monkeypatch):
     """A straight line: drift is exact; without pure drift, half of it beats a barely trained network."""
-    from fastlstm import forecast
+    from fastlstm.forecast import forecaster as forecast
 
     y = 10.0 + 0.5 * np.arange(60)
     drift = y[-1] + 0.5 * np.arange(1, 7)

@@ -206,7 +206,7 @@ def test_loss_fuzz(shape, dtype, poison, mismatch, loss):
         target.flat[0] = poison
     if mismatch:
         target = np.concatenate([target.reshape(-1), [1.0]])
-    fn = fastlstm.losses.get_loss(loss)
+    fn = fastlstm.nn.losses.get_loss(loss)
     valid = (
         np.dtype(dtype) in (np.float32, np.float64)
         and pred.size > 0
@@ -260,7 +260,7 @@ def test_windows_fuzz(n, cols, lookback, horizon, stride):
 )
 def test_scaler_fuzz(data, kind):
     x = np.array(data, dtype=np.float64)
-    sc = fastlstm.scalers.get_scaler(kind)
+    sc = fastlstm.forecast.scalers.get_scaler(kind)
     try:
         with np.errstate(over="raise", invalid="raise", divide="raise"):  # no hidden overflow
             z = sc.fit_transform(x)

@@ -9,9 +9,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from fastlstm import io
-from fastlstm.lstm import LSTM
 from fastlstm.nn import LSTMRegressor
+from fastlstm.nn.lstm import LSTM
+from fastlstm.train import io
 
 
 def test_round_trip_arrays_and_config(tmp_path):

@@ -460,7 +460,12 @@ def test_backward_leaves_the_cache_intact_unless_the_layer_consumes_it(rng):
     for a, b in zip(first[:6], second[:6], strict=True):
         np.testing.assert_array_equal(a, b)
     consumed, _ = K.api.backward_core(
-        dy, np.zeros((B_, 20), np.float32), np.zeros((B_, 20), np.float32), cache, p["w_ih"], p["w_hh"],
+        dy,
+        np.zeros((B_, 20), np.float32),
+        np.zeros((B_, 20), np.float32),
+        cache,
+        p["w_ih"],
+        p["w_hh"],
         consume=True,
     )
     for a, b in zip(first[:6], consumed[:6], strict=True):

@@ -8,7 +8,7 @@ from naive import param_names, random_lengths, ref_stacked_backward, ref_stacked
 from tolerances import assert_close, tol
 
 import fastlstm
-from fastlstm.module import Module, Parameter
+from fastlstm.nn.module import Module, Parameter
 
 F64 = np.float64
 

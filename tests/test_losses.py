@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastlstm.losses import HuberLoss, MAELoss, MSELoss, get_loss
+from fastlstm.nn.losses import HuberLoss, MAELoss, MSELoss, get_loss
 
 torch = pytest.importorskip("torch")
 

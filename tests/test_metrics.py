@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fastlstm import baselines, metrics
-from fastlstm.datasets import load_airpassengers
+from fastlstm.forecast.datasets import load_airpassengers
 
 
 def test_metric_values():

@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from fastlstm.losses import MSELoss
-from fastlstm.module import Module
 from fastlstm.nn import Linear, LSTMRegressor, derive_seeds
-from fastlstm.optim import SGD, Adam
-from fastlstm.schedules import ReduceLROnPlateau, StepLR
-from fastlstm.training import Callback, LambdaCallback, NonFiniteError, Trainer, fit
+from fastlstm.nn.losses import MSELoss
+from fastlstm.nn.module import Module
+from fastlstm.train.optim import SGD, Adam
+from fastlstm.train.schedules import ReduceLROnPlateau, StepLR
+from fastlstm.train.trainer import Callback, LambdaCallback, NonFiniteError, Trainer, fit
 
 
 def _fd_check(module, x, R, eps=1e-6, n_entries=4, rng=None):

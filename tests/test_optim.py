@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from fastlstm.io import load_optimizer, save_optimizer
-from fastlstm.module import Parameter
-from fastlstm.optim import SGD, Adam, AdamW, clip_grad_norm, get_optimizer, grad_norm
-from fastlstm.schedules import CosineAnnealingLR, ReduceLROnPlateau, StepLR
+from fastlstm.nn.module import Parameter
+from fastlstm.train.io import load_optimizer, save_optimizer
+from fastlstm.train.optim import SGD, Adam, AdamW, clip_grad_norm, get_optimizer, grad_norm
+from fastlstm.train.schedules import CosineAnnealingLR, ReduceLROnPlateau, StepLR
 
 torch = pytest.importorskip("torch")
 

@@ -15,14 +15,21 @@ from sktime.forecasting.base import ForecastingHorizon  # noqa: E402
 from sktime.utils.estimator_checks import check_estimator  # noqa: E402
 
 import fastlstm  # noqa: E402
+from fastlstm.forecast.timeindex import season_of_freq  # noqa: E402
 from fastlstm.sktime import LSTMForecaster  # noqa: E402
-from fastlstm.timeindex import season_of_freq  # noqa: E402
 
 # Tiny and fast, as in get_test_params; the forecasts are compared with Forecaster's, not judged.
 # fallback=False: the network's own forecast (the back-test's choice could replace it by
 # seasonal naive, and the covariate test compares networks)
-TINY = {"input_size": 4, "hidden_size": 3, "epochs": 2, "n_models": 1, "batch_size": 64, "seed": 3,
-        "fallback": False}
+TINY = {
+    "input_size": 4,
+    "hidden_size": 3,
+    "epochs": 2,
+    "n_models": 1,
+    "batch_size": 64,
+    "seed": 3,
+    "fallback": False,
+}
 
 
 def _series(rng, n=40, freq="M"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fastlstm.timeindex import default_horizon, future_index, index_meta, parse_dates, season_of_freq
+from fastlstm.forecast.timeindex import default_horizon, future_index, index_meta, parse_dates, season_of_freq
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastlstm.scalers import MinMaxScaler, RobustScaler, StandardScaler, get_scaler, scaler_from_config
-from fastlstm.windows import as_series, make_windows, sliding_windows
+from fastlstm.forecast.scalers import (
+    MinMaxScaler,
+    RobustScaler,
+    StandardScaler,
+    get_scaler,
+    scaler_from_config,
+)
+from fastlstm.forecast.windows import as_series, make_windows, sliding_windows
 
 
 def test_windows_values_and_shapes():

@@ -115,7 +115,7 @@ def _backward_products(da, wbp, out):
 def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 0) -> dict:
     """Seconds per training step spent in each of :data:`PARTS` (one thread), plus the
     whole step at one and at ``threads`` threads (medians of ``repeat`` samples)."""
-    from ..lstm import LSTM
+    from ..nn.lstm import LSTM
 
     dt = np.dtype(cfg.dtype)
     rng = np.random.default_rng(seed)

@@ -26,7 +26,7 @@ def _import_torch():
 
 def _problem(cfg: Config, seed: int = 0):
     """Deterministic inputs, upstream gradient and weights (fastlstm's initialisation)."""
-    from ..lstm import LSTM
+    from ..nn.lstm import LSTM
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((cfg.T, cfg.B, cfg.I)).astype(cfg.dtype)
@@ -39,7 +39,7 @@ class _FastlstmRunner:
     name = "fastlstm"
 
     def __init__(self, cfg: Config, x, dy, weights):
-        from ..lstm import LSTM
+        from ..nn.lstm import LSTM
 
         self.layer = LSTM(cfg.I, cfg.H, dtype=cfg.dtype)
         self.layer.load_state_dict(weights)
@@ -200,7 +200,7 @@ def _oracle(baseline: str, x, dy, weights):
 
 def check_config(cfg: Config, baseline: str, x, dy, weights) -> dict:
     """Compare fastlstm's outputs and gradients with the float64 oracle, once."""
-    from ..lstm import LSTM
+    from ..nn.lstm import LSTM
 
     layer = LSTM(cfg.I, cfg.H, dtype=cfg.dtype)
     layer.load_state_dict(weights)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from _common import model
 from mpi4py import MPI
 
-from fastlstm.distributed import DataParallel
+from fastlstm.train.distributed import DataParallel
 
 comm = MPI.COMM_WORLD
 dp = DataParallel(comm)

@@ -15,9 +15,9 @@ import numpy as np
 from _common import assert_close, assert_same_on_every_rank, data, flat, model
 from mpi4py import MPI
 
-from fastlstm.distributed import DataParallel
-from fastlstm.losses import MSELoss
-from fastlstm.optim import AdamW, clip_grad_norm
+from fastlstm.nn.losses import MSELoss
+from fastlstm.train.distributed import DataParallel
+from fastlstm.train.optim import AdamW, clip_grad_norm
 
 EPOCHS, BATCH, SEED = 3, 5, 7
 

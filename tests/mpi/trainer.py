@@ -19,15 +19,15 @@ import numpy as np
 from _common import assert_close, assert_same_on_every_rank, data, flat, model
 from mpi4py import MPI
 
-import fastlstm.io
-import fastlstm.training
-from fastlstm.datasets import load_airpassengers
+import fastlstm.train.io
+import fastlstm.train.trainer
 from fastlstm.forecast import Forecaster
-from fastlstm.losses import MSELoss
+from fastlstm.forecast.datasets import load_airpassengers
 from fastlstm.nn import LSTMRegressor
-from fastlstm.optim import Adam
-from fastlstm.schedules import CosineAnnealingLR
-from fastlstm.training import NonFiniteError, Trainer
+from fastlstm.nn.losses import MSELoss
+from fastlstm.train.optim import Adam
+from fastlstm.train.schedules import CosineAnnealingLR
+from fastlstm.train.trainer import NonFiniteError, Trainer
 
 comm = MPI.COMM_WORLD
 rank = comm.Get_rank()
@@ -134,18 +134,18 @@ def float32() -> None:
 def forecaster(directory: str) -> None:
     y = load_airpassengers()[:72]
     writes = []
-    original = fastlstm.io.save_checkpoint
-    fastlstm.io.save_checkpoint = lambda *a, **k: writes.append(1) or original(*a, **k)
+    original = fastlstm.train.io.save_checkpoint
+    fastlstm.train.io.save_checkpoint = lambda *a, **k: writes.append(1) or original(*a, **k)
     bars = []
-    original_bar = fastlstm.training._progress_bar
-    fastlstm.training._progress_bar = lambda total: bars.append(total) or original_bar(total)
+    original_bar = fastlstm.train.trainer._progress_bar
+    fastlstm.train.trainer._progress_bar = lambda total: bars.append(total) or original_bar(total)
     try:
         kw = dict(input_size=12, horizon=6, hidden_size=8, epochs=3, n_models=2, dtype=np.float64, seed=0)
         f = Forecaster(**kw, progress=True, comm=comm).fit(y)
         path = f.save(os.path.join(directory, "forecaster.npz"))
     finally:
-        fastlstm.io.save_checkpoint = original
-        fastlstm.training._progress_bar = original_bar
+        fastlstm.train.io.save_checkpoint = original
+        fastlstm.train.trainer._progress_bar = original_bar
     assert len(writes) == (1 if rank == 0 else 0), (rank, writes)  # only rank 0 writes
     # only rank 0 shows progress: 2 networks, trained for the back-test and then on all the data
     assert len(bars) == (4 if rank == 0 else 0), (rank, bars)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validation import as_float_array, check_int
+from .._validation import as_float_array, check_int
 
 __all__ = ["Windows", "as_series", "make_windows", "sliding_windows"]
 

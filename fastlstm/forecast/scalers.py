@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_float
+from .._validation import as_float_array, check_float
 
 __all__ = ["MinMaxScaler", "RobustScaler", "Scaler", "StandardScaler", "get_scaler"]
 

@@ -208,7 +208,7 @@ def load_check_set() -> dict[str, dict[str, np.ndarray]]:
 # ---------------------------------------------------------------- methods
 def _fastlstm(trains: list[np.ndarray], h: int, m: int, levels, seed: int, params: dict):
     """One global fastlstm model over the frequency's series: points and intervals."""
-    from .forecast import Forecaster
+    from .forecaster import Forecaster
 
     f = Forecaster(horizon=h, season=m, seed=seed, **params).fit(trains)
     pred = f.predict(h)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_float, check_int
+from .._validation import as_float_array, check_float, check_int
 
 __all__ = ["Decomposition", "acf", "classical_decompose", "seasonality_test"]
 

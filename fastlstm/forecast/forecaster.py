@@ -44,16 +44,16 @@ import warnings
 import numpy as np
 from scipy.special import ndtri
 
-from . import io as _io
-from ._validation import check_bool, check_dtype, check_float, check_int
+from .._validation import check_bool, check_dtype, check_float, check_int
+from ..nn.layers import LSTMRegressor, derive_seeds
+from ..nn.losses import get_loss
+from ..train import io as _io
+from ..train.optim import AdamW
+from ..train.schedules import CosineAnnealingLR
+from ..train.trainer import Trainer
 from .decompose import classical_decompose, seasonality_test
-from .losses import get_loss
-from .nn import LSTMRegressor, derive_seeds
-from .optim import AdamW
 from .scalers import Scaler, StandardScaler, get_scaler, scaler_from_config
-from .schedules import CosineAnnealingLR
 from .timeindex import default_horizon, future_index, index_meta, season_of_freq
-from .training import Trainer
 from .windows import as_series, make_windows
 
 __all__ = ["Backtest", "Forecaster"]
@@ -1404,7 +1404,7 @@ class Forecaster:
                 "model": self.models_[0].get_config(),
             },
         }
-        from .distributed import on_root
+        from ..train.distributed import on_root
 
         return on_root(self.comm, _io.save_checkpoint, path, _KIND, arrays, config)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_finite, check_float
+from .._validation import as_float_array, check_finite, check_float
 
 __all__ = ["HuberLoss", "Loss", "MAELoss", "MSELoss", "get_loss"]
 

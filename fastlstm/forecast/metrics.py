@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_int
+from .._validation import as_float_array, check_int
 
 __all__ = ["coverage", "mae", "mape", "mase", "msis", "rmse", "smape"]
 

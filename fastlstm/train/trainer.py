@@ -51,9 +51,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._validation import as_float_array, check_bool, check_float, check_int, check_seed
+from ..nn.losses import get_loss
 from . import io as _io
-from ._validation import as_float_array, check_bool, check_float, check_int, check_seed
-from .losses import get_loss
 from .optim import Adam, Optimizer, clip_grad_norm, grad_norm
 from .schedules import ReduceLROnPlateau
 

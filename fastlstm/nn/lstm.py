@@ -7,8 +7,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import kernels as K
-from ._validation import as_float_array, check_dtype, check_float, check_int, check_shape
+from .. import kernels as K
+from .._validation import as_float_array, check_dtype, check_float, check_int, check_shape
 from .module import Module
 
 __all__ = ["LSTM"]

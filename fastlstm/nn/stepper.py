@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_int, check_shape
-from .kernels import drivers
+from .._validation import as_float_array, check_int, check_shape
+from ..kernels import drivers
 
 __all__ = ["Stepper"]
 

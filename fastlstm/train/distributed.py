@@ -43,7 +43,7 @@ import zlib
 
 import numpy as np
 
-from ._validation import check_int
+from .._validation import check_int
 
 __all__ = ["DataParallel", "on_root", "shard_bounds"]
 

@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ._validation import check_int
+from .._validation import check_int
 
 __all__ = ["FitFailure", "FitManyError", "fit_many"]
 
@@ -142,7 +142,7 @@ def _fit_one(index: int, name: str, estimator, y, X, params: dict, fit_params: d
     """Run one fit in a worker; return the fitted model or a FitFailure (never raise)."""
     try:
         if threads_per_fit is not None:
-            from ._threads import threads
+            from .._threads import threads
 
             with threads(threads_per_fit):
                 return _fit_body(estimator, y, X, params, fit_params)

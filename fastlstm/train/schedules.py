@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from ._validation import check_float, check_int
+from .._validation import check_float, check_int
 from .optim import Optimizer
 
 __all__ = ["CosineAnnealingLR", "LRScheduler", "ReduceLROnPlateau", "StepLR"]

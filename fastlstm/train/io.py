@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .module import Module
+from ..nn.module import Module
 
 __all__ = [
     "FORMAT",

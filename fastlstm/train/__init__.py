@@ -1,0 +1,42 @@
+"""Training: the loop, its callbacks, optimisers, schedules, checkpoints and data parallelism.
+
+Built on :mod:`fastlstm.nn`; knows nothing of forecasting.
+
+- ``trainer``: :class:`Trainer` and :func:`fit`, the callbacks and :class:`History`.
+- ``optim``: :class:`SGD`, :class:`Adam`, :class:`AdamW`, gradient clipping.
+- ``schedules``: learning-rate schedules.
+- ``io``: checksummed, atomically written checkpoints of modules, optimisers and training state.
+- ``distributed``: MPI data parallelism (:class:`DataParallel`).
+"""
+
+from __future__ import annotations
+
+from .io import load_checkpoint, load_module, load_optimizer, save_checkpoint, save_module, save_optimizer
+from .optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm
+from .schedules import CosineAnnealingLR, LRScheduler, ReduceLROnPlateau, StepLR
+from .trainer import Callback, CheckpointCallback, History, LambdaCallback, NonFiniteError, Trainer, fit
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "Callback",
+    "CheckpointCallback",
+    "CosineAnnealingLR",
+    "History",
+    "LRScheduler",
+    "LambdaCallback",
+    "NonFiniteError",
+    "Optimizer",
+    "ReduceLROnPlateau",
+    "StepLR",
+    "Trainer",
+    "clip_grad_norm",
+    "fit",
+    "load_checkpoint",
+    "load_module",
+    "load_optimizer",
+    "save_checkpoint",
+    "save_module",
+    "save_optimizer",
+]
