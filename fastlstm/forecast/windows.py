@@ -3,18 +3,21 @@
 A series ``y`` of ``T`` steps (shape ``(T,)`` or ``(T, C)``) gives windows
 starting at ``s = 0, stride, 2 stride, ...``; window ``i`` has
 
-=====================  ==================  ====================================
-array                  shape               rows of the series
-=====================  ==================  ====================================
-``past``               ``(N, L, C)``       ``s .. s+L-1`` (model input)
-``future``             ``(N, H, C)``       ``s+L .. s+L+H-1`` (targets)
-``past_covariates``    ``(N, L, P)``       ``s .. s+L-1``
-``future_covariates``  ``(N, L+H, F)``     ``s .. s+L+H-1`` (known in advance)
-=====================  ==================  ====================================
+=====================  ==============================  ==============================================
+array                  shape                           rows of the series
+=====================  ==============================  ==============================================
+``past``               ``(N, lookback, C)``            ``s .. s+lookback-1`` (model input)
+``future``             ``(N, horizon, C)``             ``s+lookback .. s+lookback+horizon-1`` (targets)
+``past_covariates``    ``(N, lookback, P)``            ``s .. s+lookback-1``
+``future_covariates``  ``(N, lookback+horizon, F)``    ``s .. s+lookback+horizon-1`` (known in advance)
+=====================  ==============================  ==============================================
 
-with ``L = lookback``, ``H = horizon`` and ``N`` windows. The arrays are
-read-only strided views made by :func:`numpy.lib.stride_tricks.sliding_window_view`,
-so no data is copied until :meth:`Windows.inputs` assembles the model's input.
+with ``N`` windows. The arrays are read-only strided views made by
+:func:`numpy.lib.stride_tricks.sliding_window_view`, so no data is copied until
+:meth:`Windows.inputs` assembles the model's input.
+
+:func:`make_windows` validates its arguments; :func:`cut_windows` is the package's path for
+arrays that are validated already (the forecaster's, checked once where they came in).
 
 pandas ``Series`` and ``DataFrame`` are accepted wherever an array is (they are
 read with ``.to_numpy()``; pandas itself is never imported here).
@@ -29,7 +32,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .._validation import as_float_array, check_int
 
-__all__ = ["Windows", "as_series", "make_windows", "sliding_windows"]
+__all__ = ["Windows", "as_series", "cut_windows", "make_windows", "sliding_windows"]
 
 
 def as_series(value, name: str, *, finite: bool = True) -> np.ndarray:
@@ -77,9 +80,7 @@ def sliding_windows(a, window: int, stride: int = 1) -> np.ndarray:
         raise ValueError(
             f"window: expected at most {a.shape[0] if a.ndim else 0} (the series length), got {window}"
         )
-    view = sliding_window_view(a, window, axis=0)  # (T - window + 1, ..., window)
-    view = np.moveaxis(view, -1, 1)
-    return view[::stride]
+    return _windows(a, window, stride)
 
 
 @dataclass
@@ -88,13 +89,13 @@ class Windows:
 
     Attributes
     ----------
-    past : numpy.ndarray, shape (N, L, C)
-    future : numpy.ndarray, shape (N, H, C), or None
+    past : numpy.ndarray, shape (N, lookback, C)
+    future : numpy.ndarray, shape (N, horizon, C), or None
         ``None`` when built with ``targets=False``.
-    past_covariates : numpy.ndarray, shape (N, L, P), or None
-    future_covariates : numpy.ndarray, shape (N, L+H, F), or None
+    past_covariates : numpy.ndarray, shape (N, lookback, P), or None
+    future_covariates : numpy.ndarray, shape (N, lookback+horizon, F), or None
     origins : numpy.ndarray of int, shape (N,)
-        Index in the series of each window's first forecast step (``s + L``).
+        Index in the series of each window's first forecast step (``s + lookback``).
     """
 
     past: np.ndarray
@@ -124,9 +125,9 @@ class Windows:
         """Assemble the model input, batch first (this is the one copy).
 
         Features per step are ``[y (C), past covariates (P), future covariates (F)]``.
-        With future covariates the sequence is ``L + H`` steps long: the last
-        ``H`` steps carry the known future covariates and zeros for ``y`` and the
-        past covariates.
+        With future covariates the sequence is ``lookback + horizon`` steps long: the
+        last ``horizon`` steps carry the known future covariates and zeros for ``y``
+        and the past covariates.
 
         Parameters
         ----------
@@ -135,16 +136,16 @@ class Windows:
 
         Returns
         -------
-        numpy.ndarray, shape (N, L, C+P) or (N, L+H, C+P+F)
+        numpy.ndarray, shape (N, lookback, C+P) or (N, lookback+horizon, C+P+F)
         """
-        n, L, C = self.past.shape
-        T = L if self.future_covariates is None else self.future_covariates.shape[1]
+        n, lookback, C = self.past.shape
+        T = lookback if self.future_covariates is None else self.future_covariates.shape[1]
         out = np.zeros((n, T, self.n_features), dtype=dtype)
-        out[:, :L, :C] = self.past
+        out[:, :lookback, :C] = self.past
         j = C
         if self.past_covariates is not None:
             P = self.past_covariates.shape[2]
-            out[:, :L, j : j + P] = self.past_covariates
+            out[:, :lookback, j : j + P] = self.past_covariates
             j += P
         if self.future_covariates is not None:
             out[:, :, j:] = self.future_covariates
@@ -172,21 +173,21 @@ def make_windows(
     y : array_like or pandas object, shape (T,) or (T, C)
         The target series, time on axis 0.
     lookback : int
-        Input steps ``L``.
+        Input steps.
     horizon : int
-        Forecast steps ``H``.
+        Forecast steps.
     past_covariates : array_like, shape (T,) or (T, P), optional
         Observed alongside ``y``; only their past is used.
     future_covariates : array_like, shape (T', F), optional
         Known in advance (calendar, prices). With ``targets=True``, ``T' = T``;
-        with ``targets=False`` they must extend ``H`` steps past ``y``
-        (``T' = T + H``).
+        with ``targets=False`` they must extend ``horizon`` steps past ``y``
+        (``T' = T + horizon``).
     stride : int
         Step between window starts.
     targets : bool
         Cut ``future`` targets too (training, backtests). With ``False``, every
-        window that has ``L`` past steps is returned, the last one ending at the
-        end of ``y`` (forecasting).
+        window that has ``lookback`` past steps is returned, the last one ending at
+        the end of ``y`` (forecasting).
 
     Returns
     -------
@@ -200,34 +201,62 @@ def make_windows(
     ((5, 4, 1), (5, 2, 1), array([4., 5.]))
     """
     yarr = _as_2d(as_series(y, "y"))
-    L = check_int(lookback, "lookback", minimum=1)
-    H = check_int(horizon, "horizon", minimum=1)
+    lookback = check_int(lookback, "lookback", minimum=1)
+    horizon = check_int(horizon, "horizon", minimum=1)
     stride = check_int(stride, "stride", minimum=1)
     T = yarr.shape[0]
-    span = L + H if targets else L
+    span = lookback + horizon if targets else lookback
     if T < span:
         raise ValueError(
             f"y: expected at least lookback{' + horizon' if targets else ''} = {span} points, got {T}"
         )
-    w = sliding_windows(yarr, span, stride)
-    past, future = w[:, :L], (w[:, L:] if targets else None)
-    n = past.shape[0]
-    origins = np.arange(n) * stride + L
-
-    pc = None
+    parr = farr = None
     if past_covariates is not None:
         parr = _as_2d(as_series(past_covariates, "past_covariates"))
         if parr.shape[0] != T:
             raise ValueError(f"past_covariates: expected {T} rows (the length of y), got {parr.shape[0]}")
-        pc = sliding_windows(parr, span, stride)[:, :L]
-    fc = None
     if future_covariates is not None:
         farr = _as_2d(as_series(future_covariates, "future_covariates"))
-        need = T if targets else T + H
+        need = T if targets else T + horizon
         if farr.shape[0] != need:
             raise ValueError(
                 f"future_covariates: expected {need} rows (len(y){'' if targets else ' + horizon'}), "
                 f"got {farr.shape[0]}"
             )
-        fc = sliding_windows(farr, L + H, stride)[:n]
+    return cut_windows(
+        yarr, lookback, horizon, past_covariates=parr, future_covariates=farr, stride=stride, targets=targets
+    )
+
+
+def _windows(a: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """:func:`sliding_windows` without its checks."""
+    # sliding_window_view gives (T - window + 1, ..., window): the window axis moves to 1
+    return np.moveaxis(sliding_window_view(a, window, axis=0), -1, 1)[::stride]
+
+
+def cut_windows(
+    y: np.ndarray,
+    lookback: int,
+    horizon: int,
+    *,
+    past_covariates: np.ndarray | None = None,
+    future_covariates: np.ndarray | None = None,
+    stride: int = 1,
+    targets: bool = True,
+) -> Windows:
+    """:func:`make_windows` for arguments that are valid already (package-internal, no checks).
+
+    ``y`` and the covariates are float arrays with time on axis 0 (1-D or 2-D), long enough
+    for one window, with the row counts :func:`make_windows` requires; the sizes are ints >= 1.
+    """
+    yarr = _as_2d(y)
+    span = lookback + horizon if targets else lookback
+    w = _windows(yarr, span, stride)
+    past, future = w[:, :lookback], (w[:, lookback:] if targets else None)
+    n = past.shape[0]
+    origins = np.arange(n) * stride + lookback
+    pc = None if past_covariates is None else _windows(_as_2d(past_covariates), span, stride)[:, :lookback]
+    fc = None
+    if future_covariates is not None:
+        fc = _windows(_as_2d(future_covariates), lookback + horizon, stride)[:n]
     return Windows(past=past, future=future, past_covariates=pc, future_covariates=fc, origins=origins)
