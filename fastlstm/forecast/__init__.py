@@ -2,7 +2,11 @@
 
 Built on :mod:`fastlstm.train` and :mod:`fastlstm.nn`.
 
-- ``forecaster``: :class:`Forecaster` (fit, predict with intervals, back-test, save/load).
+- ``forecaster``: :class:`Forecaster` (fit, predict with intervals, back-test, save/load), which
+  orchestrates the pipeline's rooms: ``frames`` (data in and out: arrays, pandas, panels),
+  ``prepare`` (season, sizes, transform, seasonal indices), ``network`` (windows to network data,
+  training, block chaining), ``backtest`` (candidate forecasts, their mix, :class:`Backtest`),
+  ``intervals`` (conformal calibration, quantiles) and ``checkpoint`` (save/load).
 - ``windows``, ``scalers``: series to supervised windows, and scaling.
 - ``decompose``, ``timeindex``: seasonality test and classical decomposition; dates and seasons.
 - ``baselines``, ``metrics``: naive forecasts, and MASE, sMAPE, coverage, MSIS.

@@ -1,0 +1,163 @@
+"""The back-test: candidate forecasts, the choice among their mixes, and :class:`Backtest`.
+
+:meth:`Forecaster.fit` trains the ensemble on every series less its last stretch (one horizon,
+two without a season) and forecasts from every origin in that stretch; per series it then keeps
+the mix of candidate forecasts with the lowest mean absolute error there. The candidates, in the
+order of every weight vector (:data:`MIXES`, ``Forecaster.mix_``), are :data:`CANDIDATES`.
+
+Adding a candidate forecast: name it in :data:`CANDIDATES`, compute it in
+:func:`candidate_forecasts` from the series and the origins, and give :data:`MIXES` (and the
+checkpoints' ``mix`` arrays) one more weight per mix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import metrics
+from .prepare import forward_transform, inverse_transform, seasonal_at
+
+__all__ = [
+    "CANDIDATES",
+    "MIXES",
+    "Backtest",
+    "backtest_series",
+    "candidate_forecasts",
+    "choose_mix",
+    "mix",
+    "score_backtest",
+]
+
+#: the forecasts a back-test chooses among, in the order of the weights of :data:`MIXES`
+CANDIDATES = ("network", "seasonal naive", "drift")
+#: the mixes the back-test chooses from, as weights of :data:`CANDIDATES` (the network alone
+#: first: it wins ties)
+MIXES = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.0), (0.0, 1.0, 0.0), (0.5, 0.0, 0.5), (0.0, 0.0, 1.0))
+#: the back-test's stretch, in horizons, for seasonal and for non-seasonal series: two
+#: horizons made the choices of the short yearly series less noisy (see docs/forecasting.md)
+_BACKTEST_HORIZONS = {"seasonal": 1, "non-seasonal": 2}
+#: training windows a series needs in the back-test to take part in it
+_MIN_BACKTEST_WINDOWS = 8
+
+
+def backtest_series(lengths: list[int], season: int, horizon: int, lookback: int, out_steps: int):
+    """The back-test's stretch (points held out per series) and the series long enough for it."""
+    stretch = _BACKTEST_HORIZONS["seasonal" if season > 1 else "non-seasonal"] * horizon
+    need = lookback + out_steps + _MIN_BACKTEST_WINDOWS - 1
+    return stretch, [i for i, n in enumerate(lengths) if n - stretch >= need]
+
+
+def candidate_forecasts(s: np.ndarray, origins: np.ndarray, horizon: int, season: int, net) -> tuple:
+    """Each candidate's forecasts (n_origins, horizon) from each origin of ``s``, in the order of
+    :data:`CANDIDATES`: the network's ``net`` (given; None when it has no weight), seasonal naive
+    and drift (the line through the first point and the last before the origin)."""
+    j = np.arange(horizon)[None, :]
+    o = origins[:, None]
+    m = season if int(origins.min()) >= season else 1
+    snaive = s[o - m + (j % m)]
+    last = s[o - 1]
+    slope = (last - s[0]) / np.maximum(o - 1, 1)
+    return net, snaive, last + (j + 1) * slope
+
+
+def mix(weights, forecasts) -> np.ndarray:
+    """``sum(w_c forecast_c)`` over the candidates (terms with weight 0 left out: no NaN leaks)."""
+    out = np.zeros(np.shape(forecasts[1]))
+    for wk, fk in zip(weights, forecasts, strict=True):
+        if wk:
+            out = out + wk * fk
+    return out
+
+
+def choose_mix(s, z, origins, fz, indices, log: bool, season: int, mixes):
+    """Errors on the z scale of the best mix of ``mixes``, and the mix.
+
+    The mix with the lowest mean absolute error over every origin and step (the first, the
+    network alone, on ties); with ``mixes`` of one, the network's errors.
+
+    Parameters
+    ----------
+    s, z : numpy.ndarray, shape (n,)
+        The series and its z scale (transformed, seasonal ``indices`` removed).
+    origins : numpy.ndarray of int
+    fz : numpy.ndarray, shape (n_origins, horizon)
+        The network's forecasts on the z scale.
+    indices : numpy.ndarray or None
+        The series' seasonal indices.
+    log : bool
+        Whether ``z`` is on the log scale.
+    season : int
+    mixes : sequence of weight tuples
+        :data:`MIXES`, or a subset; the first is the network alone.
+
+    Returns
+    -------
+    err : numpy.ndarray, shape (n_origins, horizon)
+        NaN past the data.
+    weights : numpy.ndarray, shape (len(CANDIDATES),)
+    """
+    n, horizon = len(s), fz.shape[1]
+    t = origins[:, None] + np.arange(horizon)[None, :]
+    ok = t < n
+    tt = np.minimum(t, n - 1)
+    actual = np.where(ok, s[tt], np.nan)
+    with np.errstate(over="ignore", invalid="ignore"):
+        net = inverse_transform(fz + seasonal_at(indices, t), log)
+    w_best = mixes[0]
+    if len(mixes) > 1:
+        cands = candidate_forecasts(s, origins, horizon, season, net)
+        best = np.inf
+        for w in mixes:
+            with np.errstate(over="ignore", invalid="ignore"):
+                mae = np.nanmean(np.abs(actual - mix(w, cands)))
+            if mae < best or (not np.isfinite(best) and w[0] == 0):
+                best, w_best = mae, w
+        if w_best != mixes[0]:
+            mixed = mix(w_best, cands)
+            if log and np.any(mixed <= 0):  # drift can cross zero: keep the network
+                w_best = mixes[0]
+            else:
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    fz = forward_transform(mixed, log) - seasonal_at(indices, t)
+    z_act = np.where(ok, z[tt], np.nan)
+    return z_act - fz, np.array(w_best)
+
+
+class Backtest:
+    """Forecasts from several origins of one series (:meth:`Forecaster.backtest`).
+
+    Attributes
+    ----------
+    origins : numpy.ndarray of int, shape (n_windows,)
+        Index of each forecast's first step in the series, oldest first.
+    forecasts, actuals : numpy.ndarray, shape (n_windows, horizon)
+    metrics : dict of str to numpy.ndarray
+        ``mae``, ``rmse``, ``mape``, ``smape``, ``mase`` per window.
+    """
+
+    def __init__(self, origins, forecasts, actuals, metrics) -> None:
+        self.origins, self.forecasts, self.actuals, self.metrics = origins, forecasts, actuals, metrics
+
+    def summary(self) -> dict[str, float]:
+        """Each metric averaged over the windows."""
+        return {k: float(np.mean(v)) for k, v in self.metrics.items()}
+
+    def __repr__(self) -> str:
+        s = ", ".join(f"{k}={v:.4g}" for k, v in self.summary().items())
+        return f"Backtest({len(self.origins)} windows, {s})"
+
+
+def score_backtest(y: np.ndarray, origins: np.ndarray, forecasts: np.ndarray, m: int) -> Backtest:
+    """The forecasts ``(n_windows, horizon)`` from ``origins`` of ``y``, scored per window (MASE
+    scaled by the in-sample seasonal naive error of lag ``m`` before each origin)."""
+    horizon = forecasts.shape[1]
+    actuals = np.stack([y[o : o + horizon] for o in origins])
+    per = {name: np.empty(len(origins)) for name in ("mae", "rmse", "mape", "smape", "mase")}
+    for i, o in enumerate(origins):
+        a, f = actuals[i], forecasts[i]
+        per["mae"][i] = metrics.mae(a, f)
+        per["rmse"][i] = metrics.rmse(a, f)
+        per["mape"][i] = metrics.mape(a, f) if np.all(a != 0) else np.nan
+        per["smape"][i] = metrics.smape(a, f)
+        per["mase"][i] = metrics.mase(a, f, y[:o], m=m) if o > m else np.nan
+    return Backtest(origins, forecasts, actuals, per)

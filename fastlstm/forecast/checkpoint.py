@@ -1,0 +1,154 @@
+"""A fitted :class:`~fastlstm.forecast.forecaster.Forecaster` as checkpoint arrays and config.
+
+:meth:`Forecaster.save` writes :func:`fitted_state` with :func:`fastlstm.train.io.save_checkpoint`;
+:meth:`Forecaster.load` reads it back with :func:`restore`. Arrays: ``model{j}.*`` (each network's
+weights), ``series{i}``, ``covariates{i}``, ``scaler{i}.*``, ``cov_scaler.*``, ``seasonal{i}``,
+``mix``, ``calibration.*``; the config holds the constructor's parameters and what fit decided.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..nn.layers import LSTMRegressor
+from .backtest import CANDIDATES
+from .scalers import StandardScaler, scaler_from_config
+
+__all__ = ["KIND", "fitted_state", "restore"]
+
+#: the checkpoint kind of a forecaster
+KIND = "forecaster"
+
+
+def _json_id(u):
+    """A name or panel id as a JSON value: NumPy scalars to Python ones, anything else but
+    None, str, int and float to its string."""
+    u = u.item() if isinstance(u, np.generic) else u
+    return u if u is None or isinstance(u, (str, int, float)) else str(u)
+
+
+def _config_params(f) -> dict:
+    """JSON-able parameters of ``f`` (``comm`` left out)."""
+    params = f.get_params()
+    params.pop("comm")
+    params["dtype"] = np.dtype(f.dtype).name
+    return params
+
+
+def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
+    """The arrays and the JSON config of the fitted forecaster ``f``."""
+    arrays: dict[str, np.ndarray] = {}
+    for j, model in enumerate(f.models_):
+        for name, value in model.state_dict().items():
+            arrays[f"model{j}.{name}"] = value
+    for i, s in enumerate(f.series_):
+        arrays[f"series{i}"] = s
+        if f.covariates_ is not None:
+            arrays[f"covariates{i}"] = f.covariates_[i]
+        if f.scalers_[i] is not None:
+            for key, value in f.scalers_[i].get_state().items():
+                arrays[f"scaler{i}.{key}"] = value
+    if f.cov_scaler_ is not None:
+        for key, value in f.cov_scaler_.get_state().items():
+            arrays[f"cov_scaler.{key}"] = value
+    for i, ind in enumerate(f.seasonal_):
+        if ind is not None:
+            arrays[f"seasonal{i}"] = ind
+    arrays["mix"] = f.mix_
+    if hasattr(f, "scores_"):
+        arrays["calibration.scores"] = f.scores_
+        arrays["calibration.step_scale"] = f.step_scale_
+        arrays["calibration.noise_scale"] = f.noise_scale_
+    config = {
+        "params": _config_params(f),
+        "fitted": {
+            "log": f.log_,
+            "form": f.form_,
+            "n_series": f.n_series_,
+            "n_covariates": f.n_covariates_,
+            "fit_time": f.fit_time_,
+            "season": f.season_,
+            "horizon": f.horizon_,
+            "input_size": f.input_size_,
+            "epochs": f.epochs_,
+            "batch_size": f.batch_size_,
+            "calibration": f.calibration_,
+            "index": f.index_,
+            "ids": None if f.ids_ is None else [_json_id(u) for u in f.ids_],
+            "columns": None if f.columns_ is None else [_json_id(c) for c in f.columns_],
+            "series_name": _json_id(f.series_name_),
+            "scalers": [None if sc is None else sc.get_config() for sc in f.scalers_],
+            "model": f.models_[0].get_config(),
+        },
+    }
+    return arrays, config
+
+
+def restore(cls, a: dict, cfg: dict):
+    """A fitted ``cls`` from :func:`fitted_state`'s arrays ``a`` and config ``cfg``.
+
+    Raises
+    ------
+    KeyError, TypeError, AttributeError
+        A missing, extra or inconsistent entry (:meth:`Forecaster.load` reports which file).
+    """
+    params, fitted = dict(cfg["params"]), cfg["fitted"]
+    params["dtype"] = {"float32": np.float32, "float64": np.float64}.get(params["dtype"], params["dtype"])
+    f = cls(**params)
+    f.log_, f.form_ = bool(fitted["log"]), fitted["form"]
+    f.season_, f.horizon_, f.input_size_ = (
+        int(fitted["season"]),
+        int(fitted["horizon"]),
+        int(fitted["input_size"]),
+    )
+    f.epochs_, f.batch_size_ = int(fitted["epochs"]), int(fitted["batch_size"])
+    f.calibration_ = fitted["calibration"]
+    f.index_, f.ids_ = fitted["index"], fitted["ids"]
+    f.columns_, f.series_name_ = fitted["columns"], fitted["series_name"]
+    f.seasonal_ = [a.get(f"seasonal{i}") for i in range(int(fitted["n_series"]))]
+    f.mix_ = np.asarray(a["mix"], dtype=np.float64).reshape(-1, len(CANDIDATES))
+    if "calibration.scores" in a:
+        f.scores_ = a["calibration.scores"]
+        f.step_scale_ = a["calibration.step_scale"]
+        f.noise_scale_ = a["calibration.noise_scale"]
+    f.n_series_, f.n_covariates_ = int(fitted["n_series"]), int(fitted["n_covariates"])
+    f.fit_time_ = float(fitted["fit_time"])
+    f.series_ = [a[f"series{i}"] for i in range(f.n_series_)]
+    f.covariates_ = [a[f"covariates{i}"] for i in range(f.n_series_)] if f.n_covariates_ else None
+    f.scalers_ = []
+    for i, sc_cfg in enumerate(fitted["scalers"]):
+        sc = None
+        if sc_cfg is not None:
+            sc = scaler_from_config(sc_cfg).set_state(
+                {"center": a[f"scaler{i}.center"], "scale": a[f"scaler{i}.scale"]}
+            )
+        f.scalers_.append(sc)
+    f.cov_scaler_ = None
+    if f.n_covariates_:
+        f.cov_scaler_ = StandardScaler().set_state(
+            {"center": a["cov_scaler.center"], "scale": a["cov_scaler.scale"]}
+        )
+    f.models_, f.histories_ = [], []
+    for j in range(f.n_models):
+        model = LSTMRegressor.from_config(fitted["model"], seed=0)
+        prefix = f"model{j}."
+        model.load_state_dict({k[len(prefix) :]: v for k, v in a.items() if k.startswith(prefix)})
+        model.eval()
+        f.models_.append(model)
+    if len(f.scalers_) != f.n_series_:
+        raise KeyError(f"{len(f.scalers_)} scalers for {f.n_series_} series")
+    if len(f.mix_) != f.n_series_:
+        raise KeyError(f"{len(f.mix_)} forecast mixes for {f.n_series_} series")
+    used = (
+        "series",
+        "covariates",
+        "scaler",
+        "cov_scaler.",
+        "seasonal",
+        "mix",
+        "calibration.",
+    ) + tuple(f"model{j}." for j in range(f.n_models))
+    extra = sorted(k for k in a if not k.startswith(used))
+    if extra:
+        raise KeyError(f"unexpected arrays {extra[:5]}")
+    return f

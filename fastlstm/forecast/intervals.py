@@ -1,0 +1,141 @@
+"""Prediction intervals by split conformal prediction on the back-test's errors, and quantiles.
+
+Each error ``e`` (on the network's scale ``z``, from every origin and step ``j`` of the
+back-test) is divided by the series' mean absolute one-step change ``s_i`` (its noise scale) and
+by a step scale ``g(j) = exp(a) j^b`` fitted to the mean absolute error by step
+(``0 <= b <= 1.5``). The interval of coverage ``c`` is ``z_hat +- q_c s_i g(j)``, mapped back to
+the original units, with ``q_c`` the ``ceil((N + 1) c)``-th smallest of the ``N`` pooled scores (a
+normal approximation when ``N`` is too small).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtri
+
+from .prepare import inverse_transform
+
+__all__ = [
+    "bounds",
+    "calibrate",
+    "check_levels",
+    "halfwidth",
+    "interval_columns",
+    "quantile_coverages",
+    "quantiles_from",
+]
+
+
+def calibrate(errors: dict, zs: list[np.ndarray], horizon: int):
+    """Split-conformal scores: |error| / (noise scale * step scale), pooled and sorted.
+
+    Parameters
+    ----------
+    errors : dict of int to numpy.ndarray, shape (n_origins, horizon)
+        Per series (by its number), the z-scale errors of its forecasts (NaN past the data).
+    zs : list of numpy.ndarray
+        Every series on the z scale (for the noise scales).
+    horizon : int
+
+    Returns
+    -------
+    noise_scale : numpy.ndarray, shape (n_series,)
+    step_scale : numpy.ndarray, shape (2,)
+        ``(a, b)`` of ``g(j) = exp(a + b log j)``.
+    scores : numpy.ndarray
+        Sorted.
+    """
+    sig = np.empty(len(zs))
+    for i, z in enumerate(zs):
+        d = np.abs(np.diff(z))
+        sig[i] = float(np.mean(d)) if len(d) and np.mean(d) > 0 else 1.0
+    per_step = [[] for _ in range(horizon)]
+    for i, e in errors.items():
+        a = np.abs(e) / sig[i]
+        for j in range(horizon):
+            col = a[:, j]
+            per_step[j].extend(col[np.isfinite(col)].tolist())
+    steps = np.array([j + 1 for j in range(horizon) if per_step[j]], dtype=np.float64)
+    means = np.array([np.mean(per_step[j]) for j in range(horizon) if per_step[j]])
+    counts = np.array([len(per_step[j]) for j in range(horizon) if per_step[j]], dtype=np.float64)
+    means = np.maximum(means, 1e-12)
+    if len(steps) >= 2:
+        A = np.stack([np.ones_like(steps), np.log(steps)], axis=1) * np.sqrt(counts)[:, None]
+        coef = np.linalg.lstsq(A, np.log(means) * np.sqrt(counts), rcond=None)[0]
+        a, b = float(coef[0]), float(np.clip(coef[1], 0.0, 1.5))
+        a = float(np.average(np.log(means) - b * np.log(steps), weights=counts))
+    else:
+        b = 0.5
+        a = float(np.log(means[0])) if len(means) else 0.0
+    scores = []
+    for j in range(horizon):
+        if per_step[j]:
+            scores.extend((np.asarray(per_step[j]) / np.exp(a + b * np.log(j + 1))).tolist())
+    return sig, np.array([a, b]), np.sort(np.asarray(scores, dtype=np.float64))
+
+
+def halfwidth(scores: np.ndarray, step_scale: np.ndarray, c: float, steps: int) -> np.ndarray:
+    """Half-width ``(steps,)`` of the central ``c`` interval on the z scale, before the noise scale."""
+    u = scores
+    N = len(u)
+    rank = int(np.ceil((N + 1) * c))
+    gauss = float(ndtri(0.5 + c / 2) * np.sqrt(np.mean(u**2))) if N else 0.0
+    q = float(u[rank - 1]) if 0 < rank <= N else max(float(u[-1]) if N else 0.0, gauss)
+    a, b = step_scale
+    return q * np.exp(a + b * np.log(np.arange(1, steps + 1)))
+
+
+def bounds(z: np.ndarray, widths: list[np.ndarray], noise_scale: float, log: bool) -> np.ndarray:
+    """Interval bounds ``(h, len(widths), 2)`` (lower, upper) in the original units around the
+    z-scale point forecast ``z`` (h,), from each coverage's :func:`halfwidth`."""
+    b = np.empty((len(z), len(widths), 2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j, w in enumerate(widths):
+            half = w * noise_scale
+            b[:, j, 0] = inverse_transform(z - half, log)
+            b[:, j, 1] = inverse_transform(z + half, log)
+    return b
+
+
+def check_levels(values, name: str, low: float, high: float) -> tuple[float, ...]:
+    """One level or several (coverages, quantiles), each in ``(low, high)``, as floats."""
+    vals = (values,) if np.isscalar(values) else tuple(values)
+    if not vals:
+        raise ValueError(f"{name}: expected at least one value, got none")
+    for v in vals:
+        if not isinstance(v, (int, float, np.floating)) or not low < float(v) < high:
+            raise ValueError(f"{name}: expected values in ({low:g}, {high:g}), got {v!r}")
+    return tuple(float(v) for v in vals)
+
+
+def interval_columns(coverage) -> list[str]:
+    """``lower_80, upper_80, lower_95, ...``: the pandas columns of the bounds."""
+    cols = []
+    for c in coverage:
+        tag = f"{100 * c:g}"
+        cols += [f"lower_{tag}", f"upper_{tag}"]
+    return cols
+
+
+def quantile_coverages(quantiles) -> tuple[float, ...]:
+    """The central intervals whose bounds are the quantiles (``|2 q - 1|``; 0.5 is the point)."""
+    return tuple(abs(2 * q - 1) for q in quantiles if q != 0.5)
+
+
+def quantiles_from(
+    quantiles, steps: int, intervals: np.ndarray | None, point: np.ndarray | None
+) -> np.ndarray:
+    """Quantiles ``(steps, len(quantiles))`` of one series: ``q < 0.5`` the lower bound of the
+    ``1 - 2q`` interval, ``q > 0.5`` the upper bound of the ``2q - 1`` one, ``0.5`` the point.
+
+    ``intervals`` holds the bounds of :func:`quantile_coverages`'s intervals, in that order.
+    """
+    q = np.empty((steps, len(quantiles)))
+    j_iv = 0
+    for j, p in enumerate(quantiles):
+        if p == 0.5:
+            q[:, j] = point
+        else:
+            q[:, j] = intervals[:, j_iv, 0 if p < 0.5 else 1]
+            j_iv += 1
+    return q
