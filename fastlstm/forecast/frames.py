@@ -23,18 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._optional import import_optional
-from .timeindex import future_index, index_meta
+from .timeindex import _pandas, future_index, index_meta
 from .windows import as_series
 
 __all__ = ["ingest", "next_index", "pack", "pack_levels", "split_covariates"]
 
 #: the forms whose output is NumPy (the others are pandas)
 ARRAY_FORMS = ("1d", "2d", "list")
-
-
-def _pandas():
-    return import_optional("pandas", "pandas input", extra="pandas")
 
 
 def _split_series(y, name: str) -> tuple[list[np.ndarray], str]:

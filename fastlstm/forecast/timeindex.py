@@ -28,6 +28,8 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
+from .._optional import import_optional
+
 __all__ = [
     "FREQUENCIES",
     "default_horizon",
@@ -47,6 +49,12 @@ FREQUENCIES = {
     "business daily": (5, 10),
     "hourly": (24, 48),
 }
+
+
+def _pandas():
+    """pandas, for dates given (or fitted) as pandas objects."""
+    return import_optional("pandas", "dated pandas data", extra="pandas")
+
 
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
 
@@ -112,8 +120,7 @@ def index_meta(index, name: str = "y") -> dict | None:
     dict or None
         ``{"kind": "datetime" | "period", "freq": str, "last": str}``.
     """
-    import pandas as pd
-
+    pd = _pandas()
     if not isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex)):
         return None
     kind = "datetime" if isinstance(index, pd.DatetimeIndex) else "period"
@@ -141,8 +148,7 @@ def _check_order(values: list, name: str) -> None:
 
 def _first_gap(index) -> str:
     """Where a dated index leaves the frequency of its first (or last) three dates."""
-    import pandas as pd
-
+    pd = _pandas()
     if len(index) < 3:
         return f"only {len(index)} dates"
     for part in (index[:3], index[-3:]):
@@ -175,8 +181,7 @@ def future_index(meta: dict, h: int):
     -------
     pandas.Index
     """
-    import pandas as pd
-
+    pd = _pandas()
     if meta["kind"] == "period":
         last = pd.Period(meta["last"], freq=meta["freq"])
         return pd.period_range(last + 1, periods=h, freq=meta["freq"])
