@@ -19,6 +19,9 @@ __all__ = ["import_optional", "install_hint"]
 _HINTS = {
     "torch": "pip install torch==2.13.0 (the CPU build; 'fastlstm[torch]' may pull a CUDA build)",
     "mpi": "pip install 'fastlstm[mpi]' and an MPI library (pip install mpich, or the cluster's MPI)",
+    # printed unquoted since fastlstm 0.1 (tests pin these two); quote the brackets in zsh
+    "plot": "pip install fastlstm[plot]",
+    "progress": "pip install fastlstm[progress]",
 }
 
 

@@ -88,10 +88,9 @@ def _accuracy(actual, pred, train, m: int) -> dict:
 
 
 def _plot(path: str, values, labels, n_train: int, forecast, intervals, coverage, title: str) -> None:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError("--plot needs matplotlib: pip install fastlstm[plot]") from exc
+    from ._optional import import_optional
+
+    Figure = import_optional("matplotlib.figure", "--plot", extra="plot").Figure
     fig = Figure(figsize=(9, 4.5))
     ax = fig.add_subplot()
     t = np.arange(len(values))

@@ -28,18 +28,14 @@ from __future__ import annotations
 
 import numpy as np
 
-try:
-    import pandas as pd
-    from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
-except ImportError as exc:
-    raise ImportError(
-        "fastlstm.sktime needs sktime (and pandas): pip install 'fastlstm[sktime]' "
-        f"(import failed with: {exc})"
-    ) from exc
-
+from ._optional import import_optional
 from .forecast.forecaster import _PARAMS as _FORECASTER_PARAMS
 from .forecast.forecaster import Forecaster
 from .forecast.timeindex import season_of_freq
+
+pd = import_optional("pandas", "fastlstm.sktime", extra="sktime")
+_base = import_optional("sktime.forecasting.base", "fastlstm.sktime", extra="sktime")
+BaseForecaster, ForecastingHorizon = _base.BaseForecaster, _base.ForecastingHorizon
 
 __all__ = ["LSTMForecaster"]
 

@@ -76,17 +76,14 @@ if __name__ == "torch":  # pragma: no cover - only when the package folder itsel
 
 import numpy as np
 
-try:
-    import torch
-    from torch.autograd.function import once_differentiable
-    from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "fastlstm.torch needs PyTorch, an optional dependency; install its CPU build with: "
-        "pip install torch==2.13.0"
-    ) from exc
-
 from . import kernels as K
+from ._optional import import_optional
+
+torch = import_optional("torch", "fastlstm.torch", extra="torch")
+
+# torch imported: its own submodules follow
+from torch.autograd.function import once_differentiable  # noqa: E402
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 __all__ = ["LSTM"]
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import NamedTuple
 
+from .._optional import install_hint
+
 logger = logging.getLogger(__name__)
 
 SCHEMA = "fastlstm-bench/1"
 
-_INSTALL_BENCH = "pip install 'fastlstm[bench]'"
-_INSTALL_TORCH = "pip install torch==2.13.0"
+_INSTALL_BENCH = install_hint("bench")
+_INSTALL_TORCH = install_hint("torch")
 
 
 class Config(NamedTuple):

@@ -9,7 +9,7 @@ import tempfile
 
 import numpy as np
 
-from .config import _INSTALL_BENCH
+from .._optional import import_optional
 
 logger = logging.getLogger(__name__)
 
@@ -137,11 +137,8 @@ def plot_speedups(report: dict, path: str) -> None:
     Log scale, bars drawn from the 1.0x line: up where fastlstm is faster, down where
     it is slower. Uses Matplotlib's object-oriented API (no pyplot, no global backend).
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError(f"--plot needs matplotlib: {_INSTALL_BENCH}") from exc
+    agg = import_optional("matplotlib.backends.backend_agg", "--plot", extra="bench")
+    Figure = import_optional("matplotlib.figure", "--plot", extra="bench").Figure
     results = report["results"]
     labels = [e["config"]["name"] + ("*" if e["streaming"] else "") for e in results]
     series = {
@@ -153,7 +150,7 @@ def plot_speedups(report: dict, path: str) -> None:
     values = [v for vals in series.values() for v in vals]
     pos = np.arange(len(results))
     fig = Figure(figsize=(max(6.0, 1.1 * len(results) + 2), 4.2), layout="constrained")
-    FigureCanvasAgg(fig)
+    agg.FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.set_yscale("log")
     w = 0.38

@@ -10,18 +10,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .config import _INSTALL_TORCH, CHECK_RTOL, Config
+from .._optional import import_optional
+from .config import CHECK_RTOL, Config
 from .reference import reference_backward, reference_forward
 
 logger = logging.getLogger(__name__)
 
 
 def _import_torch():
-    try:
-        import torch
-    except ImportError as exc:
-        raise ImportError(f"PyTorch is not installed; install it with: {_INSTALL_TORCH}") from exc
-    return torch
+    """PyTorch for the baseline, or an ImportError saying how to install it."""
+    return import_optional("torch", "the PyTorch baseline", extra="torch")
 
 
 def _problem(cfg: Config, seed: int = 0):
@@ -168,8 +166,8 @@ def _oracle(baseline: str, x, dy, weights):
     w64 = {k: v.astype(np.float64) for k, v in weights.items()}
     if baseline == "torch":
         torch = _import_torch()
-        T, B, In = x.shape
-        m = torch.nn.LSTM(In, dy.shape[2], dtype=torch.float64)
+        T, B, I = x.shape
+        m = torch.nn.LSTM(I, dy.shape[2], dtype=torch.float64)
         m.load_state_dict({k: torch.from_numpy(v) for k, v in w64.items()})
         xt = torch.from_numpy(x64).requires_grad_(True)
         y, (h_n, c_n) = m(xt)

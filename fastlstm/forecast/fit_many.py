@@ -24,13 +24,12 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .._optional import import_optional
 from .._validation import check_int
 
 __all__ = ["FitFailure", "FitManyError", "fit_many"]
 
 logger = logging.getLogger(__name__)
-
-_JOBLIB_HINT = "pip install 'fastlstm[dask]'"
 
 
 @dataclass(frozen=True)
@@ -78,14 +77,6 @@ class FitManyError(RuntimeError):
         super().__init__(
             f"{len(failures)} of {len(results)} fits failed (the other results are in .results):\n  {lines}"
         )
-
-
-def _import_joblib():
-    try:
-        import joblib
-    except ImportError as exc:
-        raise ImportError(f"fit_many needs joblib: {_JOBLIB_HINT}") from exc
-    return joblib
 
 
 def _as_items(value, name: str) -> tuple[list, list[str] | None]:
@@ -246,7 +237,7 @@ def fit_many(
     >>> fitted = fit_many(template, {"a": y_a, "b": y_b})  # doctest: +SKIP
     >>> sweep = fit_many(template, y_a, params=[{"hidden_size": h} for h in (8, 16, 32)])  # doctest: +SKIP
     """
-    joblib = _import_joblib()
+    joblib = import_optional("joblib", "fit_many", extra="dask")
     if isinstance(estimator, type):
         raise TypeError(
             f"estimator: expected an unfitted instance such as {estimator.__name__}(...), "

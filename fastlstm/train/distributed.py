@@ -43,24 +43,12 @@ import zlib
 
 import numpy as np
 
+from .._optional import import_optional
 from .._validation import check_int
 
 __all__ = ["DataParallel", "on_root", "shard_bounds"]
 
 logger = logging.getLogger(__name__)
-
-_MPI_HINT = "pip install 'fastlstm[mpi]'"
-
-
-def _import_mpi():
-    """``mpi4py.MPI``, imported on first use, or an ImportError saying how to install it."""
-    try:
-        from mpi4py import MPI
-    except ImportError as exc:
-        raise ImportError(
-            f"comm: data-parallel training needs mpi4py and an MPI library: {_MPI_HINT}"
-        ) from exc
-    return MPI
 
 
 def shard_bounds(n: int, rank: int, size: int) -> tuple[int, int]:
@@ -129,7 +117,7 @@ class DataParallel:
     """
 
     def __init__(self, comm) -> None:
-        MPI = _import_mpi()
+        MPI = import_optional("mpi4py.MPI", "comm: data-parallel training", extra="mpi")
         if isinstance(comm, MPI.Comm) and comm == MPI.COMM_NULL:
             raise ValueError("comm: expected a valid communicator, got MPI.COMM_NULL")
         if not isinstance(comm, MPI.Intracomm):
