@@ -83,11 +83,11 @@ def _forward_pointwise(hs, cs, gates, lengths, blk):
 
 
 @njit(cache=True)
-def _backward_pointwise(dy, cs, gates, lengths, dh, dc, da, sq):
+def _backward_pointwise(dy, cs, gates, lengths, dh, dc, da, sq_norms):
     T, B = dy.shape[0], dy.shape[1]
     for t in range(T - 1, -1, -1):
         for b in range(B):
-            D._backward_pointwise(dy, t, b, dh, dc, gates, cs, da, lengths, sq)
+            D._backward_pointwise(dy, t, b, dh, dc, gates, cs, da, lengths, sq_norms)
 
 
 @njit(cache=True)
@@ -162,8 +162,8 @@ def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 
         dh, dc = np.zeros((B, Hp), dt), np.zeros((B, H), dt)
         da_buf = np.zeros(T * B * 4 * H + C, dt)
         da = da_buf[: T * B * 4 * H].reshape(T, B, 4 * H)
-        sq = np.empty((T, B, 2), dt)
-        pw_b = med(lambda: _backward_pointwise(dy, cs, gates, lengths, dh, dc, da, sq))
+        sq_norms = np.empty((T, B, 2), dt)
+        pw_b = med(lambda: _backward_pointwise(dy, cs, gates, lengths, dh, dc, da, sq_norms))
         _, _, _, _, da_true, *_ = D.backward_alloc(dy, h0, h0, x, hs, cs, gates, w_ih, w_hh, no_len, 1)
         da[...] = da_true
         rec_b = med(lambda: _backward_products(da, wbp, np.empty((B, Hp), dt)))

@@ -19,13 +19,13 @@ def reference_forward(x, w_ih, w_hh, b, h0=None, c0=None):
     Computes in the dtype of ``x``. Returns ``y [T, B, H]``, ``h_n``, ``c_n`` and a
     cache for :func:`reference_backward`.
     """
-    T, B, In = x.shape
+    T, B, I = x.shape
     H = w_hh.shape[1]
     hs = np.empty((T + 1, B, H), dtype=x.dtype)
     cs = np.empty((T + 1, B, H), dtype=x.dtype)
     hs[0] = 0 if h0 is None else h0
     cs[0] = 0 if c0 is None else c0
-    gates = (x.reshape(T * B, In) @ w_ih.T + b).reshape(T, B, 4 * H)  # (F1)
+    gates = (x.reshape(T * B, I) @ w_ih.T + b).reshape(T, B, 4 * H)  # (F1)
     for t in range(T):
         a = gates[t] + hs[t] @ w_hh.T  # (F2)
         gates[t, :, : 2 * H] = _sigmoid(a[:, : 2 * H])  # (F3) i, f
@@ -40,7 +40,7 @@ def reference_forward(x, w_ih, w_hh, b, h0=None, c0=None):
 def reference_backward(dy, cache, w_ih, w_hh):
     """BPTT for :func:`reference_forward`: ``dx, dh0, dc0, dw_ih, dw_hh, db``."""
     x, hs, cs, gates = cache
-    T, B, In = x.shape
+    T, B, I = x.shape
     H = hs.shape[2]
     dh = np.zeros((B, H), dtype=x.dtype)
     dc = np.zeros((B, H), dtype=x.dtype)
@@ -57,8 +57,8 @@ def reference_backward(dy, cache, w_ih, w_hh):
         dc = dc * f  # (B5)
         dh = da[t] @ w_hh  # (B6)
     da2 = da.reshape(T * B, 4 * H)
-    dx = (da2 @ w_ih).reshape(T, B, In)  # (B7)
-    dw_ih = da2.T @ x.reshape(T * B, In)  # (B8)
+    dx = (da2 @ w_ih).reshape(T, B, I)  # (B7)
+    dw_ih = da2.T @ x.reshape(T * B, I)  # (B8)
     dw_hh = da2.T @ hs[:T].reshape(T * B, H)
     return dx, dh, dc, dw_ih, dw_hh, da2.sum(axis=0)
 

@@ -5,9 +5,9 @@ Two audiences:
 * users: :func:`lstm_forward`, :func:`lstm_backward`, :func:`cell_forward`,
   :func:`cell_backward`, :func:`timestep_gradients` validate every argument and
   raise ``TypeError``/``ValueError`` naming it;
-* the layer (:mod:`fastlstm.lstm`), which has validated its arrays already: the
-  seam functions :func:`check_lengths`, :func:`forward_core`,
-  :func:`backward_core`, :func:`batch_norms` and :func:`nonfinite` take arrays of
+* the layer (:mod:`fastlstm.nn.lstm`), which has validated its arrays already: the
+  seam functions :func:`check_lengths`, :func:`forward_core`, :func:`backward_core`,
+  :func:`batch_norms`, :func:`timestep_core` and :func:`nonfinite` take arrays of
   the right dtype, shape and layout and skip the checks. This is the one
   internal interface between the layer and the kernels.
 """
@@ -37,6 +37,7 @@ __all__ = [
     "lstm_backward",
     "lstm_forward",
     "nonfinite",
+    "timestep_core",
     "timestep_gradients",
 ]
 
@@ -273,7 +274,7 @@ def backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, names=_K
     (from :func:`forward_core`): one [T, B, 4H] array less at the peak.
     """
     x, hs, cs, gates, lengths = cache
-    status, dx, dh, dc, da, dw_ih, dw_hh, db, sq = drivers.backward_alloc(
+    status, dx, dh, dc, da, dw_ih, dw_hh, db, sq_norms = drivers.backward_alloc(
         dy,
         dh_n,
         dc_n,
@@ -288,13 +289,20 @@ def backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, names=_K
         consume,
     )
     _raise_status(status, names)
-    return BackwardResult(dx, dh, dc, dw_ih, dw_hh, db, da if keep_dgates else None, None, None), sq
+    return BackwardResult(dx, dh, dc, dw_ih, dw_hh, db, da if keep_dgates else None, None, None), sq_norms
 
 
-def batch_norms(sq: np.ndarray):
-    """Per-row squared norms [T, B, 2] -> the batch norms of dh_t and dc_t, [T] each."""
-    norms = np.sqrt(sq.sum(axis=1))
-    return norms[:, 0].copy(), norms[:, 1].copy()
+def batch_norms(sq_norms: np.ndarray):
+    """Per-row squared norms [T, B, 2] -> ``(dh_norm, dc_norm)``: the batch norms of dh_t, dc_t, [T] each."""
+    both = np.sqrt(sq_norms.sum(axis=1))
+    return both[:, 0].copy(), both[:, 1].copy()
+
+
+def timestep_core(da, x, h_prev):
+    """The terms of (B8), one per time step, from arrays already checked: ``da [T, B, 4H]``,
+    ``x [T, B, I]``, ``h_prev [T, B, H]`` (``hs[:T]``); see :func:`timestep_gradients`."""
+    da_t = da.transpose(0, 2, 1)
+    return da_t @ x, da_t @ h_prev, da.sum(axis=1)
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
@@ -333,7 +341,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
     dtype = w_hh.dtype
     H = w_hh.shape[1]
     x = as_float_array(x, "x", ndim=3, dtype=dtype, finite=False)
-    T, B, In = x.shape
+    T, B, I = x.shape
     check_shape(x, "x", (T, B, w_ih.shape[1]))
     lengths = check_lengths(lengths, T, B)
     h0 = _state(h0, "h0", B, H, dtype)
@@ -372,12 +380,12 @@ def lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
         raise TypeError(f"cache: expected the ForwardCache from lstm_forward, got {type(cache).__name__}")
     x, hs = cache.x, cache.hs
     dtype = hs.dtype
-    T, B, In = x.shape
+    T, B, I = x.shape
     H = hs.shape[2]
     w_hh = as_float_array(w_hh, "w_hh", ndim=2, dtype=dtype)
     check_shape(w_hh, "w_hh", (4 * H, H))
     w_ih = as_float_array(w_ih, "w_ih", ndim=2, dtype=dtype)
-    check_shape(w_ih, "w_ih", (4 * H, In))
+    check_shape(w_ih, "w_ih", (4 * H, I))
     if dy is None:
         dy = np.zeros((T, B, H), dtype=dtype)
     else:
@@ -385,8 +393,8 @@ def lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
         check_shape(dy, "dy", (T, B, H))
     dh = _state(dh_n, "dh_n", B, H, dtype)
     dc = _state(dc_n, "dc_n", B, H, dtype)
-    res, sq = backward_core(dy, dh, dc, cache, w_ih, w_hh, keep_dgates)
-    dh_norm, dc_norm = batch_norms(sq)
+    res, sq_norms = backward_core(dy, dh, dc, cache, w_ih, w_hh, keep_dgates)
+    dh_norm, dc_norm = batch_norms(sq_norms)
     return res._replace(dh_norm=dh_norm, dc_norm=dc_norm)
 
 
@@ -413,5 +421,4 @@ def timestep_gradients(dgates, cache):
     H = cache.hs.shape[2]
     dgates = as_float_array(dgates, "dgates", ndim=3, dtype=cache.hs.dtype)
     check_shape(dgates, "dgates", (T, B, 4 * H))
-    da_t = dgates.transpose(0, 2, 1)
-    return da_t @ cache.x, da_t @ cache.hs[:T], dgates.sum(axis=1)
+    return timestep_core(dgates, cache.x, cache.hs[:T])

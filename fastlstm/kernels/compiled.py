@@ -31,6 +31,11 @@ Records (named tuples, usable inside and outside compiled code):
   record serves one thread at a time);
 * :class:`CellGrads` ``(dw_ih, dw_hh, db)``: parameter gradients that
   :func:`cell_step_backward` accumulates into, over the steps of a sequence.
+
+The module stays whole (about 540 lines) on purpose: each ``@overload`` sits next to
+the Python function whose contract it repeats for nopython callers, all of them share
+the compile-time checks at the top, and Numba's on-disk cache does not see edits of an
+imported module, so overloads split from their implementations could run stale.
 """
 
 from __future__ import annotations
@@ -463,11 +468,11 @@ def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
         if h0.shape != (B, H) or c0.shape != (B, H):
             raise ValueError("h0, c0: expected shape (B, H)")
         if has_lengths:
-            L = lengths.astype(np.int64)
-            if L.shape[0] != B or (B > 0 and (L.min() < 0 or L.max() > T)):
+            lengths64 = lengths.astype(np.int64)
+            if lengths64.shape[0] != B or (B > 0 and (lengths64.min() < 0 or lengths64.max() > T)):
                 raise ValueError("lengths: expected B values in [0, T]")
         else:
-            L = np.empty(0, dtype=np.int64)
+            lengths64 = np.empty(0, dtype=np.int64)
         xc = np.ascontiguousarray(x)
         status, hs, cs, gates = drivers.forward_alloc(
             xc,
@@ -477,7 +482,7 @@ def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
             np.ascontiguousarray(w_hh),
             np.ascontiguousarray(b),
             np.zeros_like(b),
-            L,
+            lengths64,
             1,
             True,
         )
@@ -485,10 +490,10 @@ def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
         y = hs[1:].copy()
         for t in range(T):
             for r in range(B):
-                if L.size and t >= L[r]:
+                if lengths64.size and t >= lengths64[r]:
                     y[t, r, :] = 0
         if has_lengths:
-            return y, hs[T].copy(), cs[T].copy(), api.ForwardCache(xc, hs, cs, gates, L)
+            return y, hs[T].copy(), cs[T].copy(), api.ForwardCache(xc, hs, cs, gates, lengths64)
         return y, hs[T].copy(), cs[T].copy(), api.ForwardCache(xc, hs, cs, gates, None)
 
     return impl
@@ -510,10 +515,10 @@ def _ol_lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
         if dy.shape != (T, B, H) or dh_n.shape != (B, H) or dc_n.shape != (B, H):
             raise ValueError("dy, dh_n, dc_n: expected shapes (T, B, H), (B, H), (B, H) of the forward pass")
         if has_lengths:
-            L = cache.lengths.astype(np.int64)
+            lengths64 = cache.lengths.astype(np.int64)
         else:
-            L = np.empty(0, dtype=np.int64)
-        status, dx, dh0, dc0, da, dw_ih, dw_hh, db, sq = drivers.backward_alloc(
+            lengths64 = np.empty(0, dtype=np.int64)
+        status, dx, dh0, dc0, da, dw_ih, dw_hh, db, sq_norms = drivers.backward_alloc(
             np.ascontiguousarray(dy),
             np.ascontiguousarray(dh_n),
             np.ascontiguousarray(dc_n),
@@ -523,11 +528,11 @@ def _ol_lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
             gates,
             np.ascontiguousarray(w_ih),
             np.ascontiguousarray(w_hh),
-            L,
+            lengths64,
             1,
         )
         _raise_status(status)
-        norms = np.sqrt(sq.sum(axis=1))
-        return api.BackwardResult(dx, dh0, dc0, dw_ih, dw_hh, db, da, norms[:, 0].copy(), norms[:, 1].copy())
+        both = np.sqrt(sq_norms.sum(axis=1))  # as api.batch_norms, which nopython code cannot call
+        return api.BackwardResult(dx, dh0, dc0, dw_ih, dw_hh, db, da, both[:, 0].copy(), both[:, 1].copy())
 
     return impl

@@ -21,6 +21,12 @@ steps: one parallel region per call, no synchronisation between steps. Every
 row's arithmetic is the same whichever thread or row block computes it, and every
 gradient entry is summed in one fixed order, so all results are bitwise identical
 for any number of threads, in float32 too.
+
+The module stays whole (about 600 lines) on purpose: the packing, the pointwise
+passes, the time loops and the after-loop products share one panel layout and its
+padding (``U``, ``C``, the last panel read past ``4H``), each relying on the others'
+choice, and Numba's on-disk cache does not see edits of an imported module, so a
+split would let a cached caller run against a stale callee.
 """
 
 from __future__ import annotations
@@ -148,11 +154,11 @@ def _forward_pointwise(blk, m, row0, t, lengths, h_prev, c_prev, h_new, c_new, g
 
 
 @njit(**JIT)
-def _backward_pointwise(dy, t, b, dh, dc, gates, cs, da, lengths, sq):
+def _backward_pointwise(dy, t, b, dh, dc, gates, cs, da, lengths, sq_norms):
     """(B1)-(B5), (B9) for row ``b`` at step ``t``.
 
     dh [B, >=H]: dh^rec_t (read).  dc [B, H]: in dc^rec_t, out dc^rec_{t-1} (B5).
-    da [T, B, 4H]: out dA_t (B4), zero on a masked row (B9).  sq [T, B, 2]: out the
+    da [T, B, 4H]: out dA_t (B4), zero on a masked row (B9).  sq_norms [T, B, 2]: out the
     squared norms of dh_t and dc_t for the row.
     """
     if t < lengths[b]:
@@ -166,8 +172,8 @@ def _backward_pointwise(dy, t, b, dh, dc, gates, cs, da, lengths, sq):
         for j in range(H):
             sq_h += dh[b, j] * dh[b, j]
             sq_c += dc[b, j] * dc[b, j]
-    sq[t, b, 0] = sq_h
-    sq[t, b, 1] = sq_c
+    sq_norms[t, b, 0] = sq_h
+    sq_norms[t, b, 1] = sq_c
 
 
 # --------------------------------------------------------------------------
@@ -217,7 +223,7 @@ def _forward_rows(lo, hi, x, hs, cs, gates, wxp, whp, bp, lengths, blk):
 
 
 @njit(**JIT)
-def _backward_rows(lo, hi, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq):
+def _backward_rows(lo, hi, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq_norms):
     """(B1)-(B6), (B9) for rows ``[lo, hi)``, all steps backwards.
 
     dh, dh_next [B, P*C]: dh^rec in and the scratch it alternates with; on return
@@ -229,7 +235,7 @@ def _backward_rows(lo, hi, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq)
     cur, nxt = dh, dh_next
     for t in range(T - 1, -1, -1):
         for b in range(lo, hi):
-            _backward_pointwise(dy, t, b, cur, dc, gates, cs, da, lengths, sq)
+            _backward_pointwise(dy, t, b, cur, dc, gates, cs, da, lengths, sq_norms)
         for p in range(P):  # (B6)
             r = lo
             while r < hi:
@@ -414,11 +420,11 @@ def _forward_parallel(n_chunks, x, hs, cs, gates, wxp, whp, bp, lengths, blks):
 
 
 @njit(**JIT_PARALLEL)
-def _backward_parallel(n_chunks, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq):
+def _backward_parallel(n_chunks, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq_norms):
     B = dy.shape[1]
     for c in prange(n_chunks):
         lo, hi = c * B // n_chunks, (c + 1) * B // n_chunks
-        _backward_rows(lo, hi, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq)
+        _backward_rows(lo, hi, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq_norms)
 
 
 @njit(**JIT)
@@ -486,15 +492,15 @@ def forward_alloc(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, n_threads, keep=Tr
 
 @njit(**JIT)
 def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_threads, reuse_gates=False):
-    """(B1)-(B9); returns ``(status, dx, dh0, dc0, da, dw_ih, dw_hh, db, sq)`` with
-    ``sq`` the per-row squared norms of dh_t and dc_t, [T, B, 2].
+    """(B1)-(B9); returns ``(status, dx, dh0, dc0, da, dw_ih, dw_hh, db, sq_norms)`` with
+    ``sq_norms`` the per-row squared norms of dh_t and dc_t, [T, B, 2].
 
     ``reuse_gates`` writes dA over the cache's gates (each row's gates are read before
     its dA is written): one [T, B, 4H] array less at the peak, for a caller that
     discards the cache afterwards and whose ``gates`` came from :func:`forward_alloc`
     (its buffer runs past the array, as the weight-gradient product needs).
     """
-    T, B, In = x.shape
+    T, B, I = x.shape
     H = hs.shape[2]
     G = 4 * H
     dtype = x.dtype
@@ -505,12 +511,12 @@ def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_thre
     else:
         da_flat = np.zeros(T * B * G + C, dtype=dtype)  # + C: the last panel of (B8) reads past G
         da = da_flat[: T * B * G].reshape((T, B, G))
-    sq = np.empty((T, B, 2), dtype=dtype)
+    sq_norms = np.empty((T, B, 2), dtype=dtype)
     dc = dc_n.copy()
     if nonfinite(dy) or nonfinite(dh_n) or nonfinite(dc_n):
-        dx = np.zeros((T, B, In), dtype=dtype)
-        zeros = np.zeros((G, In), dtype), np.zeros((G, H), dtype), np.zeros(G, dtype)
-        return BAD_GRAD, dx, dh_n.copy(), dc, da, zeros[0], zeros[1], zeros[2], sq
+        dx = np.zeros((T, B, I), dtype=dtype)
+        zeros = np.zeros((G, I), dtype), np.zeros((G, H), dtype), np.zeros(G, dtype)
+        return BAD_GRAD, dx, dh_n.copy(), dc, da, zeros[0], zeros[1], zeros[2], sq_norms
     if lengths.size == 0:
         lengths = np.full(B, T, dtype=np.int64)
     wbp = pack_columns(w_hh, C)
@@ -520,15 +526,15 @@ def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_thre
     dh_next = np.empty((B, Hp), dtype=dtype)
     n_chunks = n_chunks_for(B, n_threads)
     if n_chunks == 1:
-        _backward_rows(0, B, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq)
+        _backward_rows(0, B, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq_norms)
     else:
-        _backward_parallel(n_chunks, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq)
+        _backward_parallel(n_chunks, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq_norms)
     dh0 = np.ascontiguousarray((dh if T % 2 == 0 else dh_next)[:, :H])
-    dx = input_grad(da_flat, w_ih, T * B, n_threads).reshape((T, B, In))  # (B7)
+    dx = input_grad(da_flat, w_ih, T * B, n_threads).reshape((T, B, I))  # (B7)
     dw_ih, dw_hh, db = weight_grads(
-        x.reshape((T * B, In)), hs[:T].reshape((T * B, H)), da_flat, G, n_threads
+        x.reshape((T * B, I)), hs[:T].reshape((T * B, H)), da_flat, G, n_threads
     )  # (B8)
-    return OK, dx, dh0, dc, da, dw_ih, dw_hh, db, sq
+    return OK, dx, dh0, dc, da, dw_ih, dw_hh, db, sq_norms
 
 
 # --------------------------------------------------------------------------
@@ -536,27 +542,27 @@ def backward_alloc(dy, dh_n, dc_n, x, hs, cs, gates, w_ih, w_hh, lengths, n_thre
 # --------------------------------------------------------------------------
 @njit(**JIT)
 def pack_layers(w_ihs, w_hhs, b_ihs, b_hhs):
-    """The packed weights of ``L`` stacked layers for :func:`step_layers`.
+    """The packed weights of ``n_layers`` stacked layers for :func:`step_layers`.
 
     w_ihs: a tuple of the layers' ``[4H, I_l]`` input weights (``I_l`` may differ);
-    w_hhs [L, 4H, H], b_ihs, b_hhs [L, 4H]. Returns ``wxps [L, P, I_max, 4U]``
-    (zero rows past each layer's ``I_l``), ``whps [L, P, H, 4U]``, ``bps [L, P, 4U]``:
+    w_hhs [n_layers, 4H, H], b_ihs, b_hhs [n_layers, 4H]. Returns ``wxps [n_layers, P, I_max, 4U]``
+    (zero rows past each layer's ``I_l``), ``whps [n_layers, P, H, 4U]``, ``bps [n_layers, P, 4U]``:
     three arrays rather than tuples, so a step's dispatch stays cheap.
     """
-    L, G, H = w_hhs.shape
+    n_layers, G, H = w_hhs.shape
     U = _VEC_BYTES // w_hhs.itemsize
     P = (H + U - 1) // U
     i_max = 0
     for w in w_ihs:
         i_max = max(i_max, w.shape[1])
-    wxps = np.zeros((L, P, i_max, 4 * U), dtype=w_hhs.dtype)
-    whps = np.empty((L, P, H, 4 * U), dtype=w_hhs.dtype)
-    bps = np.empty((L, P, 4 * U), dtype=w_hhs.dtype)
+    wxps = np.zeros((n_layers, P, i_max, 4 * U), dtype=w_hhs.dtype)
+    whps = np.empty((n_layers, P, H, 4 * U), dtype=w_hhs.dtype)
+    bps = np.empty((n_layers, P, 4 * U), dtype=w_hhs.dtype)
     layer = 0
     for w in w_ihs:
         wxps[layer, :, : w.shape[1], :] = pack_gates(w, U)
         layer += 1
-    for layer in range(L):
+    for layer in range(n_layers):
         whps[layer] = pack_gates(w_hhs[layer], U)
         bps[layer] = pack_bias(b_ihs[layer] + b_hhs[layer], U)
     return wxps, whps, bps
@@ -564,9 +570,9 @@ def pack_layers(w_ihs, w_hhs, b_ihs, b_hhs):
 
 @njit(**JIT)
 def step_layers(x, h, c, wxps, whps, bps, gates, blk, lengths):
-    """One time step of ``L`` stacked layers; returns ``(status, h_top)``.
+    """One time step of ``n_layers`` stacked layers; returns ``(status, h_top)``.
 
-    x [B, I]; h, c [L, B, H]: the states, updated in place (each row's ``h_{t-1}``
+    x [B, I]; h, c [n_layers, B, H]: the states, updated in place (each row's ``h_{t-1}``
     is read by every panel before its ``h_t`` is written, so one buffer serves);
     wxps, whps, bps from :func:`pack_layers`; gates [B, 4H] and blk [R0, 4*P*U]
     scratch; lengths [B] all ones. NaN/Inf in ``x`` gives BAD_X and leaves the
@@ -575,9 +581,9 @@ def step_layers(x, h, c, wxps, whps, bps, gates, blk, lengths):
     if nonfinite(x):
         return BAD_X, h[0, :, :0].copy()
     B = x.shape[0]
-    L = h.shape[0]
+    n_layers = h.shape[0]
     inp = x.reshape((1, B, x.shape[1]))
-    for layer in range(L):
+    for layer in range(n_layers):
         hs = h[layer : layer + 1]
         _forward_step_rows(
             0,
@@ -596,4 +602,4 @@ def step_layers(x, h, c, wxps, whps, bps, gates, blk, lengths):
             gates,
         )
         inp = hs
-    return OK, h[L - 1].copy()
+    return OK, h[n_layers - 1].copy()

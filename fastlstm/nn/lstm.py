@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import kernels as K
 from .._validation import as_float_array, check_dtype, check_float, check_int, check_shape
+from . import convert
 from .module import Module
 
 __all__ = ["LSTM"]
@@ -282,10 +283,10 @@ class LSTM(Module):
                 state = tuple(np.asarray(s)[:, None, :] if np.ndim(s) == 2 else s for s in state)
         elif self.batch_first:
             x = np.ascontiguousarray(x.transpose(1, 0, 2))
-        T, B, In = x.shape
-        if In != self.input_size:
+        T, B, I = x.shape
+        if I != self.input_size:
             raise ValueError(
-                f"x: expected input_size {self.input_size} features in the last dimension, got {In} "
+                f"x: expected input_size {self.input_size} features in the last dimension, got {I} "
                 f"(shape {x.shape})"
             )
         h0, c0 = self._check_state(state, B)
@@ -371,7 +372,7 @@ class LSTM(Module):
         tape = self._tape[-1]
         caches, masks, lengths = tape.caches, tape.masks, tape.lengths
         T, B = caches[0][0].x.shape[:2]
-        D, H, L = self.num_directions, self.hidden_size, self.num_layers
+        D, H, n_layers = self.num_directions, self.hidden_size, self.num_layers
         if d_output is None:
             d_out = np.zeros((T, B, D * H), dtype=self.dtype)
         else:
@@ -385,20 +386,20 @@ class LSTM(Module):
         dstates = []
         for name, g in (("d_h_n", d_h_n), ("d_c_n", d_c_n)):
             if g is None:
-                dstates.append(np.zeros((L * D, B, H), dtype=self.dtype))
+                dstates.append(np.zeros((n_layers * D, B, H), dtype=self.dtype))
                 continue
             arr = self._as_array(g, name, (2, 3))
             if tape.unbatched and arr.ndim == 2:
                 arr = arr[:, None, :]
-            check_shape(arr, name, (L * D, B, H))
+            check_shape(arr, name, (n_layers * D, B, H))
             _check_finite_grad(arr, name)
             dstates.append(arr)
         self._tape.pop()
         rev = _reverse_index(lengths, T, B) if self.bidirectional else None
-        d_h0 = np.empty((L * D, B, H), dtype=self.dtype)
+        d_h0 = np.empty((n_layers * D, B, H), dtype=self.dtype)
         d_c0 = np.empty_like(d_h0)
-        step_grads, norms = {}, {}
-        for layer in range(L - 1, -1, -1):
+        step_grads, grad_norms = {}, {}
+        for layer in range(n_layers - 1, -1, -1):
             if masks[layer] is not None:
                 d_out = d_out * masks[layer]
             d_in = None
@@ -408,7 +409,7 @@ class LSTM(Module):
                 w_ih, w_hh, _, _ = self._weights(layer, d)
                 dy = d_out[:, :, d * H : (d + 1) * H]
                 dy = np.ascontiguousarray(dy) if d == 0 else _reverse(dy, rev)
-                res, sq = K.api.backward_core(  # the tape is dropped: dA may overwrite its gates
+                res, sq_norms = K.api.backward_core(  # the tape is dropped: dA may overwrite its gates
                     dy,
                     dstates[0][k],
                     dstates[1][k],
@@ -429,7 +430,7 @@ class LSTM(Module):
                     self._params[names[2]].grad += res.db
                     self._params[names[3]].grad += res.db
                 if per_timestep:
-                    self._collect_timestep(step_grads, norms, names, res, sq, cache, d, rev, layer)
+                    self._collect_timestep(step_grads, grad_norms, names, res, sq_norms, cache, d, rev, layer)
             d_out = d_in
         d_x = d_out
         if tape.unbatched:
@@ -438,70 +439,32 @@ class LSTM(Module):
             d_x = np.ascontiguousarray(d_x.transpose(1, 0, 2))
         if per_timestep:
             self.timestep_grads = {n: step_grads[n] for n in self._params if n in step_grads}
-            self.grad_norms = norms
+            self.grad_norms = grad_norms
         return d_x, (d_h0, d_c0)
 
-    def _collect_timestep(self, step_grads, norms, names, res, sq, cache, d, rev, layer):
-        if d == 0:
-            dw_ih_t, dw_hh_t, db_t = K.timestep_gradients(res.dgates, cache)
-        else:
-            # map the reverse run's step s of row b back to original time L_b - 1 - s
-            da = _reverse(res.dgates, rev)
-            xo = _reverse(cache.x, rev)
-            hp = _reverse(cache.hs[:-1], rev)
-            da_t = da.transpose(0, 2, 1)
-            dw_ih_t, dw_hh_t, db_t = da_t @ xo, da_t @ hp, da.sum(axis=1)
-            sq = _reverse(sq, rev)
-        nh, nc = K.api.batch_norms(sq)
+    def _collect_timestep(self, step_grads, grad_norms, names, res, sq_norms, cache, d, rev, layer):
+        """Each step's terms of (B8) and the norms of dh_t, dc_t, in original time order."""
+        da, x, h_prev = res.dgates, cache.x, cache.hs[:-1]
+        if d:  # map the reverse run's step s of row b back to original time L_b - 1 - s
+            da, x, h_prev, sq_norms = (_reverse(a, rev) for a in (da, x, h_prev, sq_norms))
+        dw_ih_t, dw_hh_t, db_t = K.api.timestep_core(da, x, h_prev)  # the kernels' own arrays: no checks
+        dh_norm, dc_norm = K.api.batch_norms(sq_norms)
         step_grads[names[0]] = dw_ih_t
         step_grads[names[1]] = dw_hh_t
         if self.bias:
             step_grads[names[2]] = db_t
             step_grads[names[3]] = db_t.copy()
-        norms[f"l{layer}" + ("_reverse" if d else "")] = {"h": nh, "c": nc}
+        grad_norms[f"l{layer}" + ("_reverse" if d else "")] = {"h": dh_norm, "c": dc_norm}
 
     # -------------------------------------------------------------- converters
     @classmethod
     def from_torch(cls, module, seed: int | None = None) -> LSTM:
         """Build an LSTM with the configuration and weights of a ``torch.nn.LSTM``."""
-        torch = _import_torch()
-        if not isinstance(module, torch.nn.LSTM):
-            raise TypeError(f"module: expected a torch.nn.LSTM, got {type(module).__name__}")
-        if getattr(module, "proj_size", 0):
-            raise ValueError(f"module: proj_size must be 0 (no projections), got {module.proj_size}")
-        dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(module.weight_ih_l0.dtype)
-        if dtype is None:
-            raise TypeError(f"module: expected float32 or float64 weights, got {module.weight_ih_l0.dtype}")
-        layer = cls(
-            module.input_size,
-            module.hidden_size,
-            num_layers=module.num_layers,
-            bias=module.bias,
-            batch_first=module.batch_first,
-            dropout=float(module.dropout),
-            bidirectional=module.bidirectional,
-            dtype=dtype,
-            seed=seed,
-        )
-        state = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
-        layer.load_state_dict(state)
-        return layer
+        return convert.from_torch(cls, module, seed)
 
     def to_torch(self):
         """A ``torch.nn.LSTM`` with this configuration and a copy of these weights."""
-        torch = _import_torch()
-        module = torch.nn.LSTM(
-            self.input_size,
-            self.hidden_size,
-            num_layers=self.num_layers,
-            bias=self.bias,
-            batch_first=self.batch_first,
-            dropout=self.dropout,
-            bidirectional=self.bidirectional,
-            dtype=torch.float32 if self.dtype == np.float32 else torch.float64,
-        )
-        module.load_state_dict({k: torch.from_numpy(v) for k, v in self.state_dict().items()})
-        return module
+        return convert.to_torch(self)
 
     def to_keras(self) -> list[list[np.ndarray]]:
         """Keras LSTM weight arrays, one ``[kernel, recurrent_kernel, bias]`` per layer and direction.
@@ -512,12 +475,7 @@ class LSTM(Module):
         forward direction before the backward one (as ``Bidirectional``'s
         ``get_weights`` lists them).
         """
-        out = []
-        for layer in range(self.num_layers):
-            for d in range(self.num_directions):
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                out.append([w_ih.T.copy(), w_hh.T.copy(), b_ih + b_hh])
-        return out
+        return convert.to_keras(self)
 
     @classmethod
     def from_keras(
@@ -545,56 +503,4 @@ class LSTM(Module):
             Other :class:`LSTM` arguments (``batch_first``, ``dropout``, ``seed``).
             ``dtype`` defaults to the arrays' dtype.
         """
-        if not isinstance(weights, (list, tuple)) or not weights:
-            raise TypeError("weights: expected a non-empty list of [kernel, recurrent_kernel, bias] lists")
-        D = 2 if bidirectional else 1
-        if len(weights) % D:
-            raise ValueError(
-                f"weights: expected an even number of entries when bidirectional, got {len(weights)}"
-            )
-        for n, entry in enumerate(weights):
-            if not isinstance(entry, (list, tuple)) or len(entry) != 3:
-                raise ValueError(
-                    f"weights[{n}]: expected [kernel, recurrent_kernel, bias], got {entry!r:.80}"
-                )
-        kernel0 = np.asarray(weights[0][0])
-        rec0 = np.asarray(weights[0][1])
-        if rec0.ndim != 2 or rec0.shape[1] != 4 * rec0.shape[0]:
-            raise ValueError(f"weights[0]: expected recurrent_kernel of shape (H, 4*H), got {rec0.shape}")
-        inferred = {
-            "input_size": kernel0.shape[0],
-            "hidden_size": rec0.shape[0],
-            "num_layers": len(weights) // D,
-        }
-        given = {"input_size": input_size, "hidden_size": hidden_size, "num_layers": num_layers}
-        for key, value in given.items():
-            if value is not None and value != inferred[key]:
-                raise ValueError(f"weights: imply {key}={inferred[key]}, but {key}={value} was given")
-        kwargs.setdefault("dtype", kernel0.dtype if kernel0.dtype.kind == "f" else np.float32)
-        layer = cls(**inferred, bidirectional=bidirectional, **kwargs)
-        state = {}
-        for n, (kernel, rec, bias) in enumerate(weights):
-            sfx = cls._suffix(n // D, n % D)
-            state[f"weight_ih{sfx}"] = np.asarray(kernel).T
-            state[f"weight_hh{sfx}"] = np.asarray(rec).T
-            state[f"bias_ih{sfx}"] = np.asarray(bias)
-            state[f"bias_hh{sfx}"] = np.zeros_like(np.asarray(bias))
-        expected = {name: p.shape for name, p in layer.named_parameters()}
-        for name, value in state.items():
-            if value.shape != expected[name]:
-                raise ValueError(
-                    f"weights: entry for {name} implies shape {value.shape}, expected {expected[name]}"
-                )
-        layer.load_state_dict(state)
-        return layer
-
-
-def _import_torch():
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "This converter needs PyTorch, an optional dependency: pip install 'fastlstm[torch]' "
-            "(CPU build: pip install torch==2.13.0)"
-        ) from exc
-    return torch
+        return convert.from_keras(cls, weights, input_size, hidden_size, num_layers, bidirectional, **kwargs)

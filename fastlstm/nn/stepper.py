@@ -29,7 +29,7 @@ class Stepper:
         :meth:`refresh` (or make a new stepper). Dropout is not applied.
     batch_size : int
         Rows ``B`` of every step's input.
-    state : tuple (h0, c0) of ndarray ``[L, B, H]``, optional
+    state : tuple (h0, c0) of ndarray ``[num_layers, B, H]``, optional
         Initial state (zeros when omitted).
 
     Examples
@@ -47,16 +47,16 @@ class Stepper:
         self.lstm = lstm
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         self.dtype = lstm.dtype
-        L, B, H = lstm.num_layers, self.batch_size, lstm.hidden_size
+        n_layers, B, H = lstm.num_layers, self.batch_size, lstm.hidden_size
         self._x_shape = (B, lstm.input_size)
-        self.h = np.zeros((L, B, H), dtype=self.dtype)
-        self.c = np.zeros((L, B, H), dtype=self.dtype)
+        self.h = np.zeros((n_layers, B, H), dtype=self.dtype)
+        self.c = np.zeros((n_layers, B, H), dtype=self.dtype)
         if state is not None:
             self.state = state
         self._gates = np.empty((B, 4 * H), dtype=self.dtype)
         self._lengths = np.ones(B, dtype=np.int64)
         self.refresh()
-        _, P, _, U4 = self._packed[1].shape  # [L, P, H, 4U]: P panels of U units
+        _, P, _, U4 = self._packed[1].shape  # [num_layers, P, H, 4U]: P panels of U units
         self._blk = np.empty((drivers.ROW_BLOCKS[0], P * U4), self.dtype)
 
     def refresh(self) -> None:
@@ -71,7 +71,7 @@ class Stepper:
 
     @property
     def state(self) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of ``(h, c)``, each ``[L, B, H]``."""
+        """Copies of ``(h, c)``, each ``[num_layers, B, H]``."""
         return self.h.copy(), self.c.copy()
 
     @state.setter
