@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_float_array, check_float
+from ..nn.module import read_config
 
 __all__ = ["MinMaxScaler", "RobustScaler", "Scaler", "StandardScaler", "get_scaler"]
 
@@ -26,6 +27,7 @@ class Scaler:
     """Base class: ``z = (x - center) / scale`` along axis 0."""
 
     name = "scaler"
+    _config_names: tuple[str, ...] = ("name",)
 
     def __init__(self) -> None:
         self.center_: np.ndarray | None = None
@@ -104,7 +106,8 @@ class Scaler:
         return self.fit(x).transform(x)
 
     def get_config(self) -> dict:
-        return {"name": self.name}
+        """The scaler's name and constructor arguments (JSON-able), for :func:`scaler_from_config`."""
+        return read_config(self, self._config_names)
 
     def get_state(self) -> dict[str, np.ndarray]:
         """The learned arrays (for checkpoints)."""
@@ -149,6 +152,7 @@ class MinMaxScaler(Scaler):
     """
 
     name = "minmax"
+    _config_names = ("name", "feature_range")
 
     def __init__(self, feature_range: tuple[float, float] = (0.0, 1.0)) -> None:
         super().__init__()
@@ -167,9 +171,6 @@ class MinMaxScaler(Scaler):
         scale = np.where(scale > 0, scale, 1.0)
         return mn - lo * scale, scale
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "feature_range": list(self.feature_range)}
-
 
 class RobustScaler(Scaler):
     """Median and interquartile range: insensitive to outliers.
@@ -181,6 +182,7 @@ class RobustScaler(Scaler):
     """
 
     name = "robust"
+    _config_names = ("name", "quantile_range")
 
     def __init__(self, quantile_range: tuple[float, float] = (25.0, 75.0)) -> None:
         super().__init__()
@@ -195,9 +197,6 @@ class RobustScaler(Scaler):
     def _fit(self, x):
         lo, med, hi = np.percentile(x, [self.quantile_range[0], 50.0, self.quantile_range[1]], axis=0)
         return med, hi - lo
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "quantile_range": list(self.quantile_range)}
 
 
 _SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}

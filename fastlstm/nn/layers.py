@@ -19,7 +19,7 @@ from .._validation import (
     check_int,
     check_seed,
 )
-from .module import Module
+from .module import Module, read_config
 
 __all__ = ["LSTMRegressor", "Linear", "derive_seeds"]
 
@@ -161,12 +161,8 @@ class Linear(Module):
         return d_y @ self.weight.data
 
     def get_config(self) -> dict:
-        return {
-            "in_features": self.in_features,
-            "out_features": self.out_features,
-            "bias": self.bias is not None,
-            "dtype": self.dtype.name,
-        }
+        """Constructor arguments (JSON-able)."""
+        return read_config(self, ("in_features", "out_features", "bias", "dtype"), bias=self.bias is not None)
 
     def __repr__(self) -> str:
         return (
@@ -217,6 +213,18 @@ class LSTMRegressor(Module):
     ``return_state=True`` also returns ``(h_n, c_n)`` so that truncated BPTT can
     carry the state into the next chunk.
     """
+
+    _config_names = (
+        "input_size",
+        "output_size",
+        "hidden_size",
+        "num_layers",
+        "dropout",
+        "bidirectional",
+        "head",
+        "batch_first",
+        "dtype",
+    )
 
     def __init__(
         self,
@@ -346,17 +354,7 @@ class LSTMRegressor(Module):
 
     def get_config(self) -> dict:
         """Constructor arguments (JSON-able), for :meth:`from_config` and checkpoints."""
-        return {
-            "input_size": self.input_size,
-            "output_size": self.output_size,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "dropout": self.dropout,
-            "bidirectional": self.bidirectional,
-            "head": self.head_mode,
-            "batch_first": self.batch_first,
-            "dtype": self.dtype.name,
-        }
+        return read_config(self, self._config_names, head=self.head_mode)  # self.head is the Linear
 
     @classmethod
     def from_config(cls, config: dict, seed: int | None = None) -> LSTMRegressor:

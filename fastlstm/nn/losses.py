@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_float_array, check_finite, check_float
+from .module import read_config
 
 __all__ = ["HuberLoss", "Loss", "MAELoss", "MSELoss", "get_loss"]
 
@@ -42,6 +43,7 @@ class Loss:
     """
 
     name = "loss"
+    _config_names: tuple[str, ...] = ("name", "reduction")
 
     def __init__(self, reduction: str = "mean") -> None:
         if reduction not in _REDUCTIONS:
@@ -109,7 +111,8 @@ class Loss:
         return value, self.backward()
 
     def get_config(self) -> dict:
-        return {"name": self.name, "reduction": self.reduction}
+        """The loss's name and constructor arguments (JSON-able), for :func:`get_loss` and checkpoints."""
+        return read_config(self, self._config_names)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
@@ -152,6 +155,7 @@ class HuberLoss(Loss):
     """
 
     name = "huber"
+    _config_names = (*Loss._config_names, "delta")
 
     def __init__(self, delta: float = 1.0, reduction: str = "mean") -> None:
         super().__init__(reduction)
@@ -165,9 +169,6 @@ class HuberLoss(Loss):
     def _grad(self, r):
         d = r.dtype.type(self.delta)
         return np.clip(r, -d, d)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "delta": self.delta}
 
 
 _LOSSES = {"mse": MSELoss, "mae": MAELoss, "l1": MAELoss, "huber": HuberLoss}

@@ -9,11 +9,32 @@ NumPy arrays of the same shape and dtype, so an optimiser is a short loop::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-__all__ = ["Module", "Parameter"]
+__all__ = ["Module", "Parameter", "read_config"]
+
+
+def read_config(obj, names: Iterable[str], **values) -> dict:
+    """The JSON-able config of ``obj``: its constructor arguments ``names``, in that order.
+
+    Each is read back from the same-named attribute of ``obj``, or taken from ``values``
+    where the attribute holds something else (a :class:`Linear`'s ``bias`` is a
+    :class:`Parameter`, its config says whether there is one). A dtype is stored as its
+    name and a tuple as a list, as JSON would return them. Every ``get_config`` of the
+    package (layers, losses, scalers, optimisers' hyper-parameters, the trainer's
+    settings) is this function, so checkpoints hold one kind of dict.
+    """
+    config = {}
+    for name in names:
+        value = values[name] if name in values else getattr(obj, name)
+        if isinstance(value, np.dtype):
+            value = value.name
+        elif isinstance(value, tuple):
+            value = list(value)
+        config[name] = value
+    return config
 
 
 class Parameter:

@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from .._validation import check_float
-from ..nn.module import Module, Parameter
+from ..nn.module import Module, Parameter, read_config
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm", "grad_norm"]
 
@@ -68,11 +68,11 @@ def grad_norm(params, norm_type: float = 2.0) -> float:
     if norm_type == 1.0:
         return float(sum(float(np.sum(np.abs(p.grad), dtype=np.float64)) for p in ps))
     if norm_type == 2.0:
-        sq = 0.0
+        sum_sq = 0.0
         for p in ps:
             g = p.grad.ravel().astype(np.float64, copy=False)
-            sq += float(np.dot(g, g))
-        return math.sqrt(sq)
+            sum_sq += float(np.dot(g, g))
+        return math.sqrt(sum_sq)
     raise ValueError(f"norm_type: expected 1.0, 2.0 or inf, got {norm_type!r}")
 
 
@@ -128,6 +128,8 @@ class Optimizer:
 
     #: names of the per-parameter buffers, in ``state_dict`` order
     _buffers: tuple[str, ...] = ()
+    #: names of the hyper-parameters (attributes), in ``state_dict`` order
+    _hyperparams: tuple[str, ...] = ("lr", "initial_lr")
 
     def __init__(self, params, lr: float) -> None:
         self.params: list[Parameter] = _as_params(params)
@@ -149,7 +151,7 @@ class Optimizer:
 
     def hyperparams(self) -> dict:
         """JSON-able hyper-parameters (``lr`` and the optimiser's own)."""
-        return {"lr": self.lr, "initial_lr": self.initial_lr}
+        return read_config(self, self._hyperparams)
 
     def state_dict(self) -> dict:
         """Copies of the step counter, hyper-parameters and buffers.
@@ -235,6 +237,7 @@ class SGD(Optimizer):
     """
 
     _buffers = ("momentum_buffer",)
+    _hyperparams = (*Optimizer._hyperparams, "momentum", "dampening", "weight_decay", "nesterov")
 
     def __init__(
         self,
@@ -255,15 +258,6 @@ class SGD(Optimizer):
                 f"nesterov: expected momentum > 0 and dampening == 0, got momentum={self.momentum}, "
                 f"dampening={self.dampening}"
             )
-
-    def hyperparams(self) -> dict:
-        return {
-            **super().hyperparams(),
-            "momentum": self.momentum,
-            "dampening": self.dampening,
-            "weight_decay": self.weight_decay,
-            "nesterov": self.nesterov,
-        }
 
     def step(self) -> None:
         """Update every parameter once from its gradient."""
@@ -297,14 +291,19 @@ class Adam(Optimizer):
         Decay rates ``(b1, b2)`` of the first and second moment estimates.
     eps : float
         Added to the denominator.
-    weight_decay : float
-        L2 penalty added to the gradient (use :class:`AdamW` for decoupled decay).
+    weight_decay : float, optional
+        L2 penalty added to the gradient (use :class:`AdamW` for decoupled decay);
+        default: the class's ``default_weight_decay``, 0 (PyTorch's).
     amsgrad : bool
         Use the running maximum of the second moment (Reddi et al., 2018).
     """
 
     _buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-    _decoupled = False
+    _hyperparams = (*Optimizer._hyperparams, "betas", "eps", "weight_decay", "amsgrad")
+    #: decay the weights before the update (AdamW) instead of adding ``wd p`` to the gradient
+    decoupled_weight_decay = False
+    #: ``weight_decay`` when none is given
+    default_weight_decay = 0.0
 
     def __init__(
         self,
@@ -312,10 +311,12 @@ class Adam(Optimizer):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float | None = None,
         amsgrad: bool = False,
     ) -> None:
         super().__init__(params, lr)
+        if weight_decay is None:
+            weight_decay = self.default_weight_decay
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise TypeError(f"betas: expected a pair of floats, got {betas!r}")
         b1 = check_float(betas[0], "betas[0]", minimum=0.0, maximum=1.0, max_inclusive=False)
@@ -324,15 +325,6 @@ class Adam(Optimizer):
         self.eps = check_float(eps, "eps", minimum=0.0)
         self.weight_decay = check_float(weight_decay, "weight_decay", minimum=0.0)
         self.amsgrad = bool(amsgrad)
-
-    def hyperparams(self) -> dict:
-        return {
-            **super().hyperparams(),
-            "betas": list(self.betas),
-            "eps": self.eps,
-            "weight_decay": self.weight_decay,
-            "amsgrad": self.amsgrad,
-        }
 
     def step(self) -> None:
         """Update every parameter once from its gradient."""
@@ -347,7 +339,7 @@ class Adam(Optimizer):
             t = p.dtype.type
             g = p.grad
             if self.weight_decay != 0:
-                if self._decoupled:
+                if self.decoupled_weight_decay:
                     p.data *= t(1 - self.lr * self.weight_decay)
                 else:
                     g = g + t(self.weight_decay) * p.data
@@ -371,35 +363,12 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019).
 
-    Before the Adam update, ``p *= 1 - lr * weight_decay``.
-
-    Parameters
-    ----------
-    params : Module or iterable of Parameter
-    lr : float
-        Learning rate.
-    betas : tuple of float
-        Decay rates of the moment estimates.
-    eps : float
-        Added to the denominator.
-    weight_decay : float
-        Decoupled weight decay (PyTorch's default 0.01).
-    amsgrad : bool
-        Use the running maximum of the second moment.
+    Before the Adam update, ``p *= 1 - lr * weight_decay``. The arguments are
+    :class:`Adam`'s; ``weight_decay`` defaults to PyTorch's 0.01.
     """
 
-    _decoupled = True
-
-    def __init__(
-        self,
-        params,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-    ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+    decoupled_weight_decay = True
+    default_weight_decay = 1e-2
 
 
 _OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
