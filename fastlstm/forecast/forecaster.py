@@ -4,28 +4,34 @@ Pipeline
 --------
 For each series (a global model is trained on all of them):
 
+The steps, and the module of :mod:`fastlstm.forecast` that does each:
+
 0. The season length ``m`` and the horizon come from the arguments or a
-   pandas date index (:mod:`fastlstm.forecast.timeindex`).
+   pandas date index (:mod:`fastlstm.forecast.timeindex`; ``prepare``).
 1. ``transform="log"`` (``"auto"``: when every training value is positive)
-   turns multiplicative seasonality and growth into additive ones.
+   turns multiplicative seasonality and growth into additive ones (``prepare``).
 2. ``deseasonalize="auto"``: when the seasonality test at lag ``m`` says so,
    a classical decomposition's seasonal indices are removed (and added back
-   to the forecasts; :mod:`fastlstm.forecast.decompose`).
+   to the forecasts; :mod:`fastlstm.forecast.decompose`; ``prepare``).
 3. ``normalize="window"`` subtracts from every window its own level, the mean
    of its ``input_size`` past values, from inputs and targets alike: the
    network learns the *shape* of the next ``horizon`` steps relative to the
    recent level, which carries over to levels never seen in training (trend).
 4. The ``scaler`` is fitted on the values of the training windows only, one
-   scaler per series.
+   scaler per series (steps 3 and 4: ``network``).
 5. ``strategy="mimo"``: one network output per horizon step (multi-input
    multi-output); ``"recursive"``: a one-step model fed its own forecasts.
-   Forecasts past the model's reach are chained block by block.
+   Forecasts past the model's reach are chained block by block (``network``).
 6. ``n_models`` networks with different seeds are trained; the forecast is
    the median of their outputs.
 7. A back-test (the same training on each series less its last ``horizon``
-   points, two horizons without a season) chooses per series between the network, seasonal naive, drift and
-   equal mixes (``fallback``), and its errors calibrate conformal prediction
-   intervals (``conformal``); then the networks are trained on all the data.
+   points, two horizons without a season) chooses per series between the
+   network, seasonal naive, drift and equal mixes (``fallback``; ``backtest``),
+   and its errors calibrate conformal prediction intervals (``conformal``;
+   ``intervals``); then the networks are trained on all the data.
+
+Data in and out (arrays, lists, pandas, panels) is ``frames``'s; save and load
+``checkpoint``'s.
 
 Known-future covariates ``X`` (calendar, prices) enter as extra input
 features; the network's sequence is then ``input_size + k`` steps long
@@ -42,14 +48,15 @@ import time
 
 import numpy as np
 
-from .._validation import check_bool, check_dtype, check_float, check_int
+from .._validation import check_int
 from ..nn.layers import derive_seeds
-from ..nn.losses import get_loss
 from ..train import io as _io
 from . import checkpoint, frames, intervals, network
 from .backtest import MIXES as _MIXES  # read at fit time and passed inward: a test swaps it
 from .backtest import Backtest, backtest_series, candidate_forecasts, choose_mix, mix, score_backtest
 from .network import mean_of, median_of
+from .params import PARAMS as _PARAMS  # the name sktime.py imports
+from .params import check_params
 from .prepare import (
     choose_sizes,
     forward_transform,
@@ -59,39 +66,10 @@ from .prepare import (
     to_z,
     use_log,
 )
-from .scalers import get_scaler
 
 __all__ = ["Backtest", "Forecaster"]
 
 logger = logging.getLogger(__name__)
-
-_PARAMS = (
-    "input_size",
-    "horizon",
-    "hidden_size",
-    "num_layers",
-    "strategy",
-    "scaler",
-    "transform",
-    "normalize",
-    "season",
-    "deseasonalize",
-    "epochs",
-    "lr",
-    "batch_size",
-    "weight_decay",
-    "clip_norm",
-    "n_models",
-    "loss",
-    "dropout",
-    "patience",
-    "fallback",
-    "conformal",
-    "dtype",
-    "seed",
-    "progress",
-    "comm",
-)
 
 
 class Forecaster:
@@ -105,10 +83,13 @@ class Forecaster:
     :mod:`fastlstm.forecast`: ``frames`` (data in and out), ``prepare`` (season,
     sizes, transform), ``network`` (windows, training, block chaining),
     ``backtest`` (candidate forecasts and their mix), ``intervals`` (conformal
-    calibration) and ``checkpoint`` (save/load). It is longer than the house's
-    300 lines for its public surface: 25 documented constructor arguments and
-    six documented public methods (fit, predict, predict_interval,
-    predict_quantiles, backtest, save/load), most of its lines docstrings.
+    calibration), ``checkpoint`` (save/load) and ``params`` (the arguments'
+    checks). It is longer than the house's 300 lines (and this module than its
+    500) for its public surface: 25 documented constructor arguments, and
+    scikit-learn's methods beside seven documented public ones (fit, predict,
+    predict_interval, predict_quantiles, backtest, save, load): its docstrings
+    take about 300 lines and its constructor 55; the rest calls into those
+    modules.
 
     Parameters
     ----------
@@ -257,46 +238,7 @@ class Forecaster:
 
     def _validate_params(self) -> None:
         """Check every constructor argument (called by ``__init__``, ``set_params`` and ``fit``)."""
-        if self.input_size is not None:
-            check_int(self.input_size, "input_size", minimum=1)
-        if self.horizon is not None:
-            check_int(self.horizon, "horizon", minimum=1)
-        check_int(self.hidden_size, "hidden_size", minimum=1)
-        check_int(self.num_layers, "num_layers", minimum=1)
-        if self.strategy not in ("mimo", "recursive"):
-            raise ValueError(f"strategy: expected 'mimo' or 'recursive', got {self.strategy!r}")
-        if self.scaler is not None and not isinstance(self.scaler, str):
-            raise TypeError(f"scaler: expected a name or None, got {type(self.scaler).__name__}")
-        get_scaler(self.scaler)  # validates the name
-        if self.transform not in ("auto", "log", None):
-            raise ValueError(f"transform: expected 'auto', 'log' or None, got {self.transform!r}")
-        if self.normalize not in ("window", "last", None):
-            raise ValueError(f"normalize: expected 'window', 'last' or None, got {self.normalize!r}")
-        if not (isinstance(self.season, str) and self.season == "auto"):
-            if isinstance(self.season, str):
-                raise ValueError(f"season: expected 'auto' or an int >= 1, got {self.season!r}")
-            check_int(self.season, "season", minimum=1)
-        if self.deseasonalize not in ("auto", True, False):
-            raise ValueError(f"deseasonalize: expected 'auto', True or False, got {self.deseasonalize!r}")
-        if self.epochs is not None:
-            check_int(self.epochs, "epochs", minimum=1)
-        check_float(self.lr, "lr", minimum=0.0, min_inclusive=False)
-        if self.batch_size is not None:
-            check_int(self.batch_size, "batch_size", minimum=1)
-        check_float(self.weight_decay, "weight_decay", minimum=0.0)
-        if self.clip_norm is not None:
-            check_float(self.clip_norm, "clip_norm", minimum=0.0, min_inclusive=False)
-        check_int(self.n_models, "n_models", minimum=1)
-        get_loss(self.loss)
-        check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, max_inclusive=False)
-        if self.patience is not None:
-            check_int(self.patience, "patience", minimum=0)
-        check_bool(self.fallback, "fallback")
-        check_bool(self.conformal, "conformal")
-        check_dtype(self.dtype)
-        if self.seed is not None:
-            check_int(self.seed, "seed", minimum=0)
-        check_bool(self.progress, "progress")
+        check_params(self)
 
     # ------------------------------------------------------------------ config
     def get_params(self, deep: bool = True) -> dict:
@@ -535,47 +477,17 @@ class Forecaster:
     def _histories(self, h, X_future, y, X):
         """(series, covariates of history + future, the history's dates) for predict and the
         interval methods: the fitted history, or ``y`` (validated here)."""
-        index = None
-        if y is None:
-            if X is not None:
-                raise ValueError("X: expected None when y is None (the fitted history's covariates are used)")
-            series, covs = self.series_, self.covariates_
-        else:
-            series, _, meta = frames.ingest(y, "y")
-            index = meta.get("index")
-            if len(series) != self.n_series_:
-                raise ValueError(f"y: expected {self.n_series_} series (as in fit), got {len(series)}")
-            covs = frames.split_covariates(X, [len(s) for s in series], "X")
-            if (covs is None) != (self.n_covariates_ == 0):
-                raise ValueError(
-                    f"X: expected {'covariates for the history y' if self.n_covariates_ else 'None'} "
-                    f"(the model was fitted {'with' if self.n_covariates_ else 'without'} X)"
-                )
-        for i, s in enumerate(series):
-            if self.log_ and np.any(s <= 0):
-                raise ValueError(
-                    "y: expected positive values (the model was fitted on the log scale), got <= 0"
-                    + (f" in series {i}" if len(series) > 1 else "")
-                )
-            if len(s) < self.input_size_:
-                raise ValueError(
-                    f"y: series {i} expected at least input_size={self.input_size_} points, got {len(s)}"
-                )
-        futs = None
-        if self.n_covariates_:
-            if X_future is None:
-                raise ValueError(
-                    f"X_future: expected {h} future rows of the {self.n_covariates_} covariates, got None"
-                )
-            futs = frames.split_covariates(X_future, [h] * len(series), "X_future")
-            if futs[0].shape[1] != self.n_covariates_:
-                raise ValueError(
-                    f"X_future: expected {self.n_covariates_} covariates, got {futs[0].shape[1]}"
-                )
-        elif X_future is not None:
-            raise ValueError("X_future: expected None (the model was fitted without X)")
-        cov = [None if futs is None else np.concatenate([covs[i], futs[i]]) for i in range(len(series))]
-        return series, cov, index
+        return frames.history_inputs(
+            h,
+            X_future,
+            y,
+            X,
+            fitted=self.series_,
+            fitted_covariates=self.covariates_,
+            n_covariates=self.n_covariates_,
+            log=self.log_,
+            input_size=self.input_size_,
+        )
 
     def _network_z(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
         """The network's forecast (h,) of series ``i`` from the end of ``s``, on the transformed

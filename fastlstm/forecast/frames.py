@@ -26,7 +26,7 @@ import numpy as np
 from .timeindex import _pandas, future_index, index_meta
 from .windows import as_series
 
-__all__ = ["ingest", "next_index", "pack", "pack_levels", "split_covariates"]
+__all__ = ["history_inputs", "ingest", "next_index", "pack", "pack_levels", "split_covariates"]
 
 #: the forms whose output is NumPy (the others are pandas)
 ARRAY_FORMS = ("1d", "2d", "list")
@@ -140,6 +140,72 @@ def split_covariates(X, lengths: list[int], name: str) -> list[np.ndarray] | Non
             raise ValueError(f"{name}: series {i} expected {n} rows, got {p.shape[0]}")
         out.append(p)
     return out
+
+
+def history_inputs(
+    steps: int, X_future, y, X, *, fitted, fitted_covariates, n_covariates: int, log: bool, input_size: int
+):
+    """The histories to forecast ``steps`` from, validated against the fit (``predict``'s entry).
+
+    Parameters
+    ----------
+    steps : int
+    X_future, y, X
+        As given to ``Forecaster.predict``: ``y`` (and its covariates ``X``) a new history in the
+        form of the fit, or None for the fitted one.
+    fitted, fitted_covariates : list of numpy.ndarray
+        The fitted histories and their covariates (None without).
+    n_covariates : int
+    log : bool
+        Whether the fit was on the log scale (the history must then be positive).
+    input_size : int
+        The least points a history needs.
+
+    Returns
+    -------
+    series : list of numpy.ndarray
+    cov : list of numpy.ndarray or None
+        Per series, the covariates of the history and the ``steps`` future rows.
+    index : dict or None
+        The new history's dates (None for the fitted history's).
+    """
+    index = None
+    if y is None:
+        if X is not None:
+            raise ValueError("X: expected None when y is None (the fitted history's covariates are used)")
+        series, covs = fitted, fitted_covariates
+    else:
+        series, _, meta = ingest(y, "y")
+        index = meta.get("index")
+        if len(series) != len(fitted):
+            raise ValueError(f"y: expected {len(fitted)} series (as in fit), got {len(series)}")
+        covs = split_covariates(X, [len(s) for s in series], "X")
+        if (covs is None) != (n_covariates == 0):
+            raise ValueError(
+                f"X: expected {'covariates for the history y' if n_covariates else 'None'} "
+                f"(the model was fitted {'with' if n_covariates else 'without'} X)"
+            )
+    for i, s in enumerate(series):
+        if log and np.any(s <= 0):
+            raise ValueError(
+                "y: expected positive values (the model was fitted on the log scale), got <= 0"
+                + (f" in series {i}" if len(series) > 1 else "")
+            )
+        if len(s) < input_size:
+            raise ValueError(f"y: series {i} expected at least input_size={input_size} points, got {len(s)}")
+    futs = None
+    if n_covariates:
+        if X_future is None:
+            raise ValueError(
+                f"X_future: expected {steps} future rows of the {n_covariates} covariates, got None"
+            )
+        futs = split_covariates(X_future, [steps] * len(series), "X_future")
+        if futs[0].shape[1] != n_covariates:
+            raise ValueError(f"X_future: expected {n_covariates} covariates, got {futs[0].shape[1]}")
+    elif X_future is not None:
+        raise ValueError("X_future: expected None (the model was fitted without X)")
+    cov = [None if futs is None else np.concatenate([covs[i], futs[i]]) for i in range(len(series))]
+    return series, cov, index
 
 
 def next_index(metas, i: int, steps: int):
