@@ -2,7 +2,10 @@
 
 Built on :mod:`fastlstm.nn`; knows nothing of forecasting.
 
-- ``trainer``: :class:`Trainer` and :func:`fit`, the callbacks and :class:`History`.
+- ``trainer``: :class:`Trainer` and :func:`fit` (the public entry, which validates).
+- ``loop``: one checked step and one epoch of ``fit``, :class:`History`, :class:`NonFiniteError`.
+- ``callbacks``: :class:`Callback`, :class:`LambdaCallback`, :class:`CheckpointCallback`.
+- ``checkpoint``: saving the whole training state and resuming from it.
 - ``optim``: :class:`SGD`, :class:`Adam`, :class:`AdamW`, gradient clipping.
 - ``schedules``: learning-rate schedules.
 - ``io``: checksummed, atomically written checkpoints of modules, optimisers and training state.
@@ -11,10 +14,12 @@ Built on :mod:`fastlstm.nn`; knows nothing of forecasting.
 
 from __future__ import annotations
 
+from .callbacks import Callback, CheckpointCallback, LambdaCallback
 from .io import load_checkpoint, load_module, load_optimizer, save_checkpoint, save_module, save_optimizer
+from .loop import History, NonFiniteError
 from .optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm
 from .schedules import CosineAnnealingLR, LRScheduler, ReduceLROnPlateau, StepLR
-from .trainer import Callback, CheckpointCallback, History, LambdaCallback, NonFiniteError, Trainer, fit
+from .trainer import Trainer, fit
 
 __all__ = [
     "SGD",
