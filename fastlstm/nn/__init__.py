@@ -2,9 +2,10 @@
 
 Built on :mod:`fastlstm.kernels` (the layer calls ``kernels.api`` and nothing private).
 
-- ``module``: :class:`Module` and :class:`Parameter` (parameters, state dicts, configs).
+- ``module``: :class:`Module` and :class:`Parameter` (parameters, state dicts), ``read_config``.
 - ``lstm``: :class:`LSTM`, the multi-layer, optionally bidirectional layer with exact BPTT.
 - ``stepper``: :class:`Stepper`, one compiled call per time step for streaming inference.
+- ``convert``: the LSTM's weights to and from ``torch.nn.LSTM`` and Keras.
 - ``layers``: :class:`Linear` and :class:`LSTMRegressor` (LSTM + linear head).
 - ``losses``: :class:`MSELoss`, :class:`MAELoss`, :class:`HuberLoss`.
 """
