@@ -6,7 +6,9 @@ Built on :mod:`fastlstm.train` and :mod:`fastlstm.nn`.
   orchestrates the pipeline's rooms: ``frames`` (data in and out: arrays, pandas, panels),
   ``prepare`` (season, sizes, transform, seasonal indices), ``network`` (windows to network data,
   training, block chaining), ``backtest`` (candidate forecasts, their mix, :class:`Backtest`),
-  ``intervals`` (conformal calibration, quantiles) and ``checkpoint`` (save/load).
+  ``intervals`` (conformal calibration, quantiles), ``checkpoint`` (save/load) and ``params``
+  (the constructor's arguments and their checks).
+- ``csvio``: series and panels from CSV files, checked (the command line's input).
 - ``windows``, ``scalers``: series to supervised windows, and scaling.
 - ``decompose``, ``timeindex``: seasonality test and classical decomposition; dates and seasons.
 - ``baselines``, ``metrics``: naive forecasts, and MASE, sMAPE, coverage, MSIS.
