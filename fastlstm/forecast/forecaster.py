@@ -54,7 +54,6 @@ from ..train import io as _io
 from . import checkpoint, frames, intervals, network
 from .backtest import MIXES as _MIXES  # read at fit time and passed inward: a test swaps it
 from .backtest import Backtest, backtest_series, candidate_forecasts, choose_mix, mix, score_backtest
-from .network import mean_of, median_of
 from .params import PARAMS as _PARAMS  # the name sktime.py imports
 from .params import check_params
 from .prepare import (
@@ -459,14 +458,14 @@ class Forecaster:
         the ensemble ``trained`` (series ``i`` is its ``j``-th), and the best of ``mixes``."""
         models, _, scalers, cov_scaler = trained
         cov = None if covs is None else covs[i]
-        fz = self._chain(zs[i][:end], origins, self.horizon_, models, scalers[j], cov_scaler, cov, median_of)
+        fz = self._chain(zs[i][:end], origins, self.horizon_, models, scalers[j], cov_scaler, cov)
         return choose_mix(
             series[i][:end], zs[i][:end], origins, fz, self.seasonal_[i], self.log_, self.season_, mixes
         )
 
-    def _chain(self, z, origins, steps: int, models, scaler, cov_scaler, cov, aggregate) -> np.ndarray:
+    def _chain(self, z, origins, steps: int, models, scaler, cov_scaler, cov) -> np.ndarray:
         """The ensemble's forecasts (n_origins, steps) on the z scale from each origin of ``z``."""
-        block = network.ensemble_block(models, aggregate, scaler, cov_scaler, self.normalize, self._dtype)
+        block = network.ensemble_block(models, scaler, cov_scaler, self.normalize, self._dtype)
         return network.chain_blocks(z, origins, steps, self.input_size_, self._out_steps, block, cov)
 
     # ------------------------------------------------------------------ predict
@@ -493,9 +492,7 @@ class Forecaster:
         """The network's forecast (h,) of series ``i`` from the end of ``s``, on the transformed
         scale (seasonal indices added back)."""
         origin = np.array([len(s)])
-        zf = self._chain(
-            self._z(i, s), origin, h, self.models_, self.scalers_[i], self.cov_scaler_, cov, mean_of
-        )
+        zf = self._chain(self._z(i, s), origin, h, self.models_, self.scalers_[i], self.cov_scaler_, cov)
         return zf[0] + seasonal_at(self.seasonal_[i], len(s) + np.arange(h))
 
     def _point(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
@@ -706,7 +703,6 @@ class Forecaster:
                 self.scalers_[0],
                 self.cov_scaler_,
                 cov,
-                median_of,
             )
             t = origins[:, None] + np.arange(horizon)[None, :]
             net = inverse_transform(fz + seasonal_at(self.seasonal_[0], t), self.log_)

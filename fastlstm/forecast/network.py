@@ -22,27 +22,20 @@ from .prepare import training_sizes
 from .scalers import Scaler, StandardScaler, get_scaler
 from .windows import cut_windows
 
-__all__ = ["chain_blocks", "from_outputs", "median_of", "mean_of", "to_inputs", "train_networks"]
+__all__ = ["chain_blocks", "from_outputs", "median_of", "to_inputs", "train_networks"]
 
 logger = logging.getLogger(__name__)
 
 
 def median_of(outs: list[np.ndarray]) -> np.ndarray:
-    """The ensemble's forecast in the back-test (and calibration): the median of its outputs.
+    """The ensemble's forecast (back-test, calibration and ``predict`` alike): the median of
+    its networks' outputs.
 
     The median (of 5 networks) had both a lower error and a lower spread over seeds than the
-    mean (of 3) for the same training cost.
+    mean (of 3) for the same training cost. (Until this was written down in one place,
+    ``predict`` still took the mean while the back-test took the median.)
     """
     return np.median(outs, axis=0)
-
-
-def mean_of(outs: list[np.ndarray]) -> np.ndarray:
-    """The ensemble's forecast in ``predict``: the mean of its outputs.
-
-    ``predict`` kept the mean when the back-test moved to :func:`median_of` (commit 56183d7
-    changed one of the two chaining loops then); the two agree for up to two networks.
-    """
-    return np.mean(outs, axis=0) if len(outs) > 1 else outs[0]
 
 
 def _levels(past: np.ndarray, normalize: str | None) -> np.ndarray:
@@ -249,13 +242,13 @@ def chain_blocks(z, origins, horizon: int, input_size: int, out_steps: int, bloc
     return hist[:, input_size : input_size + horizon]
 
 
-def ensemble_block(models, aggregate, scaler, cov_scaler, normalize: str | None, dtype):
-    """The ``block`` of :func:`chain_blocks` for an ensemble: inputs, every network, the
-    ensemble's ``aggregate`` (:func:`median_of` or :func:`mean_of`), back to the z scale."""
+def ensemble_block(models, scaler, cov_scaler, normalize: str | None, dtype):
+    """The ``block`` of :func:`chain_blocks` for an ensemble: inputs, every network, their
+    :func:`median_of`, back to the z scale."""
 
     def block(past, fut_cov):
         xin = to_inputs(past, scaler, fut_cov, cov_scaler, normalize, dtype)
-        out = aggregate([m.forward(xin).astype(np.float64) for m in models])
+        out = median_of([m.forward(xin).astype(np.float64) for m in models])
         return from_outputs(out, past, scaler, normalize)
 
     return block
