@@ -3,7 +3,10 @@
 :meth:`Forecaster.fit` trains the ensemble on every series less its last stretch (one horizon,
 two without a season) and forecasts from every origin in that stretch; per series it then keeps
 the mix of candidate forecasts with the lowest mean absolute error there. The candidates, in the
-order of every weight vector (:data:`MIXES`, ``Forecaster.mix_``), are :data:`CANDIDATES`.
+order of every weight vector (:data:`MIXES`, ``Forecaster.mix_``), are :data:`CANDIDATES`: the
+network, seasonal naive, drift, and the statistical members of
+:mod:`fastlstm.forecast.statistical` (:data:`STATISTICAL`), fitted on the z scale (transformed,
+deseasonalised) of the part of the series before the stretch and run forward through it.
 
 Adding a candidate forecast: name it in :data:`CANDIDATES`, compute it in
 :func:`candidate_forecasts` from the series and the origins, and give :data:`MIXES` (and the
@@ -14,25 +17,49 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import metrics
+from . import metrics, statistical
 from .prepare import forward_transform, inverse_transform, seasonal_at
 
 __all__ = [
     "CANDIDATES",
     "MIXES",
+    "SHORT_MIX",
+    "STATISTICAL",
     "Backtest",
     "backtest_series",
     "candidate_forecasts",
     "choose_mix",
     "mix",
+    "fit_statistical",
     "score_backtest",
+    "statistical_forecasts",
 ]
 
+#: the statistical members among the candidates (methods of :mod:`.statistical`), in order
+STATISTICAL = ("damped", "theta", "arima")
 #: the forecasts a back-test chooses among, in the order of the weights of :data:`MIXES`
-CANDIDATES = ("network", "seasonal naive", "drift")
+CANDIDATES = ("network", "seasonal naive", "drift", *STATISTICAL)
 #: the mixes the back-test chooses from, as weights of :data:`CANDIDATES` (the network alone
-#: first: it wins ties)
-MIXES = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.0), (0.0, 1.0, 0.0), (0.5, 0.0, 0.5), (0.0, 0.0, 1.0))
+#: first: it wins ties): the network, seasonal naive and drift alone and the network's equal
+#: mixes with either; each statistical member alone; the network with ARIMA; and the equal
+#: combination of the network and the three members (M4's "Comb" with the network in it).
+#: Chosen on the development set (docs/forecasting.md, "What chose the defaults").
+MIXES = (
+    (1.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+    (0.5, 0.5, 0.0, 0.0, 0.0, 0.0),
+    (0.0, 1.0, 0.0, 0.0, 0.0, 0.0),
+    (0.5, 0.0, 0.5, 0.0, 0.0, 0.0),
+    (0.0, 0.0, 1.0, 0.0, 0.0, 0.0),
+    (0.0, 0.0, 0.0, 1.0, 0.0, 0.0),
+    (0.0, 0.0, 0.0, 0.0, 1.0, 0.0),
+    (0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
+    (0.5, 0.0, 0.0, 0.0, 0.0, 0.5),
+    (0.25, 0.0, 0.0, 0.25, 0.25, 0.25),
+)
+#: the forecast of a series too short for a back-test (with ``fallback``): the network and
+#: ARIMA, equally
+SHORT_MIX = (0.5, 0.0, 0.0, 0.0, 0.0, 0.5)
+_N_BASE = 3  # network, seasonal naive, drift: the candidates before the statistical members
 #: the back-test's stretch, in horizons, for seasonal and for non-seasonal series: two
 #: horizons made the choices of the short yearly series less noisy (see docs/forecasting.md)
 _BACKTEST_HORIZONS = {"seasonal": 1, "non-seasonal": 2}
@@ -47,17 +74,48 @@ def backtest_series(lengths: list[int], season: int, horizon: int, lookback: int
     return stretch, [i for i, n in enumerate(lengths) if n - stretch >= need]
 
 
-def candidate_forecasts(s: np.ndarray, origins: np.ndarray, horizon: int, season: int, net) -> tuple:
+def candidate_forecasts(
+    s: np.ndarray, origins: np.ndarray, horizon: int, season: int, net, stats=None
+) -> tuple:
     """Each candidate's forecasts (n_origins, horizon) from each origin of ``s``, in the order of
-    :data:`CANDIDATES`: the network's ``net`` (given; None when it has no weight), seasonal naive
-    and drift (the line through the first point and the last before the origin)."""
+    :data:`CANDIDATES`: the network's ``net`` (given; None when it has no weight), seasonal naive,
+    drift (the line through the first point and the last before the origin), and the statistical
+    members' ``stats`` (given, from :func:`statistical_forecasts`; None for those without weight)."""
     j = np.arange(horizon)[None, :]
     o = origins[:, None]
     m = season if int(origins.min()) >= season else 1
     snaive = s[o - m + (j % m)]
     last = s[o - 1]
     slope = (last - s[0]) / np.maximum(o - 1, 1)
-    return net, snaive, last + (j + 1) * slope
+    members = tuple(stats) if stats is not None else (None,) * len(STATISTICAL)
+    return (net, snaive, last + (j + 1) * slope, *members)
+
+
+def statistical_forecasts(
+    z: np.ndarray, origins: np.ndarray, horizon: int, indices, log: bool, params: dict, weights=None
+) -> tuple:
+    """The statistical members' forecasts (n_origins, horizon) in the original units, from each
+    origin of the z-scale series ``z``, with the fitted ``params`` (method -> parameters of
+    :func:`.statistical.fit`); None for a member whose weight in every one of ``weights`` is 0."""
+    t = origins[:, None] + np.arange(horizon)[None, :]
+    out = []
+    for k, method in enumerate(STATISTICAL):
+        if weights is not None and not any(w[_N_BASE + k] for w in weights):
+            out.append(None)
+            continue
+        fz = statistical.forecast_from(params[method], z, origins, horizon)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out.append(inverse_transform(fz + seasonal_at(indices, t), log))
+    return tuple(out)
+
+
+def fit_statistical(z: np.ndarray, weights=None) -> dict:
+    """The statistical members (those with weight in any of ``weights``) fitted on ``z``."""
+    return {
+        m: statistical.fit(z, m)
+        for k, m in enumerate(STATISTICAL)
+        if weights is None or any(w[_N_BASE + k] for w in weights)
+    }
 
 
 def mix(weights, forecasts) -> np.ndarray:
@@ -69,11 +127,11 @@ def mix(weights, forecasts) -> np.ndarray:
     return out
 
 
-def choose_mix(s, z, origins, fz, indices, log: bool, season: int, mixes):
+def choose_mix(s, z, origins, fz, indices, log: bool, season: int, mixes, fit_end: int | None = None):
     """Errors on the z scale of the best mix of ``mixes``, and the mix.
 
-    The mix with the lowest mean absolute error over every origin and step (the first, the
-    network alone, on ties); with ``mixes`` of one, the network's errors.
+    The mix with the lowest mean absolute error over every origin and step (the first on ties);
+    with ``mixes`` of one, that mix's errors.
 
     Parameters
     ----------
@@ -88,7 +146,10 @@ def choose_mix(s, z, origins, fz, indices, log: bool, season: int, mixes):
         Whether ``z`` is on the log scale.
     season : int
     mixes : sequence of weight tuples
-        :data:`MIXES`, or a subset; the first is the network alone.
+        :data:`MIXES`, a subset, or one mix; the first wins ties.
+    fit_end : int, optional
+        The statistical members are fitted on ``z[:fit_end]`` (default: up to the first origin,
+        out of sample) and run forward with those parameters through the origins.
 
     Returns
     -------
@@ -103,19 +164,23 @@ def choose_mix(s, z, origins, fz, indices, log: bool, season: int, mixes):
     actual = np.where(ok, s[tt], np.nan)
     with np.errstate(over="ignore", invalid="ignore"):
         net = inverse_transform(fz + seasonal_at(indices, t), log)
+    network_alone = tuple(float(x) for x in MIXES[0])
     w_best = mixes[0]
-    if len(mixes) > 1:
-        cands = candidate_forecasts(s, origins, horizon, season, net)
+    if len(mixes) > 1 or tuple(float(x) for x in w_best) != network_alone:
+        end = int(origins[0]) if fit_end is None else fit_end
+        params = fit_statistical(z[:end], mixes)
+        stats = statistical_forecasts(z, origins, horizon, indices, log, params, mixes)
+        cands = candidate_forecasts(s, origins, horizon, season, net, stats)
         best = np.inf
         for w in mixes:
             with np.errstate(over="ignore", invalid="ignore"):
                 mae = np.nanmean(np.abs(actual - mix(w, cands)))
             if mae < best or (not np.isfinite(best) and w[0] == 0):
                 best, w_best = mae, w
-        if w_best != mixes[0]:
+        if tuple(float(x) for x in w_best) != network_alone:
             mixed = mix(w_best, cands)
             if log and np.any(mixed <= 0):  # drift can cross zero: keep the network
-                w_best = mixes[0]
+                w_best = MIXES[0]
             else:
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     fz = forward_transform(mixed, log) - seasonal_at(indices, t)

@@ -3,7 +3,8 @@
 :meth:`Forecaster.save` writes :func:`fitted_state` with :func:`fastlstm.train.io.save_checkpoint`;
 :meth:`Forecaster.load` reads it back with :func:`restore`. Arrays: ``model{j}.*`` (each network's
 weights), ``series{i}``, ``covariates{i}``, ``scaler{i}.*``, ``cov_scaler.*``, ``seasonal{i}``,
-``mix``, ``calibration.*``; the config holds the constructor's parameters and what fit decided.
+``mix``, ``stat{i}.{method}.*`` (the parameters of the statistical members in series i's mix),
+``calibration.*``; the config holds the constructor's parameters and what fit decided.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
         if ind is not None:
             arrays[f"seasonal{i}"] = ind
     arrays["mix"] = f.mix_
+    for i, members in enumerate(getattr(f, "stat_params_", None) or []):
+        for method, params in members.items():  # the statistical members of the series' mix
+            for key, value in params.items():
+                if key != "method":
+                    arrays[f"stat{i}.{method}.{key}"] = np.asarray(value)
     if hasattr(f, "scores_"):
         arrays["calibration.scores"] = f.scores_
         arrays["calibration.step_scale"] = f.step_scale_
@@ -106,7 +112,20 @@ def restore(cls, a: dict, cfg: dict):
     f.index_, f.ids_ = fitted["index"], fitted["ids"]
     f.columns_, f.series_name_ = fitted["columns"], fitted["series_name"]
     f.seasonal_ = [a.get(f"seasonal{i}") for i in range(int(fitted["n_series"]))]
-    f.mix_ = np.asarray(a["mix"], dtype=np.float64).reshape(-1, len(CANDIDATES))
+    mixes = np.asarray(a["mix"], dtype=np.float64)
+    width = mixes.shape[-1] if mixes.ndim == 2 else len(CANDIDATES)
+    if width > len(CANDIDATES):
+        raise KeyError(f"mix: {width} candidate weights, this version knows {len(CANDIDATES)}")
+    # files written before the statistical members hold 3 weights (network, snaive, drift)
+    f.mix_ = np.zeros((mixes.size // width, len(CANDIDATES)))
+    f.mix_[:, :width] = mixes.reshape(-1, width)
+    # statistical members' parameters (files without them refit on the series when predicting)
+    f.stat_params_ = [{} for _ in range(int(fitted["n_series"]))]
+    for key, value in a.items():
+        if key.startswith("stat"):
+            i, method, name = key[len("stat") :].split(".")
+            params = f.stat_params_[int(i)].setdefault(method, {"method": method})
+            params[name] = value.item() if value.ndim == 0 else value
     if "calibration.scores" in a:
         f.scores_ = a["calibration.scores"]
         f.step_scale_ = a["calibration.step_scale"]
@@ -146,6 +165,7 @@ def restore(cls, a: dict, cfg: dict):
         "cov_scaler.",
         "seasonal",
         "mix",
+        "stat",
         "calibration.",
     ) + tuple(f"model{j}." for j in range(f.n_models))
     extra = sorted(k for k in a if not k.startswith(used))

@@ -216,14 +216,18 @@ def _fastlstm(trains: list[np.ndarray], h: int, m: int, levels, seed: int, param
     return [np.asarray(p) for p in pred], [np.asarray(iv) for iv in ivs], choice_counts(f)
 
 
-#: names of the back-test's choices, by (network, seasonal naive, drift) weights
-CHOICES = {
-    (1.0, 0.0, 0.0): "network",
-    (0.5, 0.5, 0.0): "network + seasonal naive",
-    (0.0, 1.0, 0.0): "seasonal naive",
-    (0.5, 0.0, 0.5): "network + drift",
-    (0.0, 0.0, 1.0): "drift",
-}
+def _choice_names() -> dict[tuple, str]:
+    from .backtest import CANDIDATES, MIXES, SHORT_MIX
+
+    names = {}
+    for w in (*MIXES, SHORT_MIX):
+        names[tuple(float(x) for x in w)] = " + ".join(c for c, x in zip(CANDIDATES, w, strict=True) if x)
+    return names
+
+
+#: names of the back-test's choices, by their weights of ``backtest.CANDIDATES`` (network,
+#: seasonal naive, drift, damped, theta, arima)
+CHOICES = _choice_names()
 
 
 def choice_counts(forecaster) -> dict[str, int]:

@@ -53,7 +53,17 @@ from ..nn.layers import derive_seeds
 from ..train import io as _io
 from . import checkpoint, frames, intervals, network
 from .backtest import MIXES as _MIXES  # read at fit time and passed inward: a test swaps it
-from .backtest import Backtest, backtest_series, candidate_forecasts, choose_mix, mix, score_backtest
+from .backtest import (
+    SHORT_MIX,
+    Backtest,
+    backtest_series,
+    candidate_forecasts,
+    choose_mix,
+    fit_statistical,
+    mix,
+    score_backtest,
+    statistical_forecasts,
+)
 from .params import PARAMS as _PARAMS  # the name sktime.py imports
 from .params import check_params
 from .prepare import (
@@ -148,13 +158,17 @@ class Forecaster:
         Back-test before the final fit: train on each series less its last
         ``horizon`` points (two horizons when ``season_`` is 1) and forecast from
         every origin in that last stretch;
-        then forecast each series by whichever of the network, seasonal naive,
-        the drift forecast, or the equal mix of the network with either had
-        the lowest mean absolute error in the back-test (``mix_``: the weights
-        of network, seasonal naive and drift per series; ``fallback_``:
-        seasonal naive alone). So no series does worse than seasonal naive on
-        its back-test. Series with fewer than 8 back-test windows keep the
-        network.
+        then forecast each series by whichever candidate had the lowest mean
+        absolute error in the back-test: the network, seasonal naive, the
+        drift forecast, the equal mix of the network with either, the damped
+        trend, Theta or ARIMA(p, 1, 0) (:mod:`fastlstm.forecast.statistical`,
+        on the transformed and deseasonalised scale), the equal mix of the
+        network and ARIMA, or the equal combination of the network and those
+        three (``mix_``: the weights of
+        :data:`fastlstm.forecast.backtest.CANDIDATES` per series;
+        ``fallback_``: seasonal naive alone). So no series does worse than
+        seasonal naive on its back-test. Series with fewer than 8 back-test
+        windows get the equal mix of the network and ARIMA.
     conformal : bool
         Calibrate prediction intervals (:meth:`predict_interval`) on the
         back-test's errors (split conformal, see :meth:`predict_interval`).
@@ -420,13 +434,20 @@ class Forecaster:
                     i, series, zs, covs, ends[i], origins, trained, j, mixes
                 )
             self.calibration_ = "backtest"
+        if self.fallback:  # too short for a back-test: the network and ARIMA, equally
+            for i in set(range(len(series))) - set(bt):
+                self.mix_[i] = SHORT_MIX
+        # the statistical members of each series' mix, fitted on all its points (before val)
+        self.stat_params_ = [fit_statistical(zs[i][: ends[i]], [w]) for i, w in enumerate(self.mix_)]
         trained = self._train(zs, covs, val, seeds[: 2 * self.n_models], series)
         self.models_, self.histories_, self.scalers_, self.cov_scaler_ = trained
         if self.conformal:
             missing = [i for i in range(len(series)) if i not in errors]
             for i in missing:  # in-sample errors of the final model
                 origins = np.arange(max(lookback, ends[i] - horizon), ends[i])
-                errors[i] = self._errors(i, series, zs, covs, ends[i], origins, trained, i, _MIXES[:1])[0]
+                errors[i] = self._errors(
+                    i, series, zs, covs, ends[i], origins, trained, i, [tuple(self.mix_[i])], ends[i]
+                )[0]
             if missing:
                 self.calibration_ = "in-sample" if len(missing) == len(series) else "mixed"
             self.noise_scale_, self.step_scale_, self.scores_ = intervals.calibrate(errors, zs, horizon)
@@ -453,14 +474,24 @@ class Forecaster:
         )
         return models, histories, scalers, cov_scaler
 
-    def _errors(self, i, series, zs, covs, end: int, origins, trained, j: int, mixes) -> tuple:
+    def _errors(self, i, series, zs, covs, end: int, origins, trained, j: int, mixes, fit_end=None) -> tuple:
         """Series ``i``'s z-scale errors from ``origins`` of its first ``end`` points, forecast by
-        the ensemble ``trained`` (series ``i`` is its ``j``-th), and the best of ``mixes``."""
+        the ensemble ``trained`` (series ``i`` is its ``j``-th), and the best of ``mixes`` (the
+        statistical members fitted on the first ``fit_end`` points: by default up to the first
+        origin)."""
         models, _, scalers, cov_scaler = trained
         cov = None if covs is None else covs[i]
         fz = self._chain(zs[i][:end], origins, self.horizon_, models, scalers[j], cov_scaler, cov)
         return choose_mix(
-            series[i][:end], zs[i][:end], origins, fz, self.seasonal_[i], self.log_, self.season_, mixes
+            series[i][:end],
+            zs[i][:end],
+            origins,
+            fz,
+            self.seasonal_[i],
+            self.log_,
+            self.season_,
+            mixes,
+            fit_end,
         )
 
     def _chain(self, z, origins, steps: int, models, scaler, cov_scaler, cov) -> np.ndarray:
@@ -495,6 +526,20 @@ class Forecaster:
         zf = self._chain(self._z(i, s), origin, h, self.models_, self.scalers_[i], self.cov_scaler_, cov)
         return zf[0] + seasonal_at(self.seasonal_[i], len(s) + np.arange(h))
 
+    def _members(self, i: int, s: np.ndarray, origins: np.ndarray, h: int) -> tuple:
+        """The statistical members of series ``i``'s mix (n_origins, h) from ``origins`` of ``s``
+        (original units; None for those without weight), with the parameters fitted in :meth:`fit`
+        (refitted on ``s`` after :meth:`load`, or where ``s`` is too short for them)."""
+        w = self.mix_[i]
+        z = self._z(i, s)
+        stored = getattr(self, "stat_params_", None)
+        params = stored[i] if stored is not None else fit_statistical(z, [w])
+        try:
+            return statistical_forecasts(z, origins, h, self.seasonal_[i], self.log_, params, [w])
+        except (ValueError, KeyError):  # a history shorter than the AR order: refit on it
+            params = fit_statistical(z, [w])
+            return statistical_forecasts(z, origins, h, self.seasonal_[i], self.log_, params, [w])
+
     def _point(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
         """Point forecast of series ``i`` in the original units (the chosen mix of the candidates)."""
         w = self.mix_[i]
@@ -505,8 +550,10 @@ class Forecaster:
                 net = inverse_transform(zf, self.log_)
             if w[0] == 1:
                 return net
-        _, *baselines = candidate_forecasts(s, np.array([len(s)]), h, self.season_, None)
-        return mix(w, (net, *(b[0] for b in baselines)))
+        origin = np.array([len(s)])
+        stats = self._members(i, s, origin, h) if np.any(w[3:]) else None
+        cands = candidate_forecasts(s, origin, h, self.season_, None, stats)
+        return mix(w, (net, *(None if c is None else c[0] for c in cands[1:])))
 
     def _point_z(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
         """Point forecast of series ``i`` on the transformed scale (seasonal indices included)."""
@@ -706,7 +753,8 @@ class Forecaster:
             )
             t = origins[:, None] + np.arange(horizon)[None, :]
             net = inverse_transform(fz + seasonal_at(self.seasonal_[0], t), self.log_)
-        forecasts = mix(w, candidate_forecasts(s, origins, horizon, self.season_, net))
+        stats = self._members(0, s, origins, horizon) if np.any(w[3:]) else None
+        forecasts = mix(w, candidate_forecasts(s, origins, horizon, self.season_, net, stats))
         return score_backtest(s, origins, forecasts, m)
 
     # ---------------------------------------------------------------- save/load
