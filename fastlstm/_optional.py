@@ -49,10 +49,13 @@ def import_optional(name: str, feature: str, *, extra: str) -> ModuleType:
         ``"<feature> needs <package>, an optional dependency: <install command>"``, chained to the
         original error (which says whether the package is missing or broken).
     """
+    package = name.partition(".")[0]
     try:
+        # the package first, as ``from package import module`` does: a package marked
+        # missing in sys.modules is missing even when the submodule was imported before
+        importlib.import_module(package)
         return importlib.import_module(name)
     except ImportError as exc:
-        package = name.partition(".")[0]
         raise ImportError(
             f"{feature} needs {package}, an optional dependency: {install_hint(extra)} "
             f"(importing {name} failed: {exc})"
