@@ -188,7 +188,9 @@ def train_networks(x_tr, y_tr, validation, seeds, params: dict):
             progress=params["progress"],
             comm=params["comm"],
         )
-        histories.append(trainer.fit(x_tr, y_tr, validation_data=validation))
+        # training_data made these arrays (model dtype, shapes) and checked them finite: no second pass
+        x_va, y_va = validation if validation is not None else (None, None)
+        histories.append(trainer._fit_validated(x_tr, y_tr, x_va, y_va))
         model.eval()
         models.append(model)
     logger.info(
