@@ -94,6 +94,7 @@ def test_arima_lite_matches_least_squares_and_finds_the_order():
         d[t] = 0.3 + 0.6 * d[t - 1] - 0.3 * d[t - 2] + e[t]
     y = 100 + np.cumsum(d)
     f, p = st.arima_lite(y, H)
+    assert p["d"] == 1  # KPSS rejects a level-stationary series
     # AIC does not underfit a strong AR(2) (it may add a lag: here it chooses 3)
     assert 2 <= p["p"] <= 4 and p["drift"]
     np.testing.assert_allclose(p["ar"][:2], [0.6, -0.3], atol=0.1)
@@ -107,6 +108,46 @@ def test_arima_lite_matches_least_squares_and_finds_the_order():
     g, q = st.arima_lite(rw, H)
     assert q["p"] == 0 and abs(q["const"]) < 3 / np.sqrt(400)
     np.testing.assert_allclose(g, rw[-1] + q["const"] * np.arange(1, H + 1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kpss_matches_statsmodels(seed):
+    from statsmodels.tsa.stattools import kpss
+
+    rng = np.random.default_rng(seed)
+    for y in (rng.normal(0, 1, 80), np.cumsum(rng.normal(0, 1, 150)), series(seed, n=40)):
+        lags = int(3 * np.sqrt(len(y)) / 13)
+        ref = kpss(y, regression="c", nlags=lags)[0]
+        assert rel_err(st.kpss_level(y), ref) <= STAT_OLS_RTOL
+    assert st.kpss_level(np.full(20, 3.0)) == 0.0
+
+
+def test_arima_lite_keeps_a_stationary_series_in_levels():
+    """A stationary AR(2) (a damped cycle, as lynx or sunspots): KPSS keeps d = 0, the AR fit
+    matches statsmodels' AutoReg on the levels, and the forecast returns towards the mean."""
+    from statsmodels.tsa.ar_model import AutoReg
+
+    rng = np.random.default_rng(0)  # KPSS rejects 5% of stationary draws (seed 4 is one)
+    n, burn = 300, 100
+    y = np.zeros(n + burn)
+    e = rng.normal(0, 1, n + burn)
+    for t in range(2, n + burn):
+        y[t] = 2.0 + 1.2 * y[t - 1] - 0.5 * y[t - 2] + e[t]  # mean 2 / (1 - 1.2 + 0.5) = 6.67
+    y, e = y[burn:] + 50.0, e[burn:]
+    assert st.kpss_level(y) < st.KPSS_CRITICAL_5PCT
+    f, p = st.arima_lite(y, 40)
+    assert p["d"] == 0 and p["drift"] and 2 <= p["p"] <= 4
+    ref = AutoReg(y, lags=p["p"], trend="c").fit()
+    assert rel_err(np.r_[p["const"], p["ar"]], np.asarray(ref.params)) <= STAT_OLS_RTOL
+    ref_f = np.asarray(ref.predict(start=n, end=n + 39))
+    assert rel_err(f, ref_f) <= STAT_OLS_RTOL
+    mean = p["const"] / (1.0 - p["ar"].sum())
+    assert abs(f[-1] - mean) < 0.1 * abs(y[-1] - mean) + 0.05  # back to the mean, not a random walk
+    # parameters of files written before d was chosen (no "d") forecast as differenced once
+    old = {k: v for k, v in st.fit(np.cumsum(e), "arima").items() if k != "d"}
+    np.testing.assert_array_equal(
+        st.forecast_from(old, np.cumsum(e), [n], 5), st.forecast_from({**old, "d": 1}, np.cumsum(e), [n], 5)
+    )
 
 
 @pytest.mark.parametrize("method", st.METHODS)

@@ -11,8 +11,9 @@ function            model
 :func:`ses`         simple exponential smoothing (level)
 :func:`damped`      Holt's additive damped trend (level, trend, damping)
 :func:`theta`       the Theta method (SES plus half the linear-trend slope)
-:func:`arima_lite`  AR(p) with or without drift on the differenced series,
-                    least squares, order by AIC (an ARIMA(p, 1, 0))
+:func:`arima_lite`  AR(p) by least squares, order by AIC, on the series or on
+                    its differences as a KPSS test decides (an ARIMA(p, d, 0),
+                    d in {0, 1}, with a constant or drift)
 ==================  ==========================================================
 
 Each takes ``(y, horizon)`` and returns ``(forecast, params)``: the point
@@ -41,10 +42,15 @@ from scipy.optimize import minimize
 from .._config import CACHE
 from .._validation import as_float_array, check_int
 
-__all__ = ["METHODS", "arima_lite", "damped", "fit", "forecast_from", "ses", "theta"]
+__all__ = ["METHODS", "arima_lite", "damped", "fit", "forecast_from", "kpss_level", "ses", "theta"]
 
 #: the methods, by name
 METHODS = ("ses", "damped", "theta", "arima")
+
+#: KPSS's 5% critical value for level stationarity (Kwiatkowski et al., 1992, table 1)
+KPSS_CRITICAL_5PCT = 0.463
+#: below this length the KPSS test is not used and ARIMA differences once
+KPSS_MIN_LENGTH = 10
 
 ALPHA_BOUNDS = (1e-4, 0.9999)
 PHI_BOUNDS = (0.8, 0.98)
@@ -206,15 +212,47 @@ def _stationary(coef: np.ndarray) -> bool:
     return bool(np.max(np.abs(np.linalg.eigvals(comp))) < 0.99)
 
 
+def kpss_level(y) -> float:
+    """The KPSS statistic for level stationarity (Kwiatkowski, Phillips, Schmidt and Shin, 1992).
+
+    ``sum(S_t^2) / (n^2 s^2)`` with ``S_t`` the partial sums of ``y - mean(y)`` and ``s^2`` the
+    Newey-West long-run variance with Bartlett weights and ``trunc(3 sqrt(n) / 13)`` lags, the
+    truncation R's ``forecast::ndiffs`` (and so ``auto.arima``) uses. Large values reject
+    stationarity; :data:`KPSS_CRITICAL_5PCT` is the 5% level. A constant series gives 0.
+
+    Parameters
+    ----------
+    y : array_like, shape (n,)
+        At least 2 finite values.
+
+    Returns
+    -------
+    float
+    """
+    y = _series(y)
+    n = len(y)
+    e = y - y.mean()
+    lags = int(3 * np.sqrt(n) / 13)
+    lrv = float(e @ e) / n
+    for k in range(1, lags + 1):
+        lrv += 2.0 * (1.0 - k / (lags + 1.0)) * float(e[k:] @ e[:-k]) / n
+    if lrv <= 1e-300 * max(1.0, float(np.max(np.abs(y)))):
+        return 0.0
+    s = np.cumsum(e)
+    return float(s @ s) / (n * n * lrv)
+
+
 def _fit_arima(y: np.ndarray, max_p: int | None) -> dict:
-    """AR(p) (with or without drift) on ``diff(y)``, least squares, the lowest AIC on a common sample."""
-    d = np.diff(y)
+    """AR(p) on ``y`` (with a constant) or on ``diff(y)`` (with or without drift), as the KPSS test
+    decides (``auto.arima``'s rule for ``d``); least squares, the lowest AIC on a common sample."""
+    differenced = len(y) < KPSS_MIN_LENGTH or np.ptp(y) == 0 or kpss_level(y) > KPSS_CRITICAL_5PCT
+    d = np.diff(y) if differenced else y
     if max_p is None:
         max_p = int(min(8, max(0, (len(d) - 4) // 6)))
     max_p = min(max_p, max(0, len(d) - 3))
     nobs = len(d) - max_p
     best = None
-    for drift in (False, True):
+    for drift in (False, True) if differenced else (True,):  # on levels, always a constant (the mean)
         for p in range(max_p + 1):
             X, target = _ar_design(d, p, max_p, drift)
             k = X.shape[1]
@@ -234,6 +272,7 @@ def _fit_arima(y: np.ndarray, max_p: int | None) -> dict:
     if not _stationary(coef[:p]):
         p, coef = 0, coef[p:]
     return {
+        "d": int(differenced),
         "p": p,
         "drift": bool(drift),
         "ar": coef[:p].copy(),
@@ -317,17 +356,18 @@ def forecast_from(params: dict, y, origins, horizon: int) -> np.ndarray:
         return lev[o][:, None] + 0.5 * params["b0"] * steps
     if method == "arima":
         p, ar, c = params["p"], params["ar"], params["const"]
-        if len(o) and p and o.min() < p + 1:
-            raise ValueError(f"origins: expected values >= {p + 1} for an AR({p}), got {o.min()}")
-        d = np.diff(y)
-        lags = np.stack([d[oo - 1 - p : oo - 1][::-1] for oo in o]) if p else np.zeros((len(o), 0))
+        diff = int(params.get("d", 1))  # files written before d was chosen differenced once
+        if len(o) and p and o.min() < p + diff:
+            raise ValueError(f"origins: expected values >= {p + diff} for an AR({p}), got {o.min()}")
+        d = np.diff(y) if diff else y
+        lags = np.stack([d[oo - diff - p : oo - diff][::-1] for oo in o]) if p else np.zeros((len(o), 0))
         out = np.empty((len(o), horizon))
         for j in range(horizon):
             step = c + lags @ ar if p else np.full(len(o), c)
             out[:, j] = step
             if p:
                 lags = np.concatenate([step[:, None], lags[:, :-1]], axis=1)
-        return y[o - 1][:, None] + np.cumsum(out, axis=1)
+        return y[o - 1][:, None] + np.cumsum(out, axis=1) if diff else out
     raise ValueError(f"params: expected the result of fit (method one of {METHODS}), got method {method!r}")
 
 
@@ -365,7 +405,8 @@ def theta(y, horizon: int) -> tuple[np.ndarray, dict]:
 
 
 def arima_lite(y, horizon: int, max_p: int | None = None) -> tuple[np.ndarray, dict]:
-    """ARIMA(p, 1, 0) with or without drift: least squares, ``p`` and drift by AIC.
+    """ARIMA(p, d, 0): ``d`` by the KPSS test (:func:`kpss_level`), then ``p`` and the drift by
+    AIC, least squares.
 
     Returns ``(forecast (horizon,), params)``.
     """
