@@ -103,6 +103,12 @@ class LSTM(Module):
     chunk by chunk in reverse order gives exactly the gradients of one full
     run. A forward with ``state=None`` starts a new sequence and clears the
     tape; in eval mode nothing is recorded.
+
+    The class is longer than the house's 300 lines because it is
+    ``torch.nn.LSTM``'s whole surface (arguments, states, lengths, both
+    directions, dropout, the tape, per-time-step gradients) and a third of it is
+    documentation; the arithmetic is in :mod:`fastlstm.kernels` and the
+    converters in :mod:`fastlstm.nn.convert`.
     """
 
     def __init__(
