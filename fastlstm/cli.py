@@ -12,7 +12,7 @@ Subcommands
     The same for a panel in long format: one global model over every series,
     accuracy averaged over the series.
 ``fastlstm evaluate``
-    Hold-out accuracy on the evaluation sets of :mod:`fastlstm.evaluate`
+    Hold-out accuracy on the evaluation sets of :mod:`fastlstm.forecast.evaluate`
     beside seasonal naive, naive and statsforecast's AutoETS, AutoARIMA and
     AutoTheta (``pip install 'fastlstm[eval]'``).
 ``fastlstm predict --model MODEL [CSV]``

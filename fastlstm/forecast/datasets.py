@@ -39,7 +39,7 @@ def load_airpassengers(return_months: bool = False):
 
     Examples
     --------
-    >>> from fastlstm.datasets import load_airpassengers
+    >>> from fastlstm.forecast.datasets import load_airpassengers
     >>> y = load_airpassengers()
     >>> y.shape, y[0], y[-1]
     ((144,), 112.0, 432.0)

@@ -1,4 +1,4 @@
-"""A dense layer and an LSTM regressor built from :class:`fastlstm.lstm.LSTM`.
+"""A dense layer and an LSTM regressor built from :class:`fastlstm.nn.lstm.LSTM`.
 
 Both follow the layer protocol of the package: ``forward`` computes and (in
 training mode) remembers what ``backward`` needs; ``backward`` takes the
@@ -119,7 +119,7 @@ class Linear(Module):
         ------
         TypeError, ValueError
             ``x`` of another dtype or shape; NaN or Inf in ``x`` or in the
-            parameters (as :class:`~fastlstm.lstm.LSTM` does).
+            parameters (as :class:`~fastlstm.nn.lstm.LSTM` does).
         """
         x = as_float_array(x, "x", dtype=self.dtype)
         if x.ndim < 1 or x.shape[-1] != self.in_features:
@@ -194,7 +194,7 @@ class LSTMRegressor(Module):
         is applied at every time step.
     batch_first : bool
         ``x`` is ``(B, T, I)`` (default, like the windows of
-        :mod:`fastlstm.windows`) instead of ``(T, B, I)``.
+        :mod:`fastlstm.forecast.windows`) instead of ``(T, B, I)``.
     dtype : numpy dtype
         float32 or float64.
     seed : int or None

@@ -93,7 +93,7 @@ class LSTM(Module):
     Parameters are named as in PyTorch: ``weight_ih_l{k}`` ``[4H, I_k]``,
     ``weight_hh_l{k}`` ``[4H, H]``, ``bias_ih_l{k}``, ``bias_hh_l{k}``
     ``[4H]``, with a ``_reverse`` suffix for the reverse direction; each is a
-    :class:`~fastlstm.module.Parameter` with ``.data`` and ``.grad``.
+    :class:`~fastlstm.nn.module.Parameter` with ``.data`` and ``.grad``.
 
     Notes
     -----
@@ -234,7 +234,7 @@ class LSTM(Module):
         return as_float_array(value, name, ndim=ndim, dtype=self.dtype, finite=False)
 
     def stepper(self, batch_size: int = 1, state=None):
-        """A :class:`~fastlstm.stepper.Stepper`: one time step per call, for streaming
+        """A :class:`~fastlstm.nn.stepper.Stepper`: one time step per call, for streaming
         inference (weights packed and buffers allocated once; one compiled call per step)."""
         from .stepper import Stepper
 

@@ -86,7 +86,7 @@ def _checksum(a: np.ndarray) -> tuple:
 class DataParallel:
     """One MPI communicator's view of synchronous data-parallel training.
 
-    :class:`~fastlstm.training.Trainer` builds one from its ``comm`` argument;
+    :class:`~fastlstm.train.trainer.Trainer` builds one from its ``comm`` argument;
     use it directly in a loop of your own (``tests/mpi/hand_loop.py`` is one)::
 
         dp = DataParallel(MPI.COMM_WORLD)

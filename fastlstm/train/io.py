@@ -272,7 +272,7 @@ def save_module(path, module: Module, kind: str | None = None, config: dict | No
     ----------
     path : str or os.PathLike
     module : Module
-        E.g. an :class:`~fastlstm.lstm.LSTM` or :class:`~fastlstm.nn.LSTMRegressor`.
+        E.g. an :class:`~fastlstm.nn.lstm.LSTM` or :class:`~fastlstm.nn.LSTMRegressor`.
     kind : str, optional
         Defaults to the class name in lower case.
     config : dict, optional
@@ -326,7 +326,7 @@ def save_optimizer(path, optimizer) -> str:
     Parameters
     ----------
     path : str or os.PathLike
-    optimizer : fastlstm.optim.Optimizer
+    optimizer : fastlstm.train.optim.Optimizer
 
     Returns
     -------

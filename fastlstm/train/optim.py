@@ -1,6 +1,6 @@
 """Optimisers with PyTorch's update rules, and global-norm gradient clipping.
 
-Each optimiser holds a list of :class:`~fastlstm.module.Parameter` and updates
+Each optimiser holds a list of :class:`~fastlstm.nn.module.Parameter` and updates
 ``p.data`` in place from ``p.grad``. The arithmetic follows ``torch.optim``
 (single-tensor CPU path) step for step, so a model trained here and one trained
 with ``torch.optim`` from the same gradients agree to rounding:
@@ -16,7 +16,7 @@ AdamW      ``p *= 1 - lr wd``, then Adam without the ``g += wd p`` term
 =========  ===================================================================
 
 The learning rate lives in ``optimizer.lr``; the schedulers in
-:mod:`fastlstm.schedules` change it between steps.
+:mod:`fastlstm.train.schedules` change it between steps.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class Optimizer:
         dict
             ``{"type": str, "step": int, "hyperparams": dict, "buffers":
             {"<buffer>.<index>": ndarray}}``; hyper-parameters are JSON-able,
-            buffers are arrays, so :func:`fastlstm.io.save_checkpoint` can store it.
+            buffers are arrays, so :func:`fastlstm.train.io.save_checkpoint` can store it.
         """
         buffers = {
             f"{b}.{i}": arr.copy()

@@ -25,7 +25,7 @@ and the optimiser's moments and step count from before the failed one.
 Checkpoints: :meth:`Trainer.save_checkpoint` (or :class:`CheckpointCallback`
 at the end of every epoch) writes the whole training state (weights,
 optimiser, scheduler, epoch, the batch-order and dropout random states,
-early-stopping bookkeeping, history) in the :mod:`fastlstm.io` format;
+early-stopping bookkeeping, history) in the :mod:`fastlstm.train.io` format;
 ``fit(..., resume_from=path)`` continues from it and ends with the same
 weights, bit for bit, as a run that was never interrupted.
 
@@ -75,9 +75,9 @@ class Trainer:
     model : Module
         See the module docstring for the protocol.
     loss : Loss or str
-        ``"mse"``, ``"mae"``, ``"huber"`` or a :class:`~fastlstm.losses.Loss`.
+        ``"mse"``, ``"mae"``, ``"huber"`` or a :class:`~fastlstm.nn.losses.Loss`.
     optimizer : Optimizer, optional
-        Default: :class:`~fastlstm.optim.Adam` with ``lr=1e-3``.
+        Default: :class:`~fastlstm.train.optim.Adam` with ``lr=1e-3``.
     scheduler : LRScheduler or ReduceLROnPlateau, optional
         Stepped once per epoch (``ReduceLROnPlateau`` with the validation loss,
         or the training loss without validation data).
@@ -111,13 +111,13 @@ class Trainer:
         Synchronous data-parallel training over MPI (``pip install fastlstm[mpi]``):
         every rank runs the same script on the same data, each step's batch is
         split across the ranks and their gradients are averaged with one
-        ``Allreduce`` (see :mod:`fastlstm.distributed`); weights, losses and
+        ``Allreduce`` (see :mod:`fastlstm.train.distributed`); weights, losses and
         early-stopping decisions are identical on every rank, and only rank 0
         shows progress. ``None`` (default) never imports MPI.
 
     Attributes
     ----------
-    data_parallel : fastlstm.distributed.DataParallel or None
+    data_parallel : fastlstm.train.distributed.DataParallel or None
         Built from ``comm``.
     history : History
         The last :meth:`fit`'s record.
@@ -225,7 +225,7 @@ class Trainer:
             self.model.train(was_training)
 
     def save_checkpoint(self, path) -> str:
-        """Write the whole training state to one checkpoint file (:mod:`fastlstm.io` format).
+        """Write the whole training state to one checkpoint file (:mod:`fastlstm.train.io` format).
 
         Call it from a callback's ``on_epoch_end`` (see :class:`CheckpointCallback`)
         to checkpoint after every epoch; ``fit(..., resume_from=path)`` then
