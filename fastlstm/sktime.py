@@ -65,7 +65,7 @@ class LSTMForecaster(BaseForecaster):
         Season length; "auto" reads it from the dated index of ``y`` (1 without one).
     hidden_size, num_layers, strategy, scaler, transform, normalize, deseasonalize, epochs,
     lr, batch_size, weight_decay, clip_norm, n_models, loss, dropout, patience, fallback,
-    conformal, seed
+    conformal, seed, model
         As in :class:`fastlstm.Forecaster`.
     dtype : {"float32", "float64"}, default="float32"
         Network precision.
@@ -142,6 +142,7 @@ class LSTMForecaster(BaseForecaster):
         conformal=True,
         dtype="float32",
         seed=0,
+        model="lstm",
     ):
         self.input_size = input_size
         self.season = season
@@ -166,6 +167,7 @@ class LSTMForecaster(BaseForecaster):
         self.dropout = dropout
         self.dtype = dtype
         self.seed = seed
+        self.model = model
         super().__init__()
         # sktime sets these only when remember_data is on; its checks may turn it on later
         self._y = self._X = None

@@ -258,3 +258,14 @@ def test_grid_search_over_two_settings_with_a_time_series_split(air):
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
     assert search.best_params_["hidden_size"] in (4, 8)
     assert search.best_estimator_.fitted and search.best_estimator_.predict().shape == (h,)
+
+
+def test_model_parameter_defaults_to_the_lstm_and_round_trips():
+    f = Forecaster(**TINY)
+    assert f.get_params()["model"] == "lstm" and " model=" not in repr(f)
+    g = Forecaster(model="lstm", **TINY)
+    assert repr(g) == repr(f)
+    assert repr(f.set_params(model="esrnn")).endswith("model='esrnn')")
+    with pytest.raises(ValueError, match="model: expected one of"):
+        f.set_params(model="gru")
+    assert f.model == "esrnn"  # rolled back

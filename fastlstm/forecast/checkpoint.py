@@ -4,7 +4,8 @@
 :meth:`Forecaster.load` reads it back with :func:`restore`. Arrays: ``model{j}.*`` (each network's
 weights), ``series{i}``, ``covariates{i}``, ``scaler{i}.*``, ``cov_scaler.*``, ``seasonal{i}``,
 ``mix``, ``stat{i}.{method}.*`` (the parameters of the statistical members in series i's mix),
-``calibration.*``; the config holds the constructor's parameters and what fit decided.
+``calibration.*``, ``esrnn.*`` (``model="esrnn"``: the smoothing parameters); the config holds
+the constructor's parameters and what fit decided.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import numpy as np
 
 from ..nn.layers import LSTMRegressor
 from .backtest import CANDIDATES
+from .esrnn import ESRNN
+from .prepare import forward_transform
 from .scalers import StandardScaler, scaler_from_config
 
 __all__ = ["KIND", "fitted_state", "restore"]
@@ -61,6 +64,9 @@ def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
             for key, value in params.items():
                 if key != "method":
                     arrays[f"stat{i}.{method}.{key}"] = np.asarray(value)
+    if f.model == "esrnn":  # the smoothing parameters (its networks are the model{j} above)
+        for key, value in f.esrnn_.get_state().items():
+            arrays[f"esrnn.{key}"] = value
     if hasattr(f, "scores_"):
         arrays["calibration.scores"] = f.scores_
         arrays["calibration.step_scale"] = f.step_scale_
@@ -87,6 +93,8 @@ def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
             "model": f.models_[0].get_config(),
         },
     }
+    if f.model == "esrnn":
+        config["fitted"]["esrnn"] = f.esrnn_.get_config()
     return arrays, config
 
 
@@ -154,6 +162,10 @@ def restore(cls, a: dict, cfg: dict):
         model.load_state_dict({k[len(prefix) :]: v for k, v in a.items() if k.startswith(prefix)})
         model.eval()
         f.models_.append(model)
+    if f.model == "esrnn":
+        state = {k[len("esrnn.") :]: v for k, v in a.items() if k.startswith("esrnn.")}
+        logs = [forward_transform(s, f.log_) for s in f.series_]
+        f.esrnn_ = ESRNN.restore(fitted["esrnn"], state, f.models_, logs)
     if len(f.scalers_) != f.n_series_:
         raise KeyError(f"{len(f.scalers_)} scalers for {f.n_series_} series")
     if len(f.mix_) != f.n_series_:
@@ -167,6 +179,7 @@ def restore(cls, a: dict, cfg: dict):
         "mix",
         "stat",
         "calibration.",
+        "esrnn.",
     ) + tuple(f"model{j}." for j in range(f.n_models))
     extra = sorted(k for k in a if not k.startswith(used))
     if extra:

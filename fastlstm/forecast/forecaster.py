@@ -94,7 +94,7 @@ class Forecaster:
     ``backtest`` (candidate forecasts and their mix), ``intervals`` (conformal
     calibration), ``checkpoint`` (save/load) and ``params`` (the arguments'
     checks). It is longer than the house's 300 lines (and this module than its
-    500) for its public surface: 25 documented constructor arguments, and
+    500) for its public surface: 26 documented constructor arguments, and
     scikit-learn's methods beside seven documented public ones (fit, predict,
     predict_interval, predict_quantiles, backtest, save, load): its docstrings
     take about 300 lines and its constructor 55; the rest calls into those
@@ -184,6 +184,15 @@ class Forecaster:
     comm : mpi4py.MPI.Intracomm, optional
         Data-parallel training over MPI (see :class:`~fastlstm.training.Trainer`);
         :meth:`save` then writes on rank 0 only. Not saved in a checkpoint.
+    model : {"lstm", "esrnn"}
+        The network candidate: the LSTM ensemble (default), or the ES-RNN-style hybrid of
+        :mod:`fastlstm.forecast.esrnn` (per-series level and seasonal smoothing learned by
+        gradient with one global LSTM; ``n_models`` members, their median). With ``"esrnn"``
+        the windows are normalised by the smoothing (``scaler``, ``normalize`` and the classical
+        deseasonalising do not reach the network; ``deseasonalize`` decides per series whether
+        a season is learned), ``strategy`` must be ``"mimo"``, and ``X``, ``val_size``, ``comm``
+        and ``progress`` are not used. Everything around the network (back-test, statistical
+        candidates, intervals) is unchanged.
 
     Examples
     --------
@@ -221,6 +230,7 @@ class Forecaster:
         seed: int | None = 0,
         progress: bool = False,
         comm=None,
+        model: str = "lstm",
     ) -> None:
         self.input_size = input_size
         self.horizon = horizon
@@ -247,6 +257,7 @@ class Forecaster:
         self.seed = seed
         self.progress = progress
         self.comm = comm
+        self.model = model
         self._validate_params()
 
     def _validate_params(self) -> None:
@@ -384,6 +395,8 @@ class Forecaster:
         lengths = [len(s) for s in series]
         covs = frames.split_covariates(X, lengths, "X")
         val = 0 if val_size is None else check_int(val_size, "val_size", minimum=0)
+        if self.model == "esrnn" and (covs is not None or val):
+            raise ValueError(f"{'X' if covs is not None else 'val_size'}: not supported with model='esrnn'")
         mimo = self.strategy == "mimo"
         self.season_, self.horizon_, self.input_size_ = choose_sizes(
             self.season, self.horizon, self.input_size, mimo, meta.get("index"), lengths, val
@@ -441,6 +454,8 @@ class Forecaster:
         self.stat_params_ = [fit_statistical(zs[i][: ends[i]], [w]) for i, w in enumerate(self.mix_)]
         trained = self._train(zs, covs, val, seeds[: 2 * self.n_models], series)
         self.models_, self.histories_, self.scalers_, self.cov_scaler_ = trained
+        if self.model == "esrnn":  # models_: its networks (checkpoints), esrnn_: the model
+            self.esrnn_, self.models_ = trained[0], trained[0].networks_
         if self.conformal:
             missing = [i for i in range(len(series)) if i not in errors]
             for i in missing:  # in-sample errors of the final model
@@ -465,6 +480,11 @@ class Forecaster:
 
     def _train(self, zs, covs, val: int, seeds, raw) -> tuple:
         """Train the ensemble on the z-scale series ``zs``: (models, histories, scalers, cov_scaler)."""
+        if self.model == "esrnn":
+            logs = [forward_transform(r[: len(z)], self.log_) for z, r in zip(zs, raw, strict=True)]
+            esr = network.train_esrnn(logs, self.season_, self.horizon_, self.input_size_, seeds[0], self)
+            self.epochs_, self.batch_size_ = esr.epochs_, esr.batch_size_
+            return esr, esr.losses_, [None] * len(zs), None
         params = self.get_params()
         x_tr, y_tr, validation, scalers, cov_scaler = network.training_data(
             zs, covs, val, self.input_size_, self._out_steps, params, raw
@@ -481,7 +501,10 @@ class Forecaster:
         origin)."""
         models, _, scalers, cov_scaler = trained
         cov = None if covs is None else covs[i]
-        fz = self._chain(zs[i][:end], origins, self.horizon_, models, scalers[j], cov_scaler, cov)
+        if self.model == "esrnn":
+            fz = self._esrnn_z(models, j, i, series[i][:end], origins, self.horizon_)
+        else:
+            fz = self._chain(zs[i][:end], origins, self.horizon_, models, scalers[j], cov_scaler, cov)
         return choose_mix(
             series[i][:end],
             zs[i][:end],
@@ -493,6 +516,13 @@ class Forecaster:
             mixes,
             fit_end,
         )
+
+    def _esrnn_z(self, esr, j: int, i: int, s: np.ndarray, origins, steps: int) -> np.ndarray:
+        """The ES-RNN's forecasts (n_origins, steps) on the z scale (its parameters of fitted series
+        ``j``; series ``i``'s classical seasonal indices removed) from each origin of ``s``."""
+        t = np.asarray(origins)[:, None] + np.arange(steps)[None, :]
+        fz = esr._forecast(j, forward_transform(s, self.log_), np.asarray(origins), steps)
+        return fz - seasonal_at(self.seasonal_[i], t)
 
     def _chain(self, z, origins, steps: int, models, scaler, cov_scaler, cov) -> np.ndarray:
         """The ensemble's forecasts (n_origins, steps) on the z scale from each origin of ``z``."""
@@ -523,6 +553,8 @@ class Forecaster:
         """The network's forecast (h,) of series ``i`` from the end of ``s``, on the transformed
         scale (seasonal indices added back)."""
         origin = np.array([len(s)])
+        if self.model == "esrnn":
+            return self.esrnn_._forecast(i, forward_transform(s, self.log_), origin, h)[0]
         zf = self._chain(self._z(i, s), origin, h, self.models_, self.scalers_[i], self.cov_scaler_, cov)
         return zf[0] + seasonal_at(self.seasonal_[i], len(s) + np.arange(h))
 
@@ -742,15 +774,18 @@ class Forecaster:
         net = None
         if w[0]:
             cov = None if covs is None else covs[0]
-            fz = self._chain(
-                self._z(0, s),
-                origins,
-                horizon,
-                self.models_,
-                self.scalers_[0],
-                self.cov_scaler_,
-                cov,
-            )
+            if self.model == "esrnn":
+                fz = self._esrnn_z(self.esrnn_, 0, 0, s, origins, horizon)
+            else:
+                fz = self._chain(
+                    self._z(0, s),
+                    origins,
+                    horizon,
+                    self.models_,
+                    self.scalers_[0],
+                    self.cov_scaler_,
+                    cov,
+                )
             t = origins[:, None] + np.arange(horizon)[None, :]
             net = inverse_transform(fz + seasonal_at(self.seasonal_[0], t), self.log_)
         stats = self._members(0, s, origins, horizon) if np.any(w[3:]) else None

@@ -18,11 +18,12 @@ from ..nn.layers import LSTMRegressor
 from ..train.optim import AdamW
 from ..train.schedules import CosineAnnealingLR
 from ..train.trainer import Trainer
+from .esrnn import ESRNN
 from .prepare import training_sizes
 from .scalers import Scaler, StandardScaler, get_scaler
 from .windows import cut_windows
 
-__all__ = ["chain_blocks", "from_outputs", "median_of", "to_inputs", "train_networks"]
+__all__ = ["chain_blocks", "from_outputs", "median_of", "to_inputs", "train_esrnn", "train_networks"]
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +198,27 @@ def train_networks(x_tr, y_tr, validation, seeds, params: dict):
         "trained %d model(s) on %d windows, %d epochs of batches of %d", len(models), n_win, epochs, batch
     )
     return models, histories, epochs, batch
+
+
+def train_esrnn(logs, season: int, horizon: int, input_size: int, seed: int, f) -> ESRNN:
+    """The ES-RNN hybrid (:mod:`.esrnn`) trained on the transformed series ``logs`` with the
+    Forecaster ``f``'s settings (its ``deseasonalize`` decides per series whether a season is learned)."""
+    return ESRNN(
+        season=season,
+        horizon=horizon,
+        input_size=input_size,
+        hidden_size=f.hidden_size,
+        num_layers=f.num_layers,
+        n_models=f.n_models,
+        epochs=f.epochs,
+        batch_size=f.batch_size,
+        lr=f.lr,
+        clip_norm=f.clip_norm,
+        loss=f.loss,
+        seasonality=f.deseasonalize,
+        dtype=f.dtype,
+        seed=seed,
+    ).fit(logs)
 
 
 def chain_blocks(z, origins, horizon: int, input_size: int, out_steps: int, block, cov=None) -> np.ndarray:

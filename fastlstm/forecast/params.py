@@ -10,7 +10,10 @@ from .._validation import check_bool, check_dtype, check_float, check_int
 from ..nn.losses import get_loss
 from .scalers import get_scaler
 
-__all__ = ["PARAMS", "check_params"]
+__all__ = ["MODELS", "PARAMS", "check_params"]
+
+#: the forecasting networks: the LSTM ensemble, or the ES-RNN hybrid (:mod:`.esrnn`)
+MODELS = ("lstm", "esrnn")
 
 #: the constructor's arguments, in its order (``get_params``, ``set_params``, checkpoints, sktime)
 PARAMS = (
@@ -39,6 +42,7 @@ PARAMS = (
     "seed",
     "progress",
     "comm",
+    "model",
 )
 
 
@@ -84,3 +88,9 @@ def check_params(f) -> None:
     if f.seed is not None:
         check_int(f.seed, "seed", minimum=0)
     check_bool(f.progress, "progress")
+    if f.model not in MODELS:
+        raise ValueError(f"model: expected one of {MODELS}, got {f.model!r}")
+    if f.model == "esrnn" and f.strategy != "mimo":
+        raise ValueError(
+            f"strategy: model='esrnn' expected 'mimo' (one block of outputs), got {f.strategy!r}"
+        )
