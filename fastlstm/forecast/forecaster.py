@@ -109,7 +109,7 @@ class Forecaster:
     horizon : int, optional
         Steps forecast in one block (``mimo``) and the default of ``predict``.
         Default from the season: 18 monthly, 8 quarterly, 6 yearly (M4's
-        horizons, see :mod:`fastlstm.timeindex`), ``horizon_`` after fit.
+        horizons, see :mod:`fastlstm.forecast.timeindex`), ``horizon_`` after fit.
     hidden_size : int
         LSTM hidden units.
     num_layers : int
@@ -131,7 +131,7 @@ class Forecaster:
         Remove a classical decomposition's seasonal indices (on the
         transformed scale) before the network and add them back to its
         forecasts. ``"auto"``: for each series where the 90% autocorrelation
-        test at lag ``season`` finds seasonality (:mod:`fastlstm.decompose`).
+        test at lag ``season`` finds seasonality (:mod:`fastlstm.forecast.decompose`).
     epochs : int, optional
         Training epochs per network. Default: about 900 optimiser steps per
         network (10 to 150 epochs), ``epochs_`` after fit.
@@ -182,7 +182,7 @@ class Forecaster:
     progress : bool
         tqdm progress bars while training (``pip install fastlstm[progress]``).
     comm : mpi4py.MPI.Intracomm, optional
-        Data-parallel training over MPI (see :class:`~fastlstm.training.Trainer`);
+        Data-parallel training over MPI (see :class:`~fastlstm.train.Trainer`);
         :meth:`save` then writes on rank 0 only. Not saved in a checkpoint.
     model : {"lstm", "esrnn"}
         The network candidate: the LSTM ensemble (default), or the ES-RNN-style hybrid of
@@ -196,7 +196,7 @@ class Forecaster:
 
     Examples
     --------
-    >>> from fastlstm.datasets import load_airpassengers
+    >>> from fastlstm import load_airpassengers
     >>> y = load_airpassengers()
     >>> f = Forecaster(input_size=24, horizon=12, epochs=20, n_models=1).fit(y[:-12])
     >>> f.predict().shape
@@ -794,7 +794,7 @@ class Forecaster:
 
     # ---------------------------------------------------------------- save/load
     def save(self, path) -> str:
-        """Write the fitted forecaster to one checkpoint file (see :mod:`fastlstm.io`).
+        """Write the fitted forecaster to one checkpoint file (see :mod:`fastlstm.train.io`).
 
         With ``comm``, only rank 0 writes; every rank returns once the file is complete.
 
