@@ -33,6 +33,7 @@ import math
 import os
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 
@@ -128,6 +129,7 @@ def _plot(path: str, values, labels, n_train: int, forecast, intervals, coverage
 
 def _cmd_forecast(args) -> int:
     from .forecast import baselines
+    from .forecast.backtest import STATISTICAL, mix_name
     from .forecast.forecaster import Forecaster
     from .forecast.timeindex import default_horizon
 
@@ -208,7 +210,12 @@ def _cmd_forecast(args) -> int:
     print(
         f"model: {f.n_models} LSTM(s), hidden {f.hidden_size}, input_size {f.input_size_}, "
         f"horizon {f.horizon_}, {f.epochs_} epochs, seed {f.seed}; season {m} ({season_note})"
-        + (f"; seasonal naive fallback on {int(f.fallback_.sum())} series" if f.fallback_.any() else "")
+    )
+    choices = Counter(mix_name(w) for w in f.mix_)
+    print(
+        "back-test choice: "
+        + (", ".join(f"{name} {k}" for name, k in choices.most_common()) if panel else next(iter(choices)))
+        + f" (among the network, seasonal naive, drift, {', '.join(STATISTICAL)} and their mixes)"
     )
     print()
     print(_table(rows, ["MAE", "RMSE", "MAPE%", "sMAPE%", "MASE"]))

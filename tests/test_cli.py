@@ -12,6 +12,7 @@ import pytest
 from fastlstm import baselines, metrics
 from fastlstm.cli import main, read_csv_column
 from fastlstm.forecast import Forecaster
+from fastlstm.forecast.backtest import mix_name
 from fastlstm.forecast.datasets import load_airpassengers
 
 QUICK = ["--epochs", "3", "--n-models", "1", "--hidden-size", "8"]
@@ -36,6 +37,9 @@ def test_forecast_default_series_table_plot_and_save(tmp_path, capsys):
         "training time",
     ):
         assert name in out
+    # the back-test's choice is named (one of the Forecaster's mixes)
+    f = Forecaster.load(npz)
+    assert f"back-test choice: {mix_name(f.mix_[0])} (among the network, seasonal naive" in out
     sn_row = next(line for line in out.splitlines() if line.startswith("seasonal naive"))
     air = load_airpassengers()
     sn = baselines.seasonal_naive(air[:-18], 18, 12)
@@ -183,6 +187,8 @@ def test_panel_csv_trains_one_global_model(tmp_path, capsys):
     assert "panel: 3 series of units (store)" in out and "season 12 (monthly dates)" in out
     f = Forecaster.load(npz)
     assert f.n_series_ == 3 and len(f.models_) == 1
+    counts = out.split("back-test choice: ")[1].split(" (among")[0]  # "network 2, drift 1"
+    assert sum(int(part.rsplit(" ", 1)[1]) for part in counts.split(", ")) == 3
     assert main(["predict", "--model", str(npz), "--horizon", "2"]) == 0
     lines = capsys.readouterr().out.split()
     assert lines[0] == "series,step,forecast" and [ln.split(",")[:2] for ln in lines[1:3]] == [

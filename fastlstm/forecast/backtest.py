@@ -30,6 +30,7 @@ __all__ = [
     "candidate_forecasts",
     "choose_mix",
     "mix",
+    "mix_name",
     "fit_statistical",
     "score_backtest",
     "statistical_forecasts",
@@ -65,6 +66,11 @@ _N_BASE = 3  # network, seasonal naive, drift: the candidates before the statist
 _BACKTEST_HORIZONS = {"seasonal": 1, "non-seasonal": 2}
 #: training windows a series needs in the back-test to take part in it
 _MIN_BACKTEST_WINDOWS = 8
+
+
+def mix_name(weights) -> str:
+    """The name of a mix of :data:`CANDIDATES` (``"network + arima"``) from its weights."""
+    return " + ".join(c for c, x in zip(CANDIDATES, weights, strict=True) if x)
 
 
 def backtest_series(lengths: list[int], season: int, horizon: int, lookback: int, out_steps: int):

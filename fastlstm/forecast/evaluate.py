@@ -217,12 +217,9 @@ def _fastlstm(trains: list[np.ndarray], h: int, m: int, levels, seed: int, param
 
 
 def _choice_names() -> dict[tuple, str]:
-    from .backtest import CANDIDATES, MIXES, SHORT_MIX
+    from .backtest import MIXES, SHORT_MIX, mix_name
 
-    names = {}
-    for w in (*MIXES, SHORT_MIX):
-        names[tuple(float(x) for x in w)] = " + ".join(c for c, x in zip(CANDIDATES, w, strict=True) if x)
-    return names
+    return {tuple(float(x) for x in w): mix_name(w) for w in (*MIXES, SHORT_MIX)}
 
 
 #: names of the back-test's choices, by their weights of ``backtest.CANDIDATES`` (network,
