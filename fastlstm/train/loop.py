@@ -24,7 +24,7 @@ from .schedules import ReduceLROnPlateau
 
 __all__ = ["History", "LoopState", "NonFiniteError", "checked_step", "run_epoch"]
 
-#: the trainer's logger: the loop's messages keep the name they have always had
+#: the trainer's logger: the loop's messages come from the same logger as the rest of fit
 logger = logging.getLogger("fastlstm.train.trainer")
 
 
