@@ -59,6 +59,8 @@ _OLD_PATHS = {
     "schedules": "train.schedules",
     "io": "train.io",
     "distributed": "train.distributed",
+    "baselines": "forecast.baselines",
+    "metrics": "forecast.metrics",
     "windows": "forecast.windows",
     "scalers": "forecast.scalers",
     "datasets": "forecast.datasets",
