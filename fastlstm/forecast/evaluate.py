@@ -229,9 +229,12 @@ CHOICES = _choice_names()
 
 def choice_counts(forecaster) -> dict[str, int]:
     """How many series the back-test gave to each forecast (see ``Forecaster(fallback=...)``)."""
+    from .backtest import mix_name
+
     counts = dict.fromkeys(CHOICES.values(), 0)
-    for w in forecaster.mix_:
-        counts[CHOICES.get(tuple(float(x) for x in w), str(tuple(w)))] += 1
+    for w in forecaster.mix_:  # a pick shrunk towards the network is not among CHOICES
+        name = CHOICES.get(tuple(float(x) for x in w)) or mix_name(w)
+        counts[name] = counts.get(name, 0) + 1
     return counts
 
 
