@@ -168,11 +168,10 @@ class Forecaster:
         :data:`fastlstm.forecast.backtest.CANDIDATES` per series;
         ``fallback_``: seasonal naive alone), mixed half and half with the
         network unless its back-test error is at most a quarter of the
-        network's (:func:`fastlstm.forecast.backtest.choose_mix`). The pick
-        never does worse than seasonal naive on the back-test, so the forecast
-        does no worse there than the mean of seasonal naive's and the network's
-        errors. Series with fewer than 8 back-test windows get the equal mix of
-        the network and ARIMA.
+        network's or the half mix would do worse than seasonal naive there
+        (:func:`fastlstm.forecast.backtest.choose_mix`). So no series does
+        worse than seasonal naive on its back-test. Series with fewer than 8
+        back-test windows get the equal mix of the network and ARIMA.
     conformal : bool
         Calibrate prediction intervals (:meth:`predict_interval`) on the
         back-test's errors (split conformal, see :meth:`predict_interval`).
