@@ -1,78 +1,102 @@
-"""The back-test's choice (backtest.choose_mix) on constructed inputs: the pick is shrunk towards the
-network unless the evidence for it is strong (a near-exact pick) or the half mix would lose to
-seasonal naive on the back-test."""
+"""The back-test's choice (backtest.choose_mix) on constructed inputs: a seasonal series' pick is
+shrunk towards the network unless the evidence for it is strong (a near-exact pick) or the half
+mix would lose to seasonal naive on the back-test; a series without a season keeps its pick."""
 
 import numpy as np
 
 from fastlstm.forecast.backtest import KEEP_RATIO, MIXES, choose_mix
 
 NETWORK, SNAIVE = MIXES[0], MIXES[2]
-N, H = 60, 6
-ORIGINS = np.arange(N - 2 * H, N)  # two horizons, as for a series without a season
+N, H, M = 96, 12, 12
+ORIGINS = np.arange(N - H, N)  # one horizon, as for a seasonal series
 
 
-def _window(s):
+def _series(seed: int) -> np.ndarray:
+    """A random walk plus a fixed season of period M."""
+    rng = np.random.default_rng(seed)
+    return 100.0 + np.cumsum(rng.normal(size=N)) + 5.0 * np.sin(2 * np.pi * np.arange(N) / M)
+
+
+def _actual(s):
     t = ORIGINS[:, None] + np.arange(H)[None, :]
-    ok = t < N
-    return np.where(ok, s[np.minimum(t, N - 1)], np.nan), t
+    return np.where(t < N, s[np.minimum(t, N - 1)], np.nan)
 
 
-def _naive(s):
-    return np.repeat(s[ORIGINS - 1][:, None], H, axis=1)
+def _snaive(s, m=M):
+    j = np.arange(H)[None, :]
+    return s[ORIGINS[:, None] - m + (j % m)]
 
 
-def _choose(s, fz, mixes):
-    # no log, no season: the z scale is the series itself
-    return choose_mix(s, s.copy(), ORIGINS, fz, None, False, 1, mixes)
+def _choose(s, fz, mixes, season=M):
+    # no log, no seasonal indices: the z scale is the series itself
+    return choose_mix(s, s.copy(), ORIGINS, fz, None, False, season, mixes)
+
+
+def _mae(actual, forecast) -> float:
+    return float(np.nanmean(np.abs(actual - forecast)))
 
 
 def test_weak_evidence_keeps_half_the_network():
-    """A random walk and a network whose errors are independent of naive's and a little larger:
+    """A network whose errors are independent of seasonal naive's and a little larger: seasonal
     naive is the pick, on weak evidence, and half of each beats both (the errors partly cancel)."""
-    s = 100.0 + np.cumsum(np.random.default_rng(0).normal(size=N))
-    actual, _ = _window(s)
-    noise = np.random.default_rng(10).normal(scale=1.6, size=actual.shape)
+    s = _series(0)
+    actual = _actual(s)
+    noise = np.random.default_rng(10).normal(scale=1.5 * _mae(actual, _snaive(s)), size=actual.shape)
     fz = np.where(np.isfinite(actual), actual, s[-1]) + noise
-    mae_net, mae_naive = np.nanmean(np.abs(actual - fz)), np.nanmean(np.abs(actual - _naive(s)))
-    assert KEEP_RATIO * mae_net < mae_naive < mae_net  # the naive pick, on weak evidence
+    mae_net, mae_sn = _mae(actual, fz), _mae(actual, _snaive(s))
+    assert KEEP_RATIO * mae_net < mae_sn < mae_net  # the seasonal naive pick, on weak evidence
     err, w = _choose(s, fz, [NETWORK, SNAIVE])
     assert w.tolist() == [0.5, 0.5, 0.0, 0.0, 0.0, 0.0]
-    np.testing.assert_allclose(err, actual - (0.5 * fz + 0.5 * _naive(s)), rtol=1e-12)
-    assert np.nanmean(np.abs(err)) <= mae_naive  # never worse than seasonal naive on the back-test
+    np.testing.assert_allclose(err, actual - (0.5 * fz + 0.5 * _snaive(s)), rtol=1e-12)
+    assert np.nanmean(np.abs(err)) <= mae_sn  # never worse than seasonal naive on the back-test
     # one mix: its errors, not shrunk
     err1, w1 = _choose(s, fz, [SNAIVE])
     assert w1.tolist() == list(SNAIVE)
-    np.testing.assert_allclose(err1, actual - _naive(s), rtol=1e-12)
+    np.testing.assert_allclose(err1, actual - _snaive(s), rtol=1e-12)
 
 
 def test_a_half_mix_that_loses_to_seasonal_naive_is_not_taken():
-    """A network off by a constant: half of it would lose to naive on the back-test, so naive
-    alone is kept (the fallback's guarantee), though the evidence is not near-exact."""
-    s = 100.0 + np.cumsum(np.random.default_rng(0).normal(size=N))
-    actual, _ = _window(s)
-    mae_naive = np.nanmean(np.abs(actual - _naive(s)))
-    fz = _naive(s) + 2.5 * mae_naive
-    mae_net = np.nanmean(np.abs(actual - fz))
-    half = np.nanmean(np.abs(actual - (0.5 * fz + 0.5 * _naive(s))))
-    assert KEEP_RATIO * mae_net < mae_naive < half  # not near-exact, and the half mix loses
+    """A network off by a constant: half of it would lose to seasonal naive on the back-test, so
+    seasonal naive alone is kept (the fallback's guarantee), though the evidence is not near-exact."""
+    s = _series(0)
+    actual = _actual(s)
+    mae_sn = _mae(actual, _snaive(s))
+    bias = np.sign(np.nanmean(_snaive(s) - actual))  # the side seasonal naive errs on
+    fz = _snaive(s) + bias * mae_sn  # further to that side
+    half = _mae(actual, 0.5 * fz + 0.5 * _snaive(s))
+    assert KEEP_RATIO * _mae(actual, fz) < mae_sn < half  # not near-exact, and the half mix loses
     err, w = _choose(s, fz, [NETWORK, SNAIVE])
     assert w.tolist() == list(SNAIVE)
-    np.testing.assert_allclose(err, actual - _naive(s), rtol=1e-12)
+    np.testing.assert_allclose(err, actual - _snaive(s), rtol=1e-12)
+
+
+def test_a_series_without_a_season_keeps_its_pick():
+    """The case of the first test, without a season: the pick (naive) alone, unshrunk."""
+    s = _series(0)
+    actual = _actual(s)
+    noise = np.random.default_rng(10).normal(scale=1.5 * _mae(actual, _snaive(s, 1)), size=actual.shape)
+    fz = np.where(np.isfinite(actual), actual, s[-1]) + noise
+    assert _mae(actual, _snaive(s, 1)) < _mae(actual, fz)
+    err, w = _choose(s, fz, [NETWORK, SNAIVE], season=1)
+    assert w.tolist() == list(SNAIVE)
+    np.testing.assert_allclose(err, actual - _snaive(s, 1), rtol=1e-12)
 
 
 def test_strong_evidence_switches_to_the_pick():
-    """A series flat over the back-test: naive is exact, the network is not: naive alone."""
-    s = np.concatenate([100.0 + np.cumsum(np.random.default_rng(1).normal(size=40)), np.full(N - 40, 7.0)])
-    actual, _ = _window(s)
-    fz = _naive(s) + 0.8
+    """A series that repeats its season exactly over the back-test: seasonal naive is exact, the
+    network is not: seasonal naive alone."""
+    s = _series(1)
+    s[N - H - M :] = np.tile(s[N - H - M : N - H], 2)  # the last two seasons are the same
+    actual = _actual(s)
+    fz = _snaive(s) + 0.8
     err, w = _choose(s, fz, [NETWORK, SNAIVE])
     assert w.tolist() == list(SNAIVE)
     np.testing.assert_array_equal(err[np.isfinite(actual)], 0.0)
 
 
 def test_the_network_picked_stays_alone():
-    s = 100.0 + np.cumsum(np.random.default_rng(2).normal(size=N))
-    actual, _ = _window(s)
+    s = _series(2)
+    actual = _actual(s)
     fz = np.where(np.isfinite(actual), actual, 0.0) + 0.01  # nearly exact
     err, w = _choose(s, fz, list(MIXES[:3]))
     assert w.tolist() == list(NETWORK)
