@@ -5,7 +5,9 @@ Built on :mod:`fastlstm.train` and :mod:`fastlstm.nn`.
 - ``forecaster``: :class:`Forecaster` (fit, predict with intervals, back-test, save/load), which
   orchestrates the pipeline's rooms: ``frames`` (data in and out: arrays, pandas, panels),
   ``prepare`` (season, sizes, transform, seasonal indices), ``network`` (windows to network data,
-  training, block chaining), ``backtest`` (candidate forecasts, their mix, :class:`Backtest`),
+  training, block chaining), ``statistical`` (damped trend, Theta, ARIMA-lite, SES),
+  ``esrnn`` (the ES-RNN-style hybrid of ``model="esrnn"``), ``backtest`` (candidate forecasts,
+  the choice of their mix, :class:`Backtest`),
   ``intervals`` (conformal calibration, quantiles), ``checkpoint`` (save/load) and ``params``
   (the constructor's arguments and their checks).
 - ``csvio``: series and panels from CSV files, checked (the command line's input).

@@ -232,8 +232,8 @@ def choice_counts(forecaster) -> dict[str, int]:
     from .backtest import mix_name
 
     counts = dict.fromkeys(CHOICES.values(), 0)
-    for w in forecaster.mix_:  # a pick shrunk towards the network is not among CHOICES
-        name = CHOICES.get(tuple(float(x) for x in w)) or mix_name(w)
+    for w in forecaster.mix_:  # mix_name also names a pick shrunk towards the network
+        name = mix_name(w)
         counts[name] = counts.get(name, 0) + 1
     return counts
 

@@ -161,15 +161,15 @@ class Forecaster:
         then forecast each series by whichever candidate had the lowest mean
         absolute error in the back-test: the network, seasonal naive, the
         drift forecast, the equal mix of the network with either, the damped
-        trend, Theta or ARIMA(p, 1, 0) (:mod:`fastlstm.forecast.statistical`,
+        trend, Theta or ARIMA(p, d, 0) (:mod:`fastlstm.forecast.statistical`,
         on the transformed and deseasonalised scale), the equal mix of the
         network and ARIMA, or the equal combination of the network and those
         three (``mix_``: the weights of
         :data:`fastlstm.forecast.backtest.CANDIDATES` per series;
-        ``fallback_``: seasonal naive alone), mixed half and half with the
-        network unless its back-test error is at most a quarter of the
-        network's or the half mix would do worse than seasonal naive there
-        (:func:`fastlstm.forecast.backtest.choose_mix`). So no series does
+        ``fallback_``: seasonal naive alone); for a seasonal series, mixed half
+        and half with the network unless its back-test error is at most a
+        quarter of the network's or the half mix would do worse than seasonal
+        naive there (:func:`fastlstm.forecast.backtest.choose_mix`). So no series does
         worse than seasonal naive on its back-test. Series with fewer than 8
         back-test windows get the equal mix of the network and ARIMA.
     conformal : bool
@@ -586,7 +586,7 @@ class Forecaster:
             if w[0] == 1:
                 return net
         origin = np.array([len(s)])
-        stats = self._members(i, s, origin, h) if np.any(w[3:]) else None
+        stats = self._members(i, s, origin, h)  # None for the members without weight
         cands = candidate_forecasts(s, origin, h, self.season_, None, stats)
         return mix(w, (net, *(None if c is None else c[0] for c in cands[1:])))
 
@@ -791,7 +791,7 @@ class Forecaster:
                 )
             t = origins[:, None] + np.arange(horizon)[None, :]
             net = inverse_transform(fz + seasonal_at(self.seasonal_[0], t), self.log_)
-        stats = self._members(0, s, origins, horizon) if np.any(w[3:]) else None
+        stats = self._members(0, s, origins, horizon)
         forecasts = mix(w, candidate_forecasts(s, origins, horizon, self.season_, net, stats))
         return score_backtest(s, origins, forecasts, m)
 
