@@ -537,9 +537,16 @@ class Forecaster:
         if not self.fitted:
             raise RuntimeError("Forecaster: call fit (or load) before predict/backtest")
 
-    def _histories(self, h, X_future, y, X):
+    def _positional(self) -> list[bool]:
+        """Per series, whether its forecast depends on the season position of the history: it has
+        seasonal indices, or the ES-RNN learned its season."""
+        learned = self.esrnn_.seasonal_ if self.model == "esrnn" else [False] * self.n_series_
+        return [ind is not None or bool(e) for ind, e in zip(self.seasonal_, learned, strict=True)]
+
+    def _histories(self, h, X_future, y, X, start=None):
         """(series, covariates of history + future, the history's dates) for predict and the
-        interval methods: the fitted history, or ``y`` (validated here)."""
+        interval methods: the fitted history, or ``y`` (validated, and aligned to the fitted
+        season position, here)."""
         return frames.history_inputs(
             h,
             X_future,
@@ -550,6 +557,10 @@ class Forecaster:
             n_covariates=self.n_covariates_,
             log=self.log_,
             input_size=self.input_size_,
+            start=start,
+            fitted_index=self.index_,
+            season=self.season_,
+            positional=self._positional(),
         )
 
     def _network_z(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
@@ -602,7 +613,7 @@ class Forecaster:
                 )
             return forward_transform(f, self.log_)
 
-    def predict(self, h: int | None = None, X_future=None, y=None, X=None):
+    def predict(self, h: int | None = None, X_future=None, y=None, X=None, start=None):
         """Forecast ``h`` steps past the end of each series.
 
         Parameters
@@ -616,12 +627,31 @@ class Forecaster:
             the last block's window.
         y : array_like, optional
             A new history to forecast from, in the form given to :meth:`fit`
-            (default: the series seen by :meth:`fit`). It must start at the same
-            season position as the fitted series (seasonal indices are aligned
-            to the first point).
+            (default: the series seen by :meth:`fit`). Where a series' forecast
+            depends on the season position (it has seasonal indices, ``seasonal_``,
+            or the ES-RNN learned its season), the history's season position is
+            found as follows, else it is refused:
+
+            * fitted and ``y`` both dated: from the dates, which must have the
+              fitted frequency (a dated ``y`` of another frequency is refused
+              whether or not the position matters);
+            * otherwise ``start`` if given;
+            * otherwise ``y`` must begin with the fitted series' values (the
+              fitted series, its first points, or it extended by new points):
+              position 0.
+
+            A history whose first point is not at the fitted season position
+            loses its first ``(-start) % season_`` points (and rows of ``X``), so
+            that it starts there: its forecast is that of this aligned history.
         X : array_like, optional
             Covariates of the new history ``y`` (required with ``y`` when fitted
             with ``X``).
+        start : int or sequence of int, optional
+            The step of ``y``'s first point counted from the first point given to
+            :meth:`fit` (one per series, or one for all): ``0`` when ``y`` begins
+            where the fitted series began, ``len(fitted series)`` when it begins
+            right after it. Only ``start % season_`` is used. With dated data it
+            must agree with the dates.
 
         Returns
         -------
@@ -633,7 +663,7 @@ class Forecaster:
         """
         self._check_fitted()
         h = self.horizon_ if h is None else check_int(h, "h", minimum=1)
-        series, cov, index = self._histories(h, X_future, y, X)
+        series, cov, index = self._histories(h, X_future, y, X, start)
         out = []
         for i, s in enumerate(series):
             f = self._point(i, s, h, cov[i])
@@ -642,12 +672,12 @@ class Forecaster:
             out.append(f)
         return frames.pack(out, h, self._layout, index=index)
 
-    def _intervals(self, h, coverage, X_future, y, X) -> tuple[list[np.ndarray], dict | None]:
+    def _intervals(self, h, coverage, X_future, y, X, start) -> tuple[list[np.ndarray], dict | None]:
         """Per series (h, len(coverage), 2) bounds in the original units, and the history's dates."""
         self._check_fitted()
         if not self.conformal or not hasattr(self, "scores_"):
             raise RuntimeError("Forecaster: prediction intervals need conformal=True at fit")
-        series, cov, index = self._histories(h, X_future, y, X)
+        series, cov, index = self._histories(h, X_future, y, X, start)
         widths = [intervals.halfwidth(self.scores_, self.step_scale_, c, h) for c in coverage]
         out = [
             intervals.bounds(self._point_z(i, s, h, cov[i]), widths, self.noise_scale_[i], self.log_)
@@ -655,7 +685,9 @@ class Forecaster:
         ]
         return out, index
 
-    def predict_interval(self, h: int | None = None, coverage=(0.8, 0.95), X_future=None, y=None, X=None):
+    def predict_interval(
+        self, h: int | None = None, coverage=(0.8, 0.95), X_future=None, y=None, X=None, start=None
+    ):
         """Central prediction intervals, calibrated by split conformal prediction.
 
         At fit time (``conformal=True``) the back-test's forecast errors on the
@@ -673,7 +705,7 @@ class Forecaster:
             Steps (default ``horizon_``).
         coverage : float or sequence of float
             Nominal coverages, each in (0, 1).
-        X_future, y, X
+        X_future, y, X, start
             As in :meth:`predict`.
 
         Returns
@@ -688,10 +720,12 @@ class Forecaster:
         self._check_fitted()
         h = check_int(h, "h", minimum=1)
         cov = intervals.check_levels(coverage, "coverage", 0.0, 1.0)
-        out, index = self._intervals(h, cov, X_future, y, X)
+        out, index = self._intervals(h, cov, X_future, y, X, start)
         return frames.pack_levels(out, h, self._layout, intervals.interval_columns(cov), index=index)
 
-    def predict_quantiles(self, h: int | None = None, quantiles=(0.1, 0.9), X_future=None, y=None, X=None):
+    def predict_quantiles(
+        self, h: int | None = None, quantiles=(0.1, 0.9), X_future=None, y=None, X=None, start=None
+    ):
         """Forecast quantiles: the bounds of the conformal central intervals.
 
         Quantile ``q < 0.5`` is the lower bound of the ``1 - 2q`` interval,
@@ -703,7 +737,7 @@ class Forecaster:
         h : int, optional
         quantiles : float or sequence of float
             Each in (0, 1).
-        X_future, y, X
+        X_future, y, X, start
             As in :meth:`predict`.
 
         Returns
@@ -718,10 +752,12 @@ class Forecaster:
         h = check_int(h, "h", minimum=1)
         qs = intervals.check_levels(quantiles, "quantiles", 0.0, 1.0)
         covs = intervals.quantile_coverages(qs)
-        ivs, index = self._intervals(h, covs, X_future, y, X) if covs else ([None] * self.n_series_, None)
+        ivs, index = (
+            self._intervals(h, covs, X_future, y, X, start) if covs else ([None] * self.n_series_, None)
+        )
         points = [None] * self.n_series_
         if 0.5 in qs:
-            series, cov, index = self._histories(h, X_future, y, X)
+            series, cov, index = self._histories(h, X_future, y, X, start)
             points = [self._point(i, s, h, cov[i]) for i, s in enumerate(series)]
         out = [intervals.quantiles_from(qs, h, iv, p) for iv, p in zip(ivs, points, strict=True)]
         return frames.pack_levels(out, h, self._layout, list(qs), index=index)

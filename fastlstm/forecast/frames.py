@@ -16,6 +16,12 @@ form       input                                            output of ``pack``
 ``panel``  a long DataFrame ``unique_id, ds, y``            a long DataFrame ``unique_id, ds, ...``
 =========  ===============================================  =======================================
 
+A DataFrame without ``unique_id`` that has a date column (datetime or period dtype, or a column
+named ``ds`` of dates or integer steps) and one value column is one dated series (form ``series``,
+named after the value column); with several value columns (or several date columns) it is refused
+as ambiguous. Dates are never values: a datetime, timedelta or period column of a wide frame, or
+such a Series or array, is refused.
+
 pandas is imported only when the caller passes (or fitted on) pandas objects.
 """
 
@@ -23,17 +29,45 @@ from __future__ import annotations
 
 import numpy as np
 
-from .timeindex import _pandas, future_index, index_meta
+from .timeindex import _pandas, future_index, index_meta, start_offset
 from .windows import as_series
 
-__all__ = ["history_inputs", "ingest", "next_index", "pack", "pack_levels", "split_covariates"]
+__all__ = [
+    "history_inputs",
+    "ingest",
+    "next_index",
+    "pack",
+    "pack_levels",
+    "season_starts",
+    "split_covariates",
+]
 
 #: the forms whose output is NumPy (the others are pandas)
 ARRAY_FORMS = ("1d", "2d", "list")
 
 
+def _not_dates(dtype, where: str) -> None:
+    """Refuse a datetime, timedelta or period dtype where numbers are expected."""
+    dated = dtype.kind in "mM" if isinstance(dtype, np.dtype) else _is_date_dtype(dtype, durations=True)
+    if dated:
+        raise ValueError(f"{where}: expected numbers, got dates (dtype {dtype})")
+
+
+def _is_date_dtype(dtype, durations: bool = False) -> bool:
+    """A pandas (or NumPy) datetime or period dtype, time-zone aware or not (or, with
+    ``durations``, a timedelta dtype)."""
+    pd = _pandas()
+    return bool(
+        pd.api.types.is_datetime64_any_dtype(dtype)
+        or isinstance(dtype, pd.PeriodDtype)
+        or (durations and pd.api.types.is_timedelta64_dtype(dtype))
+    )
+
+
 def _split_series(y, name: str) -> tuple[list[np.ndarray], str]:
     """A list of 1-D float64 series and the input form ('1d', '2d', 'list')."""
+    if isinstance(y, np.ndarray):
+        _not_dates(y.dtype, name)
     if isinstance(y, (list, tuple)) and len(y) > 0 and not np.isscalar(y[0]) and np.ndim(y[0]) >= 1:
         out = []
         for i, s in enumerate(y):
@@ -66,11 +100,18 @@ def ingest(y, name: str) -> tuple[list[np.ndarray], str, dict]:
         pd = _pandas()
         if isinstance(y, pd.DataFrame) and {"unique_id", "ds", "y"} <= set(y.columns):
             return _ingest_panel(y, name)
+        if isinstance(y, pd.DataFrame):
+            dates = [c for c in y.columns if _is_date_dtype(y[c].dtype) or c == "ds"]
+            if dates:
+                return _ingest_dated_frame(y, dates, name)
+            for c in y.columns:
+                _not_dates(y[c].dtype, f"{name}, column {c!r}")
+            meta["columns"] = list(y.columns)
+        else:
+            _not_dates(y.dtype, name)
         idx = index_meta(y.index, name)
         if idx is not None:
             meta["index"] = idx
-        if isinstance(y, pd.DataFrame):
-            meta["columns"] = list(y.columns)
         series, form = _split_series(y, name)
         if idx is not None:
             form = "series" if form == "1d" else "frame"
@@ -81,37 +122,69 @@ def ingest(y, name: str) -> tuple[list[np.ndarray], str, dict]:
     return series, form, meta
 
 
+def _values(vals, where: str) -> np.ndarray:
+    """A value column as float64, refusing a missing or non-numeric value by its row."""
+    pd = _pandas()
+    _not_dates(vals.dtype, f"{where}, column {vals.name!r}")
+    bad = ~np.isfinite(pd.to_numeric(vals, errors="coerce").to_numpy(dtype=np.float64))
+    if bad.any():
+        row = vals.index[int(np.flatnonzero(bad)[0])]
+        raise ValueError(
+            f"{where}, row {row}, column {vals.name!r}: expected a finite number, got {vals[row]!r}"
+        )
+    return vals.to_numpy(dtype=np.float64)
+
+
+def _time_meta(ds, where: str) -> dict:
+    """The description of a date column (datetimes, periods, or evenly spaced integer steps)."""
+    pd = _pandas()
+    if pd.api.types.is_datetime64_any_dtype(ds) or isinstance(ds.dtype, pd.PeriodDtype):
+        index = pd.DatetimeIndex(ds) if pd.api.types.is_datetime64_any_dtype(ds) else pd.PeriodIndex(ds)
+        return index_meta(index, where)
+    d = ds.to_numpy()
+    if not np.issubdtype(d.dtype, np.number):
+        raise ValueError(
+            f"{where}, column {ds.name!r}: expected datetimes, periods or integers, got dtype {ds.dtype}"
+        )
+    steps = np.diff(d)
+    if len(steps) and (np.any(steps <= 0) or np.any(steps != steps[0])):
+        j = int(np.flatnonzero((steps <= 0) | (steps != steps[0]))[0]) + 1
+        raise ValueError(
+            f"{where}, row {ds.index[j]}, column {ds.name!r}: expected increasing, evenly spaced values, "
+            f"got {d[j - 1]!r} then {d[j]!r}"
+        )
+    step = int(steps[0]) if len(steps) else 1
+    return {"kind": "int", "freq": str(step), "last": str(int(d[-1]))}
+
+
+def _ingest_dated_frame(df, dates: list, name: str) -> tuple[list[np.ndarray], str, dict]:
+    """A DataFrame with a date column and no ``unique_id``: one dated series (form ``series``)."""
+    values = [c for c in df.columns if c not in dates]
+    if index_meta(df.index, name) is not None:
+        raise ValueError(
+            f"{name}: column {dates[0]!r} holds dates, and the index is already dated: expected "
+            "value columns only (drop the date column)"
+        )
+    layouts = (
+        "expected one date column and one value column (one dated series), a long panel with "
+        "columns unique_id, ds, y, or a wide DataFrame indexed by the dates (df.set_index(date column))"
+    )
+    if len(dates) > 1:
+        raise ValueError(f"{name}: several date columns {dates}: {layouts}")
+    if len(values) != 1:
+        raise ValueError(f"{name}: date column {dates[0]!r} with value columns {values}: {layouts}")
+    vals = _values(df[values[0]], name)
+    return [vals], "series", {"index": _time_meta(df[dates[0]], name), "name": values[0]}
+
+
 def _ingest_panel(df, name: str) -> tuple[list[np.ndarray], str, dict]:
     """A long DataFrame (unique_id, ds, y): one series per id, in order of first appearance."""
-    pd = _pandas()
     series, ids, idx_metas = [], [], []
     for uid, g in df.groupby("unique_id", sort=False):
-        ds = g["ds"]
-        vals = g["y"]
         where = f"{name}: unique_id {uid!r}"
-        bad = ~np.isfinite(pd.to_numeric(vals, errors="coerce").to_numpy(dtype=np.float64))
-        if bad.any():
-            row = g.index[int(np.flatnonzero(bad)[0])]
-            raise ValueError(f"{where}, row {row}, column 'y': expected a finite number, got {vals[row]!r}")
-        if pd.api.types.is_datetime64_any_dtype(ds) or isinstance(ds.dtype, pd.PeriodDtype):
-            index = pd.DatetimeIndex(ds) if pd.api.types.is_datetime64_any_dtype(ds) else pd.PeriodIndex(ds)
-            idx_metas.append(index_meta(index, where))
-        else:
-            d = ds.to_numpy()
-            if not np.issubdtype(d.dtype, np.number):
-                raise ValueError(
-                    f"{where}, column 'ds': expected datetimes, periods or integers, got dtype {ds.dtype}"
-                )
-            steps = np.diff(d)
-            if len(steps) and (np.any(steps <= 0) or np.any(steps != steps[0])):
-                j = int(np.flatnonzero((steps <= 0) | (steps != steps[0]))[0]) + 1
-                raise ValueError(
-                    f"{where}, row {g.index[j]}, column 'ds': expected increasing, evenly spaced values, "
-                    f"got {d[j - 1]!r} then {d[j]!r}"
-                )
-            step = int(steps[0]) if len(steps) else 1
-            idx_metas.append({"kind": "int", "freq": str(step), "last": str(int(d[-1]))})
-        series.append(vals.to_numpy(dtype=np.float64))
+        vals = _values(g["y"], where)
+        idx_metas.append(_time_meta(g["ds"], where))
+        series.append(vals)
         ids.append(uid)
     freqs = {m["freq"] for m in idx_metas}
     if len(freqs) > 1:
@@ -143,7 +216,20 @@ def split_covariates(X, lengths: list[int], name: str) -> list[np.ndarray] | Non
 
 
 def history_inputs(
-    steps: int, X_future, y, X, *, fitted, fitted_covariates, n_covariates: int, log: bool, input_size: int
+    steps: int,
+    X_future,
+    y,
+    X,
+    *,
+    fitted,
+    fitted_covariates,
+    n_covariates: int,
+    log: bool,
+    input_size: int,
+    start=None,
+    fitted_index=None,
+    season: int = 1,
+    positional=None,
 ):
     """The histories to forecast ``steps`` from, validated against the fit (``predict``'s entry).
 
@@ -160,19 +246,33 @@ def history_inputs(
         Whether the fit was on the log scale (the history must then be positive).
     input_size : int
         The least points a history needs.
+    start : int or sequence of int, optional
+        ``predict``'s ``start``: the step of the history's first point, counted from the fitted
+        series' first point (one for all series, or one per series).
+    fitted_index : dict or list of dict, optional
+        The fitted series' dates (:attr:`Forecaster.index_`).
+    season : int
+        The season length of the fit.
+    positional : list of bool, optional
+        Per series, whether its forecast depends on the season position (seasonal indices or a
+        learned season); default: none does.
 
     Returns
     -------
     series : list of numpy.ndarray
+        Each history from its first point at the fitted season position (see :func:`season_starts`).
     cov : list of numpy.ndarray or None
         Per series, the covariates of the history and the ``steps`` future rows.
     index : dict or None
         The new history's dates (None for the fitted history's).
     """
     index = None
+    drops = [0] * len(fitted)
     if y is None:
         if X is not None:
             raise ValueError("X: expected None when y is None (the fitted history's covariates are used)")
+        if start is not None:
+            raise ValueError(f"start: expected None when y is None (the fitted history), got {start!r}")
         series, covs = fitted, fitted_covariates
     else:
         series, _, meta = ingest(y, "y")
@@ -185,6 +285,10 @@ def history_inputs(
                 f"X: expected {'covariates for the history y' if n_covariates else 'None'} "
                 f"(the model was fitted {'with' if n_covariates else 'without'} X)"
             )
+        starts = season_starts(series, index, start, fitted, fitted_index, season, positional)
+        drops = [(-k) % season for k in starts]
+        series = [s[d:] for s, d in zip(series, drops, strict=True)]
+        covs = None if covs is None else [c[d:] for c, d in zip(covs, drops, strict=True)]
     for i, s in enumerate(series):
         if log and np.any(s <= 0):
             raise ValueError(
@@ -192,7 +296,14 @@ def history_inputs(
                 + (f" in series {i}" if len(series) > 1 else "")
             )
         if len(s) < input_size:
-            raise ValueError(f"y: series {i} expected at least input_size={input_size} points, got {len(s)}")
+            aligned = (
+                f" after dropping its first {drops[i]} (to start at the season position of fit)"
+                if drops[i]
+                else ""
+            )
+            raise ValueError(
+                f"y: series {i} expected at least input_size={input_size} points{aligned}, got {len(s)}"
+            )
     futs = None
     if n_covariates:
         if X_future is None:
@@ -208,12 +319,76 @@ def history_inputs(
     return series, cov, index
 
 
+def _meta_at(metas, i: int):
+    """Series ``i``'s dates of ``metas`` (one description for all, one per series, or None)."""
+    return metas[i] if isinstance(metas, list) else metas
+
+
+def season_starts(series, index, start, fitted, fitted_index, season: int, positional) -> list[int]:
+    """Per series of a new history, the step of its first point counted from the fitted series'
+    first point, modulo ``season`` (the rule of ``Forecaster.predict``'s ``y``).
+
+    * Both dated (the history's dates ``index``, the fit's ``fitted_index``): from the dates,
+      which must have the fitted frequency; ``start``, if given, must agree with them.
+    * Otherwise, where the series' forecast depends on the season position (``positional``):
+      ``start`` if given, else 0 when the history begins with the fitted series' values (the
+      fitted series itself, a part of it from its start, or it extended by new points); anything
+      else is refused, since its season position is unknown.
+    * Where the forecast does not depend on it: 0.
+
+    Raises
+    ------
+    ValueError
+        Naming ``y`` or ``start``.
+    """
+    n = len(series)
+    if start is None or np.ndim(start) == 0:
+        starts = [start] * n
+    else:
+        starts = list(start)
+        if len(starts) != n:
+            raise ValueError(f"start: expected one int or {n} (one per series), got {len(starts)}")
+    for k in starts:
+        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer))):
+            raise TypeError(f"start: expected an int (or one per series), got {type(k).__name__} {k!r}")
+    out = []
+    for i, s in enumerate(series):
+        where = "y" + (f", series {i}" if n > 1 else "")
+        mine, theirs = _meta_at(index, i), _meta_at(fitted_index, i)
+        dated = None
+        if mine is not None and theirs is not None:
+            dated = start_offset(theirs, len(fitted[i]), mine, len(s), where)
+            if starts[i] is not None and (int(starts[i]) - dated) % max(season, 1):
+                raise ValueError(
+                    f"start: {starts[i]} disagrees with the dates of {where}, whose first point is "
+                    f"{dated} steps after the first fitted point"
+                )
+        if season <= 1 or not (positional and positional[i]):
+            out.append(0)
+            continue
+        k = dated if dated is not None else starts[i]
+        if k is None:
+            m = min(len(s), len(fitted[i]))
+            if not np.array_equal(s[:m], fitted[i][:m]):
+                raise ValueError(
+                    f"{where}: the season position of this history is unknown (season {season}): it is "
+                    f"{'not dated (the fit was)' if theirs is not None else 'not dated'} and does not "
+                    "begin with the fitted series' values; pass "
+                    f"{'it with its dates, or ' if theirs is not None else ''}start=, the step of its "
+                    "first point counted from the first fitted point (e.g. start=1 when it begins "
+                    "one step after the fitted series began)"
+                )
+            k = 0
+        out.append(int(k) % season)
+    return out
+
+
 def next_index(metas, i: int, steps: int):
     """The pandas index of series ``i``'s next ``steps`` steps after the history ``metas``
     describes (one dict, or one per series), or None without dates."""
     if metas is None:
         return None
-    meta = metas[i] if isinstance(metas, list) else metas
+    meta = _meta_at(metas, i)
     if meta["kind"] == "int":
         pd = _pandas()
         step = int(meta["freq"])

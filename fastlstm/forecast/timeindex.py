@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import warnings
 
 from .._optional import import_optional
 
@@ -37,6 +38,7 @@ __all__ = [
     "index_meta",
     "parse_dates",
     "season_of_freq",
+    "start_offset",
 ]
 
 #: frequency name -> (season length, default horizon)
@@ -127,13 +129,25 @@ def index_meta(index, name: str = "y") -> dict | None:
     _check_order(list(index), name)
     freq = index.freqstr if index.freq is not None else None
     if freq is None and len(index) >= 3:
-        freq = pd.infer_freq(index)
+        freq = _infer_freq(index)
     if freq is None:
         raise ValueError(
             f"{name}: expected a regular date index (a frequency pandas can infer), got a gap at "
             f"{_first_gap(index)}"
         )
     return {"kind": kind, "freq": freq, "last": str(index[-1])}
+
+
+def _infer_freq(index) -> str | None:
+    """``pandas.infer_freq`` as a string (or None), without the warning of pandas >= 3.1, whose
+    ``infer_freq`` is moving from strings to offsets."""
+    pd = _pandas()
+    try:
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            freq = pd.infer_freq(index)
+    except (KeyError, AttributeError):  # pandas < 3.1 (OptionError): a string, no warning
+        freq = pd.infer_freq(index)
+    return getattr(freq, "freqstr", freq)
 
 
 def _check_order(values: list, name: str) -> None:
@@ -153,7 +167,7 @@ def _first_gap(index) -> str:
         return f"only {len(index)} dates"
     for part in (index[:3], index[-3:]):
         try:
-            freq = pd.infer_freq(part)
+            freq = _infer_freq(part)
         except (TypeError, ValueError):
             freq = None
         if freq is None:
@@ -166,6 +180,51 @@ def _first_gap(index) -> str:
             if index[i] != expected[i]:
                 return f"row {i}: {index[i - 1]} is followed by {index[i]}, expected {expected[i]}"
     return "no frequency found"
+
+
+#: frequency aliases pandas renamed (2.2) and then removed (3.0): a description written under one
+#: pandas version is read under another
+_RENAMED = [
+    ("M", "ME"),
+    ("BM", "BME"),
+    ("Q", "QE"),
+    ("BQ", "BQE"),
+    ("A", "Y", "YE"),
+    ("BA", "BY", "BYE"),
+    ("AS", "YS"),
+    ("BAS", "BYS"),
+    ("H", "h"),
+    ("BH", "bh"),
+    ("T", "min"),
+    ("S", "s"),
+    ("L", "ms"),
+    ("U", "us"),
+    ("N", "ns"),
+]
+
+
+def _frequency(freq: str, period: bool = False):
+    """The pandas offset (``period``: the period frequency) of a frequency string, also when it
+    was written under a pandas version with other aliases (``"M"``/``"ME"``, ``"A-DEC"``/``"YE-DEC"``)."""
+    pd = _pandas()
+
+    def parse(f):
+        return pd.Period("2000-01-01", freq=f).freq if period else pd.tseries.frequencies.to_offset(f)
+
+    base, sep, anchor = str(freq).partition("-")
+    head = base.lstrip("0123456789")
+    aliases = [a for group in _RENAMED if head in group for a in group if a != head]
+    for f in [freq] + [base[: len(base) - len(head)] + a + sep + anchor for a in aliases]:
+        try:
+            with warnings.catch_warnings():  # a deprecated alias: try the others first
+                warnings.simplefilter("error")
+                return parse(f)
+        except (ValueError, Warning):
+            continue
+    try:
+        return parse(freq)  # with its warning, if it has one
+    except ValueError as exc:
+        raise ValueError(f"frequency {freq!r}: not a frequency of this pandas version ({exc})") from exc
 
 
 def future_index(meta: dict, h: int):
@@ -183,11 +242,76 @@ def future_index(meta: dict, h: int):
     """
     pd = _pandas()
     if meta["kind"] == "period":
-        last = pd.Period(meta["last"], freq=meta["freq"])
-        return pd.period_range(last + 1, periods=h, freq=meta["freq"])
-    offset = pd.tseries.frequencies.to_offset(meta["freq"])
+        freq = _frequency(meta["freq"], period=True)
+        return pd.period_range(pd.Period(meta["last"], freq=freq) + 1, periods=h, freq=freq)
+    offset = _frequency(meta["freq"])
     last = pd.Timestamp(meta["last"])
     return pd.date_range(last + offset, periods=h, freq=offset)
+
+
+def _describe(meta: dict) -> str:
+    kind = {"datetime": "dates", "period": "periods", "int": "integer steps"}[meta["kind"]]
+    return f"{kind} of frequency {meta['freq']!r}"
+
+
+def start_offset(fitted: dict, n_fitted: int, history: dict, n_history: int, name: str = "y") -> int:
+    """Steps from the first date of a fitted series to the first date of a new history.
+
+    Both are described by :func:`index_meta` (or a panel's integer ``ds``: ``kind`` ``"int"``,
+    ``freq`` the step) and their lengths; the history must have the fitted frequency (the same
+    dates, whatever their pandas alias: ``QS-JAN`` and ``QS-OCT`` are the same quarter starts).
+
+    Parameters
+    ----------
+    fitted : dict
+        The fitted series' dates.
+    n_fitted : int
+        Its length.
+    history : dict
+        The new history's dates.
+    n_history : int
+        Its length.
+    name : str
+        What to name in error messages.
+
+    Returns
+    -------
+    int
+        Negative when the history starts before the fitted series.
+
+    Raises
+    ------
+    ValueError
+        The history's dates are of another kind or frequency, or off the fitted dates' grid.
+    """
+    mismatch = ValueError(f"{name}: expected {_describe(fitted)} (as in fit), got {_describe(history)}")
+    if fitted["kind"] != history["kind"]:
+        raise mismatch
+    if fitted["kind"] == "int":
+        step, gap = int(fitted["freq"]), int(history["last"]) - int(fitted["last"])
+        if int(history["freq"]) != step or gap % step:
+            raise mismatch
+        return gap // step + n_fitted - n_history
+    pd = _pandas()
+    if fitted["kind"] == "period":
+        a = pd.Period(fitted["last"], freq=_frequency(fitted["freq"], period=True))
+        b = pd.Period(history["last"], freq=_frequency(history["freq"], period=True))
+        if a.freq != b.freq:
+            raise mismatch
+        return (b - a).n + n_fitted - n_history
+    off = _frequency(fitted["freq"])
+    a, b = pd.Timestamp(fitted["last"]), pd.Timestamp(history["last"])
+    if (a.tz is None) != (b.tz is None):
+        raise ValueError(
+            f"{name}: expected {'time-zone aware' if a.tz is not None else 'naive'} dates (as in fit), "
+            f"got {'time-zone aware' if b.tz is not None else 'naive'} ones"
+        )
+    own = pd.date_range(end=b, periods=n_history, freq=_frequency(history["freq"]))
+    if not off.is_on_offset(b) or not own.equals(pd.date_range(end=b, periods=n_history, freq=off)):
+        raise mismatch
+    between = pd.date_range(min(a, b), max(a, b), freq=off)  # both ends on the fitted dates
+    gap = (len(between) - 1) * (1 if b >= a else -1)
+    return gap + n_fitted - n_history
 
 
 # ------------------------------------------------------------ CSV labels
