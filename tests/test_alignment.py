@@ -67,14 +67,20 @@ def test_period_index_and_panels_align_from_dates():
 def test_undated_history_needs_its_start_unless_it_begins_as_fitted(fitted):
     f, s = fitted
     y = s.to_numpy()
-    with pytest.raises(ValueError, match=r"y: the season position .* unknown .*start="):
+    with pytest.raises(
+        ValueError,
+        match=r"y: where this history starts is unknown \(needed for its season position and the "
+        r"forecast dates\).*start=",
+    ):
         f.predict(y=y[1:])
-    np.testing.assert_array_equal(f.predict(y=y[1:], start=1).to_numpy(), f.predict(y=s.iloc[1:]).to_numpy())
+    by_start, by_dates = f.predict(y=y[1:], start=1), f.predict(y=s.iloc[1:])
+    pd.testing.assert_series_equal(by_start, by_dates)  # the same numbers on the same dates
     assert np.array_equal(f.predict(y=y[1:], start=5), f.predict(y=y[1:], start=1))  # start % season
     # the common uses: no history, the fitted series, a part of it from its start, it extended
     for ok in (None, y[:40], y[:30], y):
         assert np.isfinite(f.predict(y=ok).to_numpy()).all()
-    np.testing.assert_array_equal(f.predict(y=y).to_numpy(), f.predict(y=s).to_numpy())
+    pd.testing.assert_series_equal(f.predict(y=y), f.predict(y=s))  # its dates continue the extension
+    assert f.predict(y=y).index[0] == pd.Timestamp("2012-01-01")
     with pytest.raises(ValueError, match="start: 2 disagrees with the dates of y"):
         f.predict(y=s.iloc[1:], start=2)
     with pytest.raises(ValueError, match="start: expected None when y is None"):
@@ -85,10 +91,16 @@ def test_undated_history_needs_its_start_unless_it_begins_as_fitted(fitted):
         f.predict(y=s.iloc[1:11])
 
 
-def test_position_free_models_take_any_history():
+def test_position_free_models_take_any_history_with_known_dates():
     y = _quarterly()
     f = Forecaster(input_size=8, horizon=4, season=4, **{**QUICK, "deseasonalize": False}).fit(y[:40])
     assert f.predict(y=y[1:]).shape == (4,)  # no seasonal indices: the position does not matter
+    s = pd.Series(y, index=pd.date_range("2000-01-01", periods=len(y), freq="QS"))
+    g = Forecaster(input_size=8, horizon=4, **{**QUICK, "deseasonalize": False}).fit(s.iloc[:40])
+    assert g._positional() == [False]
+    with pytest.raises(ValueError, match=r"unknown \(needed for the forecast dates\)"):
+        g.predict(y=y[1:])  # the forecasts' dates would be unknown
+    pd.testing.assert_series_equal(g.predict(y=y[1:], start=1), g.predict(y=s.iloc[1:]))
 
 
 def test_dated_history_of_another_frequency_is_refused(fitted):

@@ -10,6 +10,7 @@ from fastlstm.forecast.timeindex import (
     index_meta,
     parse_dates,
     season_of_freq,
+    shift_meta,
     start_offset,
 )
 
@@ -153,3 +154,16 @@ def test_inferred_frequencies_are_strings_without_warnings():
     idx = pd.DatetimeIndex(list(pd.date_range("2000-01-01", periods=12, freq="MS")))  # no freq set
     assert idx.freq is None
     assert index_meta(idx)["freq"] == "MS"  # pandas >= 3.1 warns from infer_freq unless asked for offsets
+
+
+def test_shift_meta_moves_the_last_date_by_steps():
+    pytest.importorskip("pandas")
+    assert shift_meta({"kind": "period", "freq": "Q-DEC", "last": "2000Q4"}, 3)["last"] == "2001Q3"
+    assert shift_meta({"kind": "datetime", "freq": "MS", "last": "2000-01-01"}, -2)["last"].startswith(
+        "1999-11-01"
+    )
+    assert shift_meta({"kind": "int", "freq": "2", "last": "10"}, 4) == {
+        "kind": "int",
+        "freq": "2",
+        "last": "18",
+    }

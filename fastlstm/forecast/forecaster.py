@@ -627,22 +627,24 @@ class Forecaster:
             the last block's window.
         y : array_like, optional
             A new history to forecast from, in the form given to :meth:`fit`
-            (default: the series seen by :meth:`fit`). Where a series' forecast
-            depends on the season position (it has seasonal indices, ``seasonal_``,
-            or the ES-RNN learned its season), the history's season position is
-            found as follows, else it is refused:
+            (default: the series seen by :meth:`fit`). Where it starts, relative
+            to the fitted series, sets its season position (seasonal indices,
+            ``seasonal_``, and the ES-RNN's learned season are tied to it) and,
+            after a dated fit, the forecasts' dates. It is found as follows:
 
-            * fitted and ``y`` both dated: from the dates, which must have the
-              fitted frequency (a dated ``y`` of another frequency is refused
-              whether or not the position matters);
+            * fit and ``y`` both dated: from the dates, which must have the
+              fitted frequency (a dated ``y`` of another frequency is refused);
             * otherwise ``start`` if given;
-            * otherwise ``y`` must begin with the fitted series' values (the
-              fitted series, its first points, or it extended by new points):
-              position 0.
+            * otherwise, when the fit was dated or the series' forecast depends
+              on the season position, ``y`` must begin with the fitted series'
+              values (the fitted series, its first points, or it extended by
+              new points: ``start`` 0); anything else is refused, never read at
+              a wrong season position. (An undated fit whose forecasts do not
+              depend on the position takes any history.)
 
-            A history whose first point is not at the fitted season position
-            loses its first ``(-start) % season_`` points (and rows of ``X``), so
-            that it starts there: its forecast is that of this aligned history.
+            A history that does not start at the fitted season position loses
+            its first ``(-start) % season_`` points (and rows of ``X``): its
+            forecast is that of the aligned history that remains.
         X : array_like, optional
             Covariates of the new history ``y`` (required with ``y`` when fitted
             with ``X``).
@@ -650,8 +652,9 @@ class Forecaster:
             The step of ``y``'s first point counted from the first point given to
             :meth:`fit` (one per series, or one for all): ``0`` when ``y`` begins
             where the fitted series began, ``len(fitted series)`` when it begins
-            right after it. Only ``start % season_`` is used. With dated data it
-            must agree with the dates.
+            right after it. It sets the season position (``start % season_``) and,
+            after a dated fit, the forecasts' dates; with a dated ``y`` it must
+            agree with the dates (up to whole seasons), which are used.
 
         Returns
         -------

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .timeindex import _pandas, future_index, index_meta, start_offset
+from .timeindex import _pandas, future_index, index_meta, shift_meta, start_offset
 from .windows import as_series
 
 __all__ = [
@@ -286,7 +286,16 @@ def history_inputs(
                 f"(the model was fitted {'with' if n_covariates else 'without'} X)"
             )
         starts = season_starts(series, index, start, fitted, fitted_index, season, positional)
-        drops = [(-k) % season for k in starts]
+        if index is None and fitted_index is not None:  # the dates follow from where it starts
+            index = [
+                shift_meta(_meta_at(fitted_index, i), k + len(s) - len(fitted[i]))
+                for i, (s, k) in enumerate(zip(series, starts, strict=True))
+            ]
+            index = index if isinstance(fitted_index, list) else index[0]
+        drops = [
+            (-k) % season if season > 1 and positional is not None and positional[i] and k is not None else 0
+            for i, k in enumerate(starts)
+        ]
         series = [s[d:] for s, d in zip(series, drops, strict=True)]
         covs = None if covs is None else [c[d:] for c, d in zip(covs, drops, strict=True)]
     for i, s in enumerate(series):
@@ -324,21 +333,22 @@ def _meta_at(metas, i: int):
     return metas[i] if isinstance(metas, list) else metas
 
 
-def season_starts(series, index, start, fitted, fitted_index, season: int, positional) -> list[int]:
+def season_starts(series, index, start, fitted, fitted_index, season: int, positional) -> list:
     """Per series of a new history, the step of its first point counted from the fitted series'
-    first point, modulo ``season`` (the rule of ``Forecaster.predict``'s ``y``).
+    first point (the rule of ``Forecaster.predict``'s ``y``), or None where it is not needed.
 
     * Both dated (the history's dates ``index``, the fit's ``fitted_index``): from the dates,
       which must have the fitted frequency; ``start``, if given, must agree with them.
-    * Otherwise, where the series' forecast depends on the season position (``positional``):
-      ``start`` if given, else 0 when the history begins with the fitted series' values (the
-      fitted series itself, a part of it from its start, or it extended by new points); anything
-      else is refused, since its season position is unknown.
-    * Where the forecast does not depend on it: 0.
+    * Otherwise, where the fit was dated (the forecasts' dates follow from it) or the series'
+      forecast depends on the season position (``positional``, with ``season > 1``): ``start``
+      if given, else 0 when the history begins with the fitted series' values (the fitted
+      series itself, a part of it from its start, or it extended by new points); anything else
+      is refused, since where it starts is unknown.
+    * Otherwise ``start`` (None when not given).
 
     Raises
     ------
-    ValueError
+    ValueError, TypeError
         Naming ``y`` or ``start``.
     """
     n = len(series)
@@ -355,31 +365,32 @@ def season_starts(series, index, start, fitted, fitted_index, season: int, posit
     for i, s in enumerate(series):
         where = "y" + (f", series {i}" if n > 1 else "")
         mine, theirs = _meta_at(index, i), _meta_at(fitted_index, i)
-        dated = None
+        k = None if starts[i] is None else int(starts[i])
         if mine is not None and theirs is not None:
             dated = start_offset(theirs, len(fitted[i]), mine, len(s), where)
-            if starts[i] is not None and (int(starts[i]) - dated) % max(season, 1):
+            if k is not None and (k - dated) % max(season, 1):
                 raise ValueError(
-                    f"start: {starts[i]} disagrees with the dates of {where}, whose first point is "
+                    f"start: {k} disagrees with the dates of {where}, whose first point is "
                     f"{dated} steps after the first fitted point"
                 )
-        if season <= 1 or not (positional and positional[i]):
-            out.append(0)
-            continue
-        k = dated if dated is not None else starts[i]
-        if k is None:
+            k = dated
+        positional_i = season > 1 and positional is not None and positional[i]
+        if k is None and (theirs is not None or positional_i):
             m = min(len(s), len(fitted[i]))
             if not np.array_equal(s[:m], fitted[i][:m]):
+                needs = [
+                    w for w, c in (("its season position", positional_i), ("the forecast dates", theirs)) if c
+                ]
                 raise ValueError(
-                    f"{where}: the season position of this history is unknown (season {season}): it is "
-                    f"{'not dated (the fit was)' if theirs is not None else 'not dated'} and does not "
-                    "begin with the fitted series' values; pass "
+                    f"{where}: where this history starts is unknown (needed for {' and '.join(needs)}): "
+                    f"it is {'not dated (the fit was)' if theirs is not None else 'not dated'} and does "
+                    "not begin with the fitted series' values; pass "
                     f"{'it with its dates, or ' if theirs is not None else ''}start=, the step of its "
                     "first point counted from the first fitted point (e.g. start=1 when it begins "
                     "one step after the fitted series began)"
                 )
             k = 0
-        out.append(int(k) % season)
+        out.append(k)
     return out
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "index_meta",
     "parse_dates",
     "season_of_freq",
+    "shift_meta",
     "start_offset",
 ]
 
@@ -312,6 +313,19 @@ def start_offset(fitted: dict, n_fitted: int, history: dict, n_history: int, nam
     between = pd.date_range(min(a, b), max(a, b), freq=off)  # both ends on the fitted dates
     gap = (len(between) - 1) * (1 if b >= a else -1)
     return gap + n_fitted - n_history
+
+
+def shift_meta(meta: dict, steps: int) -> dict:
+    """The description :func:`index_meta` of the same frequency with its last date ``steps``
+    steps later (earlier when negative)."""
+    if meta["kind"] == "int":
+        return {**meta, "last": str(int(meta["last"]) + steps * int(meta["freq"]))}
+    pd = _pandas()
+    if meta["kind"] == "period":
+        last = pd.Period(meta["last"], freq=_frequency(meta["freq"], period=True)) + steps
+    else:
+        last = pd.Timestamp(meta["last"]) + steps * _frequency(meta["freq"])
+    return {**meta, "last": str(last)}
 
 
 # ------------------------------------------------------------ CSV labels
