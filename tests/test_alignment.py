@@ -62,6 +62,16 @@ def test_period_index_and_panels_align_from_dates():
     late = panel[panel.ds >= ds[3]]  # each series starts three quarters later
     aligned = panel[panel.ds >= ds[4]]
     np.testing.assert_array_equal(g.predict(y=late)["forecast"], g.predict(y=aligned)["forecast"])
+    swapped = pd.concat([aligned[aligned.unique_id == "b"], aligned[aligned.unique_id == "a"]])
+    with pytest.raises(
+        ValueError, match=r"y: expected the unique_id values of fit in their order \['a', 'b'\]"
+    ):
+        g.predict(y=swapped)  # never paired with another series' model state
+    wide = pd.DataFrame({"a": y, "b": 2.0 * y}, index=ds)
+    w = Forecaster(input_size=8, horizon=4, **QUICK).fit(wide.iloc[:40])
+    np.testing.assert_array_equal(
+        w.predict(y=wide.iloc[2:]).to_numpy(), w.predict(y=wide.iloc[4:]).to_numpy()
+    )
 
 
 def test_undated_history_needs_its_start_unless_it_begins_as_fitted(fitted):

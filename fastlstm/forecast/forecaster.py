@@ -561,6 +561,7 @@ class Forecaster:
             fitted_index=self.index_,
             season=self.season_,
             positional=self._positional(),
+            fitted_ids=self.ids_,
         )
 
     def _network_z(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
@@ -645,6 +646,8 @@ class Forecaster:
             A history that does not start at the fitted season position loses
             its first ``(-start) % season_`` points (and rows of ``X``): its
             forecast is that of the aligned history that remains.
+            A panel history must have the fit's ``unique_id`` values, in the same
+            order.
         X : array_like, optional
             Covariates of the new history ``y`` (required with ``y`` when fitted
             with ``X``).

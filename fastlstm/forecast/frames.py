@@ -230,6 +230,7 @@ def history_inputs(
     fitted_index=None,
     season: int = 1,
     positional=None,
+    fitted_ids=None,
 ):
     """The histories to forecast ``steps`` from, validated against the fit (``predict``'s entry).
 
@@ -256,6 +257,8 @@ def history_inputs(
     positional : list of bool, optional
         Per series, whether its forecast depends on the season position (seasonal indices or a
         learned season); default: none does.
+    fitted_ids : list, optional
+        A panel fit's ids: a panel history must have the same, in the same order.
 
     Returns
     -------
@@ -279,6 +282,16 @@ def history_inputs(
         index = meta.get("index")
         if len(series) != len(fitted):
             raise ValueError(f"y: expected {len(fitted)} series (as in fit), got {len(series)}")
+        ids = meta.get("ids")
+        if (
+            ids is not None
+            and fitted_ids is not None
+            and [str(u) for u in ids] != [str(u) for u in fitted_ids]
+        ):
+            raise ValueError(
+                f"y: expected the unique_id values of fit in their order {list(fitted_ids)[:10]}, "
+                f"got {ids[:10]}"
+            )
         covs = split_covariates(X, [len(s) for s in series], "X")
         if (covs is None) != (n_covariates == 0):
             raise ValueError(
