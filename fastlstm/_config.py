@@ -4,7 +4,9 @@ Environment variables
 ---------------------
 FASTLSTM_DISABLE_CACHE
     ``1`` turns off Numba's on-disk cache (``cache=True`` otherwise), e.g. on a
-    read-only install.
+    read-only install. The cache is keyed on the contents of the sources a kernel
+    may depend on (:mod:`fastlstm._cache`), so an edited kernel module is never
+    served from a stale cache.
 FASTLSTM_VECTOR_BITS
     ``128``, ``256`` or ``512``: the vector width of the micro-kernels
     (:mod:`fastlstm.kernels.simd`; default: the widest the CPU has). Numba's
@@ -34,6 +36,9 @@ __all__ = ["CACHE", "FASTMATH", "JIT", "JIT_PARALLEL"]
 
 _CACHE_OFF = os.environ.get("FASTLSTM_DISABLE_CACHE", "0") in ("1", "true", "True")
 CACHE: bool = not _CACHE_OFF and not os.environ.get("FASTLSTM_VECTOR_BITS")
+if CACHE:
+    # before any kernel is decorated: the cache is keyed on the kernels' sources
+    from . import _cache  # noqa: F401
 
 FASTMATH: frozenset[str] = frozenset({"contract", "arcp", "nsz"})
 

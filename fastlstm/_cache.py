@@ -1,0 +1,85 @@
+"""Numba's on-disk cache, keyed on the sources a compiled kernel can depend on.
+
+Numba decides whether a cached kernel is still valid from the modification time and size
+of the one file that defines it. A kernel inlines the ``@njit`` functions it calls from
+other modules (``drivers`` calls ``simd``, ``vecmath`` and ``activations``), so after an
+edit of one of those, Numba would load the old machine code from the cache.
+
+This module registers cache locators that are used for fastlstm's own files only and
+replace that stamp with a SHA-256 digest of every source file the kernel may depend on:
+
+- every ``.py`` file of the defining file's own subpackage (its folder),
+- every ``.py`` file of :mod:`fastlstm.kernels`,
+- ``fastlstm/_config.py`` (the JIT options) and this file.
+
+Any edit of one of those files, by content and not by time stamp, turns every cached
+kernel that depends on it into a miss, and Numba compiles afresh. The digest is computed
+once per folder and process. Functions outside fastlstm keep Numba's own locators.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+
+from numba.core import caching
+
+__all__ = ["source_stamp"]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_KERNELS = os.path.join(_PACKAGE, "kernels")
+_SHARED = (os.path.join(_PACKAGE, "_config.py"), os.path.abspath(__file__))
+
+
+def _python_files(folder: str) -> list[str]:
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".py"))
+
+
+@functools.lru_cache(maxsize=None)
+def source_stamp(folder: str) -> str:
+    """The digest of the sources a kernel defined in ``folder`` may depend on (hex)."""
+    paths = sorted(set(_python_files(folder)) | set(_python_files(_KERNELS)) | set(_SHARED))
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(os.path.relpath(path, _PACKAGE).encode())
+        digest.update(b"\0")
+        with open(path, "rb") as f:
+            digest.update(f.read())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _in_package(py_file: str) -> bool:
+    path = os.path.abspath(py_file)
+    return os.path.commonpath([path, _PACKAGE]) == _PACKAGE
+
+
+def _keyed_on_sources(base: type) -> type:
+    """A subclass of Numba's locator ``base`` that serves fastlstm's files only, stamped by content."""
+
+    class Locator(base):
+        def get_source_stamp(self):
+            return source_stamp(os.path.dirname(os.path.abspath(self._py_file)))
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if not _in_package(py_file):
+                return None
+            return super().from_function(py_func, py_file)
+
+    Locator.__name__ = Locator.__qualname__ = f"FastlstmSources{base.__name__}"
+    return Locator
+
+
+def _register() -> None:
+    classes = caching.CacheImpl._locator_classes
+    if any(getattr(c, "__module__", None) == __name__ for c in classes):
+        return
+    bases = [c for c in classes if issubclass(c, caching._SourceFileBackedLocatorMixin)]
+    # ahead of Numba's own, in Numba's order (a user-given cache dir, the in-tree
+    # __pycache__, then the user-wide one for a read-only install)
+    classes[:0] = [_keyed_on_sources(c) for c in bases]
+
+
+_register()

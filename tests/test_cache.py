@@ -1,0 +1,99 @@
+"""Numba's on-disk cache never serves a kernel compiled from sources that have changed since.
+
+A copy of the package gets two probe modules in ``kernels/``: ``_probe_a.f`` calls
+``_probe_b.g``, so ``f``'s machine code inlines ``g``. After an edit of ``_probe_b`` alone,
+Numba's own locator (stamped by ``_probe_a.py``'s time and size) serves the old ``f``;
+fastlstm's (stamped by the digest of the sources, :mod:`fastlstm._cache`) compiles anew.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fastlstm
+
+pytestmark = pytest.mark.skipif(
+    not fastlstm._config.CACHE, reason="Numba's cache is off (FASTLSTM_DISABLE_CACHE or FASTLSTM_VECTOR_BITS)"
+)
+
+PROBE_A = """
+from numba import njit
+
+from .._config import JIT
+from ._probe_b import g
+
+
+@njit(**JIT)
+def f():
+    return g() + 0
+"""
+
+PROBE_B = """
+from numba import njit
+
+from .._config import JIT
+
+
+@njit(**JIT)
+def g():
+    return {value}
+"""
+
+RUN = """
+import json
+from fastlstm.kernels._probe_a import f
+value = f()
+print(json.dumps({"value": value, "hits": sum(f.stats.cache_hits.values())}))
+"""
+
+
+@pytest.fixture
+def package(tmp_path):
+    root = tmp_path / "site"
+    shutil.copytree(
+        Path(fastlstm.__file__).parent, root / "fastlstm", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (root / "fastlstm" / "kernels" / "_probe_a.py").write_text(PROBE_A)
+    return root
+
+
+def _set_g(root: Path, value: int) -> None:
+    path = root / "fastlstm" / "kernels" / "_probe_b.py"
+    path.write_text(PROBE_B.format(value=value))
+    # the same size and a time stamp Numba cannot tell apart from the last one
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+
+
+def _run(root: Path, *, numba_locator: bool = False) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CACHE", "FASTLSTM_"))}
+    env["PYTHONPATH"] = str(root)
+    if numba_locator:
+        env["NUMBA_CACHE_LOCATOR_CLASSES"] = "InTreeCacheLocator"
+    out = subprocess.run(
+        [sys.executable, "-c", RUN], env=env, cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_an_edit_of_an_inlined_module_is_never_served_stale(package):
+    _set_g(package, 1)
+    assert _run(package) == {"value": 1, "hits": 0}  # compiled and cached
+    assert _run(package) == {"value": 1, "hits": 1}  # served from the cache
+    _set_g(package, 2)  # _probe_a.py is untouched
+    assert _run(package) == {"value": 2, "hits": 0}
+
+
+def test_numba_own_locator_would_serve_it_stale(package):
+    # the failure the source stamp prevents, shown on the same probe
+    _set_g(package, 1)
+    assert _run(package, numba_locator=True)["value"] == 1
+    _set_g(package, 2)
+    assert _run(package, numba_locator=True) == {"value": 1, "hits": 1}
