@@ -36,7 +36,7 @@ def _python_files(folder: str) -> list[str]:
     return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".py"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source_stamp(folder: str) -> str:
     """The digest of the sources a kernel defined in ``folder`` may depend on (hex)."""
     paths = sorted(set(_python_files(folder)) | set(_python_files(_KERNELS)) | set(_SHARED))
