@@ -467,3 +467,44 @@ def _interrupted(directory) -> int:
     names = [f for f in os.listdir(directory) if f != "ckpt.npz"]
     assert all(f.startswith(".ckpt.npz.") and f.endswith(".tmp") for f in names), names
     return len(names)
+
+
+# ------------------------------------------------------- permissions of saved files
+@pytest.fixture(params=[0o022, 0o077], ids=["umask022", "umask077"])
+def umask(request):
+    """Run the test under a umask (restored after); the saved files must follow it."""
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+def _mode(path) -> int:
+    return os.stat(path).st_mode & 0o777
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_saved_files_follow_the_umask(tmp_path, umask):
+    """Layer, model and trainer checkpoints and Forecaster.save get 0o666 & ~umask, as open()
+    would give them (0o644 under 022, 0o600 under 077), not mkstemp's 0o600."""
+    want = 0o666 & ~umask
+    assert want == {0o022: 0o644, 0o077: 0o600}[umask]
+    layer = fastlstm.LSTM(2, 3, seed=0)
+    io.save_module(tmp_path / "layer.npz", layer)
+    x, y, val, make = _problem()
+    m, opt, sched = make(seed=0)
+    io.save_module(tmp_path / "model.npz", m)
+    tr = _trainer(m, opt, sched, seed=3, epochs=1, callbacks=[CheckpointCallback(tmp_path / "cb{epoch}.npz")])
+    tr.fit(x, y, validation_data=val)
+    tr.save_checkpoint(tmp_path / "trainer.npz")
+    t = np.arange(40.0)
+    f = fastlstm.Forecaster(input_size=6, horizon=2, hidden_size=3, epochs=1, n_models=1)
+    f.fit(10 + np.sin(t / 3) + 0.1 * t)
+    f.save(tmp_path / "forecaster.npz")
+    names = ["layer.npz", "model.npz", "cb0.npz", "trainer.npz", "forecaster.npz"]
+    assert sorted(os.listdir(tmp_path)) == sorted(names)
+    for name in names:
+        assert _mode(tmp_path / name) == want, (name, oct(_mode(tmp_path / name)), oct(want))
+    io.load_module(tmp_path / "layer.npz", fastlstm.LSTM(2, 3, seed=1))  # still readable
+    fastlstm.Forecaster.load(tmp_path / "forecaster.npz")

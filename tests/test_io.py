@@ -154,3 +154,53 @@ def test_save_and_load_a_layer_and_a_model(tmp_path):
         io.load_module(tmp_path / "m.npz", LSTMRegressor(2, 3, hidden_size=6))
     with pytest.raises(ValueError, match="missing keys"):
         io.load_module(tmp_path / "m.npz", LSTMRegressor(2, 3, hidden_size=5, num_layers=2))
+
+
+# ------------------------------------------------------- permissions of saved files
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_new_files_get_the_mode_open_would_give(tmp_path, umask):
+    from fastlstm._atomic import atomic_write
+
+    old = os.umask(umask)
+    try:
+        io.save_checkpoint(tmp_path / "c.npz", "thing", {"w": np.ones(2)})
+        with atomic_write(tmp_path / "t.txt", text=True) as fh:
+            fh.write("é\n")
+        with open(tmp_path / "plain", "wb"):
+            pass
+    finally:
+        os.umask(old)
+    want = os.stat(tmp_path / "plain").st_mode & 0o777
+    assert want == 0o666 & ~umask
+    for name in ("c.npz", "t.txt"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == want, name
+    assert (tmp_path / "t.txt").read_text(encoding="utf-8") == "é\n"
+    assert sorted(os.listdir(tmp_path)) == ["c.npz", "plain", "t.txt"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_overwriting_keeps_the_targets_permissions(tmp_path):
+    """As open(path, "w") on an existing file: a checkpoint made private stays private."""
+    path = tmp_path / "c.npz"
+    io.save_checkpoint(path, "thing", {"w": np.ones(2)})
+    os.chmod(path, 0o640)
+    old = os.umask(0o000)
+    try:
+        io.save_checkpoint(path, "thing", {"w": np.zeros(2)})
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o640
+    np.testing.assert_array_equal(io.load_checkpoint(path).arrays["w"], 0)
+
+
+def test_atomic_write_is_the_only_writer():
+    """Every atomic write of the library goes through fastlstm._atomic (no mkstemp: its 0600)."""
+    import pathlib
+
+    import fastlstm
+
+    root = pathlib.Path(fastlstm.__file__).parent
+    for name in ("train/io.py", "train/checkpoint.py", "forecast/checkpoint.py", "forecast/forecaster.py"):
+        text = (root / name).read_text(encoding="utf-8")
+        assert "mkstemp" not in text and "NamedTemporaryFile" not in text, name

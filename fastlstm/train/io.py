@@ -20,10 +20,12 @@ corrupted, swapped or edited member is detected even where the zip CRC is
 intact. (``sha256`` was added within version 1: files written before it have
 no checksum and are verified by shape, dtype and the zip CRC only.)
 
-Writing is atomic: the archive goes to a temporary file in the target's
-directory, is flushed and ``fsync``-ed, then :func:`os.replace` moves it over
-the target and the directory is ``fsync``-ed, so a crash leaves either the old
-file or the new one, never half of one. Reading uses ``allow_pickle=False``, so
+Writing is atomic (:func:`fastlstm._atomic.atomic_write`): the archive goes to a
+temporary file in the target's directory, is flushed and ``fsync``-ed, then
+:func:`os.replace` moves it over the target and the directory is ``fsync``-ed, so
+a crash leaves either the old file or the new one, never half of one. A new file
+gets the permissions ``open()`` would give it (``0o666 & ~umask``); an existing
+one keeps its own. Reading uses ``allow_pickle=False``, so
 loading a checkpoint never executes code; any unreadable, truncated, corrupt
 (zip CRC) or mismatched file raises ``ValueError`` naming the path.
 """
@@ -34,13 +36,13 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._atomic import atomic_write
 from ..nn.module import Module
 
 __all__ = [
@@ -104,19 +106,6 @@ def _sha256(arr: np.ndarray) -> str:
     return hashlib.sha256(flat.view(np.uint8)).hexdigest()
 
 
-def _fsync_dir(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory handles (Windows)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - file systems that refuse fsync on directories
-        pass
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(path, kind: str, arrays: dict | None = None, config: dict | None = None) -> str:
     """Write a checkpoint atomically.
 
@@ -166,25 +155,8 @@ def save_checkpoint(path, kind: str, arrays: dict | None = None, config: dict | 
     clean[_META_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"path: the directory of {path!r} does not exist ({directory!r})")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"path: expected a file name, got the directory {path!r}")
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **clean)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
+    with atomic_write(path) as fh:
+        np.savez(fh, **clean)
     return path
 
 
