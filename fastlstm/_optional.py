@@ -15,19 +15,29 @@ from types import ModuleType
 
 __all__ = ["import_optional", "install_hint"]
 
-#: How to install an extra when ``pip install 'fastlstm[extra]'`` is not the whole story.
+#: Extras whose command needs more than the extra itself: ``{extra}`` is replaced by
+#: :func:`install_hint`'s command for the extra (both the package and the clone form).
 _HINTS = {
     "torch": "pip install torch==2.13.0 (the CPU build; 'fastlstm[torch]' may pull a CUDA build)",
-    "mpi": "pip install 'fastlstm[mpi]' and an MPI library (pip install mpich, or the cluster's MPI)",
-    # printed unquoted since fastlstm 0.1 (tests pin these two); quote the brackets in zsh
-    "plot": "pip install fastlstm[plot]",
-    "progress": "pip install fastlstm[progress]",
+    "mpi": "{extra} and an MPI library (pip install mpich, or the cluster's MPI)",
 }
 
 
 def install_hint(extra: str) -> str:
-    """The command that installs the optional extra ``extra`` of fastlstm."""
-    return _HINTS.get(extra, f"pip install 'fastlstm[{extra}]'")
+    """The command that installs the optional extra ``extra`` of fastlstm.
+
+    fastlstm may be installed from an index or from a clone of its repository, where
+    ``'fastlstm[extra]'`` names nothing pip can find, so every hint names both::
+
+        >>> install_hint("plot")
+        "pip install 'fastlstm[plot]' (from a clone: pip install '.[plot]')"
+
+    The brackets are always quoted (zsh would expand them otherwise).
+    """
+    if not isinstance(extra, str) or not extra.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"extra: expected the name of an extra of fastlstm, got {extra!r}")
+    command = f"pip install 'fastlstm[{extra}]' (from a clone: pip install '.[{extra}]')"
+    return _HINTS.get(extra, "{extra}").format(extra=command)
 
 
 def import_optional(name: str, feature: str, *, extra: str) -> ModuleType:
@@ -46,8 +56,9 @@ def import_optional(name: str, feature: str, *, extra: str) -> ModuleType:
     Raises
     ------
     ImportError
-        ``"<feature> needs <package>, an optional dependency: <install command>"``, chained to the
-        original error (which says whether the package is missing or broken).
+        ``"<feature> needs <package>, an optional dependency: <install command>; importing <name>
+        failed: <error>"``, chained to the original error (which says whether the package is
+        missing or broken).
     """
     package = name.partition(".")[0]
     try:
@@ -57,6 +68,6 @@ def import_optional(name: str, feature: str, *, extra: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as exc:
         raise ImportError(
-            f"{feature} needs {package}, an optional dependency: {install_hint(extra)} "
-            f"(importing {name} failed: {exc})"
+            f"{feature} needs {package}, an optional dependency: {install_hint(extra)}; "
+            f"importing {name} failed: {exc}"
         ) from exc

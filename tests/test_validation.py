@@ -743,3 +743,83 @@ def test_trainer_evaluate_arguments():
     _check(lambda: tr.evaluate(XT, YT[:4]), ValueError, "y: expected 10 samples (as in x), got 4")
     _check(lambda: tr.evaluate(XT * np.nan, YT), ValueError, "x: expected finite values")
     assert np.isfinite(tr.evaluate(XT, YT, batch_size=3))
+
+
+# ------------------------------------------------------------- install hints
+@pytest.mark.parametrize("extra", ["plot", "progress", "mpi", "dask", "sktime", "eval", "bench", "pandas"])
+def test_install_hints_name_the_extra_and_the_clone_form_quoted(extra):
+    """fastlstm is not on PyPI: 'fastlstm[x]' alone fails from a clone, so each hint names
+    both forms, with the brackets quoted (zsh expands them otherwise)."""
+    from fastlstm._optional import install_hint
+
+    hint = install_hint(extra)
+    assert f"pip install 'fastlstm[{extra}]'" in hint
+    assert f"(from a clone: pip install '.[{extra}]')" in hint
+    assert f"fastlstm[{extra}]" not in hint.replace(f"'fastlstm[{extra}]'", "")  # never unquoted
+
+
+def test_install_hint_for_torch_and_bad_extras():
+    from fastlstm._optional import install_hint
+
+    assert install_hint("torch").startswith("pip install torch==2.13.0")  # the CPU build, not the extra
+    assert "pip install mpich" in install_hint("mpi")
+    _check(lambda: install_hint("plot; rm -rf ~"), ValueError, "extra: expected the name of an extra")
+    _check(
+        lambda: install_hint(None), ValueError, "extra: expected the name of an extra of fastlstm, got None"
+    )
+
+
+def test_import_optional_message(monkeypatch):
+    import sys
+
+    from fastlstm._optional import import_optional
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    with pytest.raises(ImportError) as info:
+        import_optional("tqdm", "progress=True", extra="progress")
+    msg = str(info.value)
+    assert msg.startswith(
+        "progress=True needs tqdm, an optional dependency: "
+        "pip install 'fastlstm[progress]' (from a clone: pip install '.[progress]'); importing tqdm failed"
+    ), msg
+    assert isinstance(info.value.__cause__, ImportError)
+
+
+#: Messages with "pip install" that do not come from install_hint yet, by file (threadpoolctl
+#: is a run-time dependency, not an extra). Empty this as the callers move to install_hint.
+_PIP_OUTSIDE_INSTALL_HINT = {
+    "_threads.py": 1,
+    "forecast/evaluate.py": 2,
+}
+
+
+def test_pip_install_messages_come_from_install_hint():
+    """No message of the library spells out an install command (docstrings may): an extra's
+    command comes from fastlstm._optional.install_hint, so all of them read alike."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(fastlstm.__file__).parent
+    found = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel == "_optional.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = set()
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body
+                if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                    docs.add(id(body[0].value))
+        n = sum(
+            1
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and "pip install" in node.value
+            and id(node) not in docs
+        )
+        if n:
+            found[rel] = n
+    assert found == _PIP_OUTSIDE_INSTALL_HINT
