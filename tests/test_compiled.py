@@ -150,6 +150,74 @@ def test_activations_from_njit(dtype):
     assert np.max(np.abs(out[1] - exact) / np.maximum(np.abs(exact), t.act_floor)) <= t.act
 
 
+@numba.njit
+def user_sequence_none(x, w_ih, w_hh, b):
+    """Zero initial states and no upstream gradient, as None literals."""
+    y, h_n, c_n, cache = K.lstm_forward(x, None, None, w_ih, w_hh, b)
+    return y, h_n, c_n, K.lstm_backward(None, None, None, cache, w_ih, w_hh)
+
+
+@numba.njit
+def user_sequence_maybe(x, h0, c0, w_ih, w_hh, b, dy, dh_n, dc_n, given):
+    """The same arguments as optional values: None when not ``given``, the arrays otherwise."""
+    h = h0 if given else None
+    c = c0 if given else None
+    g_y = dy if given else None
+    g_h = dh_n if given else None
+    g_c = dc_n if given else None
+    y, h_n, c_n, cache = K.lstm_forward(x, h, c, w_ih, w_hh, b)
+    return y, h_n, c_n, K.lstm_backward(g_y, g_h, g_c, cache, w_ih, w_hh)
+
+
+@numba.njit
+def user_cell_none(x, w_ih, w_hh, b):
+    return K.cell_forward(x, None, None, w_ih, w_hh, b)
+
+
+def _same_result(got, want):
+    y, h_n, c_n, g = got
+    wy, wh, wc, wg = want
+    for name, a, b in (("y", y, wy), ("h_n", h_n, wh), ("c_n", c_n, wc)):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    for name in ("dx", "dh0", "dc0", "dw_ih", "dw_hh", "db", "dh_norm", "dc_norm"):
+        np.testing.assert_array_equal(getattr(g, name), getattr(wg, name), err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_none_means_zeros_from_python_and_from_njit(rng, dtype):
+    """h0, c0 (lstm_forward), dy, dh_n, dc_n (lstm_backward) and h_prev, c_prev (cell_forward)
+    may be None, as documented: from Python, as a None literal in @njit code, and as an
+    optional value there; the results are those of explicit zeros, bit for bit."""
+    p = kernel_problem(rng, T_, B_, I_, H_, dtype)
+    x, w_ih, w_hh, b = p["x"], p["w_ih"], p["w_hh"], p["b"]
+    z2 = np.zeros((B_, H_), dtype)
+    z3 = np.zeros((T_, B_, H_), dtype)
+    zeros = user_sequence(x, z2, z2, w_ih, w_hh, b, z3, z2, z2)  # the arrays' path, compiled
+    assert zeros[0].dtype == dtype and zeros[3].dx.dtype == dtype
+    # from Python
+    y, h_n, c_n, cache = K.lstm_forward(x, None, None, w_ih, w_hh, b)
+    _same_result((y, h_n, c_n, K.lstm_backward(None, None, None, cache, w_ih, w_hh)), zeros)
+    # from @njit: None literals, then optional values that are None or arrays at run time
+    _same_result(user_sequence_none(x, w_ih, w_hh, b), zeros)
+    args = (x, p["h0"], p["c0"], w_ih, w_hh, b, p["dy"], p["dh_n"], p["dc_n"])
+    _same_result(user_sequence_maybe(*args, False), zeros)
+    _same_result(user_sequence_maybe(*args, True), user_sequence(*args))
+    # some None, some arrays
+    y, h_n, c_n, cache = K.lstm_forward(x, p["h0"], None, w_ih, w_hh, b)
+    want = K.lstm_backward(p["dy"], None, p["dc_n"], cache, w_ih, w_hh)
+    _same_result((y, h_n, c_n, want), user_sequence(x, p["h0"], z2, w_ih, w_hh, b, p["dy"], z2, p["dc_n"]))
+    # one cell
+    x0 = np.ascontiguousarray(x[0])
+    for got, want in zip(
+        user_cell_none(x0, w_ih, w_hh, b), K.cell_forward(x0, z2, z2, w_ih, w_hh, b), strict=True
+    ):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(
+        K.cell_forward(x0, None, None, w_ih, w_hh, b), user_cell_none(x0, w_ih, w_hh, b), strict=True
+    ):
+        np.testing.assert_array_equal(got, want)
+
+
 def _typing_error(fn, *args) -> str:
     with pytest.raises(TypingError) as info:
         fn(*args)
@@ -166,7 +234,7 @@ def test_misuse_fails_at_compile_time_naming_the_argument(rng):
 
     assert "x: expected dtype float64" in _typing_error(call_cell, x.astype(np.float32), h, c, w_ih, w_hh, b)
     assert "x: expected a 2-d array" in _typing_error(call_cell, x[0], h, c, w_ih, w_hh, b)
-    assert "h_prev: expected a float32 or float64 array" in _typing_error(
+    assert "h_prev: expected None or a float32 or float64 array" in _typing_error(
         call_cell, x, h.astype(np.int64), c, w_ih, w_hh, b
     )
 
@@ -187,6 +255,20 @@ def test_misuse_fails_at_compile_time_naming_the_argument(rng):
     assert "lengths: expected None or a 1-d integer array" in _typing_error(
         call_seq, p["x"], h, c, w_ih, w_hh, b, np.ones(2)
     )
+    # None is accepted for h0 and c0, so their message says so
+    assert "h0: expected None or a float32 or float64 array, got int64" in _typing_error(
+        call_seq, p["x"], 3, c, w_ih, w_hh, b, None
+    )
+    assert "c0: expected dtype float64" in _typing_error(
+        call_seq, p["x"], None, c.astype(np.float32), w_ih, w_hh, b, None
+    )
+
+    @numba.njit
+    def call_back(dy, cache, w_ih, w_hh):
+        return K.lstm_backward(dy, None, None, cache, w_ih, w_hh)
+
+    cache = K.lstm_forward(p["x"], h, c, w_ih, w_hh, b)[3]
+    assert "dy: expected a 3-d array, got 2-d" in _typing_error(call_back, h, cache, w_ih, w_hh)
 
 
 def test_shapes_and_values_are_checked_at_run_time(rng):

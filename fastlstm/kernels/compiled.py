@@ -19,6 +19,13 @@ must not allocate, the out-parameter pair :func:`cell_step` /
             x = h                                     # here input_size == hidden_size
         return out
 
+``None`` stands for zeros where the Python functions take it, in nopython code
+too: ``h0``, ``c0`` of :func:`~fastlstm.kernels.lstm_forward`, ``dy``, ``dh_n``,
+``dc_n`` of :func:`~fastlstm.kernels.lstm_backward` and ``h_prev``, ``c_prev`` of
+:func:`~fastlstm.kernels.cell_forward`. A ``None`` literal and an optional value
+(``None`` on some paths, an array on others) both work; which code runs is chosen
+when the caller is compiled, so passing arrays costs nothing extra.
+
 Misuse from nopython code fails when the caller is compiled, with a
 ``TypingError`` that names the argument (an integer array, a 1-d ``x``, mixed
 float32/float64, ...); shapes are checked at run time and raise ``ValueError``.
@@ -32,7 +39,7 @@ Records (named tuples, usable inside and outside compiled code):
 * :class:`CellGrads` ``(dw_ih, dw_hh, db)``: parameter gradients that
   :func:`cell_step_backward` accumulates into, over the steps of a sequence.
 
-The module stays whole (about 540 lines) on purpose: each ``@overload`` sits next to
+The module stays whole (about 600 lines) on purpose: each ``@overload`` sits next to
 the Python function whose contract it repeats for nopython callers, all of them share
 the compile-time checks at the top, and Numba's on-disk cache does not see edits of an
 imported module, so overloads split from their implementations could run stale.
@@ -45,7 +52,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, types
 from numba.core.errors import TypingError
-from numba.extending import overload
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic, overload
 
 from .._config import JIT
 from .._validation import as_float_array
@@ -93,6 +101,17 @@ def _float_array(name, value, ndim, dtype=None):
     return value.dtype
 
 
+def _optional_float_array(name, value, ndim, dtype):
+    """``value`` may be None, an array, or an optional array (None or an array at run time)."""
+    if isinstance(value, (types.NoneType, types.Omitted)):
+        return
+    if isinstance(value, types.Optional):
+        value = value.type
+    if not isinstance(value, types.Array) or value.dtype not in (types.float32, types.float64):
+        raise TypingError(f"{name}: expected None or a float32 or float64 array, got {value}")
+    _float_array(name, value, ndim, dtype)
+
+
 def _contiguous(name, value):
     if value.layout != "C":
         raise TypingError(f"{name}: expected a C-contiguous array, got layout {value.layout!r} ({value})")
@@ -106,6 +125,40 @@ def _record(name, value, cls):
 # --------------------------------------------------------------------------
 # implementations (compiled; called with checked types)
 # --------------------------------------------------------------------------
+def _or_zeros(value, like, shape):  # pragma: no cover - nopython only (the overload below)
+    """``value`` as a C-contiguous array, or zeros of ``shape`` and ``like``'s dtype if None."""
+    raise NotImplementedError("_or_zeros is called from nopython code only")
+
+
+@intrinsic
+def _unwrap(typingctx, value):
+    """The array inside an optional array (raises in compiled code if it is None)."""
+    sig = value.type(value)
+
+    def codegen(context, builder, signature, args):
+        array = context.cast(builder, args[0], signature.args[0], signature.return_type)
+        return impl_ret_borrowed(context, builder, signature.return_type, array)
+
+    return sig, codegen
+
+
+@overload(_or_zeros, jit_options=JIT)
+def _ol_or_zeros(value, like, shape):
+    # chosen at compile time: an array compiles to the bare np.ascontiguousarray (no branch),
+    # None to np.zeros; only an optional value tests for None at run time
+    if isinstance(value, (types.NoneType, types.Omitted)):
+        return lambda value, like, shape: np.zeros(shape, like.dtype)
+    if isinstance(value, types.Optional):
+
+        def impl(value, like, shape):
+            if value is None:
+                return np.zeros(shape, like.dtype)
+            return np.ascontiguousarray(_unwrap(value))
+
+        return impl
+    return lambda value, like, shape: np.ascontiguousarray(value)
+
+
 @njit(**JIT)
 def _pack(w_ih, w_hh, b):
     if w_hh.shape[0] != 4 * w_hh.shape[1]:
@@ -390,14 +443,10 @@ def _raise_status(status):
 @overload(api.cell_forward, jit_options=JIT)
 def _ol_cell_forward(x, h_prev, c_prev, w_ih, w_hh, b):
     dt = _float_array("w_hh", w_hh, 2)
-    for name, value, ndim in (
-        ("x", x, 2),
-        ("h_prev", h_prev, 2),
-        ("c_prev", c_prev, 2),
-        ("w_ih", w_ih, 2),
-        ("b", b, 1),
-    ):
+    for name, value, ndim in (("x", x, 2), ("w_ih", w_ih, 2), ("b", b, 1)):
         _float_array(name, value, ndim, dt)
+    _optional_float_array("h_prev", h_prev, 2, dt)  # None: zeros, as from Python
+    _optional_float_array("c_prev", c_prev, 2, dt)
 
     def impl(x, h_prev, c_prev, w_ih, w_hh, b):
         packed = _pack(w_ih, w_hh, b)
@@ -408,8 +457,8 @@ def _ol_cell_forward(x, h_prev, c_prev, w_ih, w_hh, b):
         gates = np.empty((B, 4 * H), dtype=w_hh.dtype)
         _cell_step(
             np.ascontiguousarray(x),
-            np.ascontiguousarray(h_prev),
-            np.ascontiguousarray(c_prev),
+            _or_zeros(h_prev, w_hh, (B, H)),
+            _or_zeros(c_prev, w_hh, (B, H)),
             packed,
             h,
             c,
@@ -454,8 +503,10 @@ def _ol_cell_backward(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
 @overload(api.lstm_forward, jit_options=JIT)
 def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
     dt = _float_array("w_hh", w_hh, 2)
-    for name, value, ndim in (("x", x, 3), ("h0", h0, 2), ("c0", c0, 2), ("w_ih", w_ih, 2), ("b", b, 1)):
+    for name, value, ndim in (("x", x, 3), ("w_ih", w_ih, 2), ("b", b, 1)):
         _float_array(name, value, ndim, dt)
+    _optional_float_array("h0", h0, 2, dt)  # None: zeros
+    _optional_float_array("c0", c0, 2, dt)
     has_lengths = not (lengths is None or isinstance(lengths, (types.NoneType, types.Omitted)))
     if has_lengths and not (
         isinstance(lengths, types.Array) and isinstance(lengths.dtype, types.Integer) and lengths.ndim == 1
@@ -465,7 +516,9 @@ def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
     def impl(x, h0, c0, w_ih, w_hh, b, lengths=None):
         T, B, _ = x.shape
         H = w_hh.shape[1]
-        if h0.shape != (B, H) or c0.shape != (B, H):
+        h0c = _or_zeros(h0, w_hh, (B, H))
+        c0c = _or_zeros(c0, w_hh, (B, H))
+        if h0c.shape != (B, H) or c0c.shape != (B, H):
             raise ValueError("h0, c0: expected shape (B, H)")
         if has_lengths:
             lengths64 = lengths.astype(np.int64)
@@ -476,8 +529,8 @@ def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
         xc = np.ascontiguousarray(x)
         status, hs, cs, gates = drivers.forward_alloc(
             xc,
-            np.ascontiguousarray(h0),
-            np.ascontiguousarray(c0),
+            h0c,
+            c0c,
             np.ascontiguousarray(w_ih),
             np.ascontiguousarray(w_hh),
             np.ascontiguousarray(b),
@@ -503,8 +556,9 @@ def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
 def _ol_lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
     _record("cache", cache, api.ForwardCache)
     dt = _float_array("w_hh", w_hh, 2)
-    for name, value, ndim in (("dy", dy, 3), ("dh_n", dh_n, 2), ("dc_n", dc_n, 2), ("w_ih", w_ih, 2)):
-        _float_array(name, value, ndim, dt)
+    _float_array("w_ih", w_ih, 2, dt)
+    for name, value, ndim in (("dy", dy, 3), ("dh_n", dh_n, 2), ("dc_n", dc_n, 2)):
+        _optional_float_array(name, value, ndim, dt)  # None: zeros
 
     has_lengths = not isinstance(cache.types[4], types.NoneType)
 
@@ -512,16 +566,19 @@ def _ol_lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
         x, hs, cs, gates = cache.x, cache.hs, cache.cs, cache.gates
         T, B, _ = x.shape
         H = hs.shape[2]
-        if dy.shape != (T, B, H) or dh_n.shape != (B, H) or dc_n.shape != (B, H):
+        dyc = _or_zeros(dy, w_hh, (T, B, H))
+        dhc = _or_zeros(dh_n, w_hh, (B, H))
+        dcc = _or_zeros(dc_n, w_hh, (B, H))
+        if dyc.shape != (T, B, H) or dhc.shape != (B, H) or dcc.shape != (B, H):
             raise ValueError("dy, dh_n, dc_n: expected shapes (T, B, H), (B, H), (B, H) of the forward pass")
         if has_lengths:
             lengths64 = cache.lengths.astype(np.int64)
         else:
             lengths64 = np.empty(0, dtype=np.int64)
         status, dx, dh0, dc0, da, dw_ih, dw_hh, db, sq_norms = drivers.backward_alloc(
-            np.ascontiguousarray(dy),
-            np.ascontiguousarray(dh_n),
-            np.ascontiguousarray(dc_n),
+            dyc,
+            dhc,
+            dcc,
             x,
             hs,
             cs,
