@@ -3,23 +3,50 @@
 Subcommands
 -----------
 ``fastlstm forecast [CSV]``
-    Hold out the last ``--test-size`` points of a series (the embedded airline
-    passengers series when no CSV is given), train a :class:`~fastlstm.forecast.Forecaster`
-    on the rest, and print its accuracy on the hold-out next to the naive,
-    seasonal naive and drift baselines, with the training time. Optionally plot
-    and save the model.
-``fastlstm forecast CSV --id-col ID --time-col DATE``
-    The same for a panel in long format: one global model over every series,
-    accuracy averaged over the series.
+    Train a :class:`~fastlstm.forecast.Forecaster` on all of a series (the
+    embedded airline passengers series when no CSV is given) and write its
+    future: ``--horizon`` rows (default: M4's horizon, 18 monthly, 8 quarterly,
+    6 yearly) of dates continuing the series' own, the point forecast and the
+    80% and 95% prediction intervals. Optionally plot them and save the model.
+``fastlstm forecast CSV --id-col ID [--time-col DATE]``
+    The same for a panel in long format: one global model, one block of rows
+    per series, named by its id.
+``fastlstm forecast [CSV] --evaluate`` (or ``--test-size N``, N > 0)
+    Hold out the last ``--test-size`` points of each series (default: the
+    horizon), train on the rest and report the accuracy on the hold-out next to
+    the naive, seasonal naive and drift baselines, the intervals' coverage and
+    the training time.
 ``fastlstm evaluate``
     Hold-out accuracy on the evaluation sets of :mod:`fastlstm.forecast.evaluate`
     beside seasonal naive, naive and statsforecast's AutoETS, AutoARIMA and
     AutoTheta (``pip install 'fastlstm[eval]'``).
-``fastlstm predict --model MODEL [CSV]``
-    Forecast with a saved model from the end of a series (default: the series
-    it was trained on); prints ``step,forecast`` lines.
+``fastlstm predict --model MODEL [CSV] [--id-col ID --time-col DATE --column Y]``
+    Forecast with a saved model from the end of a history (default: the one it
+    was trained on), in ``forecast``'s format.
 ``fastlstm bench ...``
     Benchmarks (arguments forwarded to :func:`fastlstm.bench.main`).
+
+Output
+------
+stdout carries the result alone, for a pipe or a file: the forecast rows of ``forecast`` and
+``predict`` as CSV, ``unique_id,ds,forecast,lo80,hi80,lo95,hi95`` (``unique_id`` the panel id,
+or the value column's name for one series; ``ds`` the date, continuing the series' own format
+and frequency, or the row number counted from 1 at the history's first row when the series has
+no dates), or the evaluation report of ``forecast --evaluate`` and ``evaluate``. ``--output
+FILE`` writes the rows to FILE instead (atomically: a temporary file in FILE's directory, then
+renamed over it; permissions as ``open`` gives them). With ``--evaluate``, ``--output`` writes
+the hold-out's forecasts in the same format with the actual values in a last column ``y``.
+stderr carries the notes (what was fitted, where files went), ``--verbose``'s log and the
+errors: one line ``fastlstm <command>: error: ...``, exit status 1 (2 for a bad command line,
+argparse's). Every optional package the flags need (matplotlib for ``--plot``, tqdm for
+``--progress``) is imported before any work.
+
+Saved models (``--save``) hold, beside the forecaster, the training history's labels (value
+column, ids, first dates, frequency) in the checkpoint's ``history`` entry
+(:func:`fastlstm.forecast.checkpoint.save_with_history`), so that ``predict`` names the series
+and dates its forecasts. Files without it (saved by :meth:`Forecaster.save`, or by the command
+line before it stored them) forecast series named ``0, 1, ...`` (``y`` for one series) on row
+numbers.
 
 This is the only module that prints. Reading and checking CSV files is
 :mod:`fastlstm.forecast.csvio`'s (re-exported here).
@@ -28,18 +55,33 @@ This is the only module that prints. Reading and checking CSV files is
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import logging
 import math
 import os
+import secrets
 import sys
 import time
 from collections import Counter
 
 import numpy as np
 
-from .forecast.csvio import read_csv_column, read_csv_series
+from .forecast.csvio import periods_between, read_csv_column, read_csv_series, shift_label
 
 __all__ = ["main", "read_csv_column", "read_csv_series"]
+
+#: the nominal coverages of the intervals written
+COVERAGE = (0.8, 0.95)
+#: the columns of the forecast rows
+COLUMNS = ("unique_id", "ds", "forecast", "lo80", "hi80", "lo95", "hi95")
+#: series drawn by --plot for a panel
+PLOT_SERIES = 4
+
+
+def _note(msg: str) -> None:
+    """A human-readable note: to stderr, so that stdout carries only the result."""
+    print(msg, file=sys.stderr)
 
 
 def _load_series(args) -> dict:
@@ -55,12 +97,17 @@ def _load_series(args) -> dict:
         return {
             "ids": [""],
             "values": [values],
-            "labels": [list(months)],
+            "labels": [[str(x) for x in months]],
             "name": "airpassengers",
             "season": season,
             "freq": freq,
+            "where": "airpassengers",
+            "id_col": None,
         }
-    return read_csv_series(args.csv, args.column, args.time_col, args.id_col)
+    data = read_csv_series(args.csv, args.column, args.time_col, args.id_col)
+    data["where"] = f"{args.csv}, column {data['name']!r}"
+    data["id_col"] = args.id_col
+    return data
 
 
 def _table(rows: list[tuple[str, dict]], keys: list[str]) -> str:
@@ -88,81 +135,270 @@ def _accuracy(actual, pred, train, m: int) -> dict:
     }
 
 
-def _plot(path: str, values, labels, n_train: int, forecast, intervals, coverage, title: str) -> None:
+# ------------------------------------------------------------------ before any work
+def _set_threads(args) -> None:
+    if getattr(args, "threads", None) is None:
+        return
+    from . import set_num_threads
+
+    try:
+        set_num_threads(args.threads)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"--threads: {exc}") from exc
+
+
+def _check_optional(args) -> None:
+    """Import what the flags need before any work: a missing package fails at once, not after
+    training."""
+    from ._optional import import_optional
+
+    if getattr(args, "plot", None):
+        import_optional("matplotlib.figure", "--plot", extra="plot")
+    if getattr(args, "progress", False):
+        import_optional("tqdm", "--progress", extra="progress")
+
+
+def _check_targets(args, flags) -> None:
+    """Refuse an output file whose directory does not exist, or that is a directory, before any work."""
+    for flag in flags:
+        target = getattr(args, flag.lstrip("-").replace("-", "_"), None)
+        if target is None:
+            continue
+        if not os.path.isdir(os.path.dirname(os.path.abspath(target))):
+            raise ValueError(f"{flag}: the directory of {target!r} does not exist")
+        if os.path.isdir(target):
+            raise ValueError(f"{flag}: expected a file name, got the directory {target!r}")
+
+
+def _write_atomic(path: str, data: bytes | None = None, write=None) -> None:
+    """Write ``data`` (or call ``write(fh)``) to a temporary file next to ``path``, then rename it
+    over ``path``: never a half-written file. The temporary file is created as ``open`` creates
+    files (mode 0o666 less the umask); an existing target keeps its permission bits."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        try:
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        except OSError:
+            pass  # a new file: the umask applied
+        with os.fdopen(fd, "wb") as fh:
+            if write is not None:
+                write(fh)
+            else:
+                fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+# ------------------------------------------------------------------ rows
+def _num(v) -> str:
+    return f"{float(v):.6g}"
+
+
+def _future_dates(labels, n: int, h: int, freq) -> list[str]:
+    """The ``h`` dates after a history of ``n`` points: its labels continued, or row numbers."""
+    if labels:
+        return [shift_label(labels[-1], k, freq) for k in range(1, h + 1)]
+    return [str(n + k) for k in range(1, h + 1)]
+
+
+def _rows_csv(names, dates, points, bounds, actual=None) -> str:
+    """The forecast rows (CSV text with a header): one block per series."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(list(COLUMNS) + (["y"] if actual is not None else []))
+    for i, name in enumerate(names):
+        p, b = np.asarray(points[i]), np.asarray(bounds[i])
+        for t in range(len(p)):
+            row = [name, dates[i][t], _num(p[t])]
+            for j in range(len(COVERAGE)):
+                row += [_num(b[t, j, 0]), _num(b[t, j, 1])]
+            if actual is not None:
+                row.append(_num(actual[i][t]))
+            w.writerow(row)
+    return buf.getvalue()
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    _write_atomic(output, text.encode("utf-8"))
+    _note(f"forecasts written to {output}")
+
+
+def _as_list(obj, k: int, what: str) -> list[np.ndarray]:
+    """Per-series arrays from what predict/predict_interval return for the array forms."""
+    if isinstance(obj, list):
+        return [np.asarray(x) for x in obj]
+    if type(obj).__module__.startswith("pandas"):
+        raise ValueError(
+            f"--model: fitted on pandas data; forecast it with the Python API "
+            f"(Forecaster.load(path).{what}(...))"
+        )
+    a = np.asarray(obj)
+    if k == 1:
+        return [a]
+    return [a[:, j] for j in range(k)]
+
+
+# ------------------------------------------------------------------ plot
+def _plot(path: str, blocks: list[dict], title: str, ylabel: str, n_series: int, id_col) -> None:
+    """History, forecast and its 80%/95% bands of the first series (a grid for a panel)."""
     from ._optional import import_optional
 
     Figure = import_optional("matplotlib.figure", "--plot", extra="plot").Figure
-    fig = Figure(figsize=(9, 4.5))
-    ax = fig.add_subplot()
-    t = np.arange(len(values))
-    tf = t[n_train : n_train + len(forecast)]
-    if intervals is not None:
-        for j in reversed(range(len(coverage))):  # the widest first, the narrower drawn over it
+    blocks = blocks[:PLOT_SERIES]
+    rows, cols = (1, 1) if len(blocks) == 1 else (2, 1) if len(blocks) == 2 else (2, 2)
+    fig = Figure(figsize=(10, 4.8) if len(blocks) == 1 else (12, 7.5))
+    for k, b in enumerate(blocks):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        hist = np.asarray(b["history"])
+        keep = min(len(hist), 500)  # the last 500 points of a long history
+        hist = hist[-keep:]
+        hlab = b["history_dates"][-keep:]
+        h = len(b["point"])
+        th, tf = np.arange(keep), keep + np.arange(h)
+        labels = list(hlab) + list(b["dates"])
+        bounds = np.asarray(b["bounds"])
+        for j, (alpha, color) in reversed(list(enumerate(((0.25, "tab:orange"), (0.15, "tab:red"))))):
             ax.fill_between(
                 tf,
-                intervals[:, j, 0],
-                intervals[:, j, 1],
-                color="tab:red",
-                alpha=0.12 + 0.1 * (len(coverage) - 1 - j),
+                bounds[:, j, 0],
+                bounds[:, j, 1],
+                color=color,
+                alpha=alpha,
                 lw=0,
-                label=f"{100 * coverage[j]:g}% interval",
+                label=f"{100 * COVERAGE[j]:g}% interval",
             )
-    ax.plot(t[:n_train], values[:n_train], color="0.3", label="history")
-    ax.plot(t[n_train:], values[n_train:], color="tab:blue", label="hold-out")
-    ax.plot(tf, forecast, color="tab:red", ls="--", label="LSTM forecast")
-    if labels is not None:
-        ticks = t[:: max(1, len(t) // 12)]
+        ax.plot(th, hist, color="0.2", lw=1.2, label="history")
+        # join the forecast to the last observation
+        ax.plot(np.r_[th[-1], tf], np.r_[hist[-1], b["point"]], color="tab:red", lw=1.6, label="forecast")
+        if b.get("actual") is not None:
+            ax.plot(tf, b["actual"], color="tab:blue", lw=1.2, marker=".", label="hold-out (actual)")
+        t = np.r_[th, tf]
+        ticks = t[:: max(1, len(t) // 10)]
         ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=45, ha="right", fontsize=8)
-    ax.set_title(title)
-    ax.legend()
+        ax.set_xlabel("date" if b["dated"] else "row")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        if len(blocks) > 1:
+            ax.set_title(f"{id_col or 'series'} {b['name']}", fontsize=10)
+        if k == 0:
+            ax.legend(fontsize=8, loc="upper left")
+    if len(blocks) > 1:
+        shown = f"the first {len(blocks)} of {n_series} series" if n_series > len(blocks) else "every series"
+        fig.suptitle(f"{title} ({shown})")
+    else:
+        fig.axes[0].set_title(title)
     fig.tight_layout()
-    # write next to the target, then rename: never a half-written image
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.tmp{os.getpid()}{ext}"
+    ext = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    _write_atomic(path, write=lambda fh: fig.savefig(fh, dpi=120, format=ext))
+    _note(f"plot written to {path}" + (f" ({shown})" if len(blocks) > 1 else ""))
+
+
+# ------------------------------------------------------------------ forecast
+def _season(args, data) -> tuple[int, str]:
+    if args.season == "auto":
+        m = data["season"] or 1
+        return m, (f"{data['freq']} dates" if data["season"] else "no dates found; pass --season")
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        m = int(args.season)
+    except ValueError:
+        raise ValueError(f"--season: expected 'auto' or a whole number, got {args.season!r}") from None
+    if m < 1:
+        raise ValueError(f"--season: expected at least 1, got {m}")
+    return m, "given"
+
+
+def _check_lengths(data, lengths: list[int], test_size: int, m: int, horizon: int, input_size) -> None:
+    """Refuse, before training, a series too short for the model, saying what to change."""
+    from .forecast.prepare import choose_sizes
+
+    mimo = _forecaster_defaults()["strategy"] == "mimo"
+    _, hz, lookback = choose_sizes(m, horizon, input_size, mimo, None, lengths, 0)
+    need = lookback + (hz if mimo else 1)
+    for uid, n in zip(data["ids"], lengths, strict=True):
+        if n >= need:
+            continue
+        where = data["where"] + (f", {data['id_col']} {uid!r}" if data["id_col"] else "")
+        parts = f"input_size + horizon = {need} points" if mimo else f"input_size + 1 = {need} points"
+        if test_size:
+            tail = (
+                f" ({n + test_size} points, of which the last {test_size} are held out for evaluation; "
+                "pass a smaller --test-size, --input-size or --horizon)"
+            )
+        else:
+            tail = f" (input_size {lookback}, horizon {hz}; pass a smaller --input-size or --horizon)"
+        raise ValueError(f"{where}: expected at least {parts}, got {n}{tail}")
+
+
+def _history(data, lengths: list[int], args) -> dict:
+    """The training history's labels, stored with a saved model for predict."""
+    labels = data["labels"]
+    return {
+        "name": data["name"],
+        "ids": list(data["ids"]) if len(data["ids"]) > 1 or data["id_col"] else None,
+        "id_col": data["id_col"],
+        "time_col": getattr(args, "time_col", None),
+        "freq": data["freq"],
+        "first": [lab[0] if lab else None for lab in labels],
+        "last": [lab[n - 1] if lab else None for lab, n in zip(labels, lengths, strict=True)],
+        "lengths": list(lengths),
+    }
+
+
+def _names(data) -> list[str]:
+    return list(data["ids"]) if data["id_col"] or len(data["ids"]) > 1 else [data["name"]]
 
 
 def _cmd_forecast(args) -> int:
-    from .forecast import baselines
     from .forecast.backtest import STATISTICAL, mix_name
     from .forecast.forecaster import Forecaster
     from .forecast.timeindex import default_horizon
 
-    for flag, target in (("--save", args.save), ("--plot", args.plot)):
-        if target is not None and not os.path.isdir(os.path.dirname(os.path.abspath(target))):
-            raise ValueError(f"{flag}: the directory of {target!r} does not exist")
+    _check_optional(args)
+    _check_targets(args, ("--save", "--plot", "--output"))
+    if args.test_size is not None and args.test_size < 0:
+        raise ValueError(f"--test-size: expected 0 (no evaluation) or more, got {args.test_size}")
+    if args.evaluate and args.test_size == 0:
+        raise ValueError("--test-size: expected at least 1 with --evaluate, got 0")
+    if args.horizon is not None and args.horizon < 1:
+        raise ValueError(f"--horizon: expected at least 1, got {args.horizon}")
+    _set_threads(args)
     data = _load_series(args)
-    if args.season == "auto":
-        m = data["season"] or 1
-        season_note = f"{data['freq']} dates" if data["season"] else "no dates found; pass --season"
-    else:
-        try:
-            m = int(args.season)
-        except ValueError:
-            raise ValueError(f"--season: expected 'auto' or a whole number, got {args.season!r}") from None
-        if m < 1:
-            raise ValueError(f"--season: expected at least 1, got {m}")
-        season_note = "given"
-    test_size = args.test_size
-    if test_size is None:
-        test_size = args.horizon if args.horizon is not None else default_horizon(m)
+    m, season_note = _season(args, data)
+    evaluate = args.evaluate or bool(args.test_size)
     values_all = data["values"]
-    shortest = min(len(v) for v in values_all)
-    if not 1 <= test_size < shortest:
-        raise ValueError(
-            f"--test-size: expected between 1 and {shortest - 1} "
-            f"(the shortest series has {shortest} points), got {test_size}"
-        )
-    trains = [v[:-test_size] for v in values_all]
-    tests = [v[-test_size:] for v in values_all]
+    panel = len(values_all) > 1
+    if evaluate:
+        test_size = args.test_size
+        if test_size is None:
+            test_size = args.horizon if args.horizon is not None else default_horizon(m)
+        shortest = min(len(v) for v in values_all)
+        if not 1 <= test_size < shortest:
+            given = "" if args.test_size is not None else " (the default: the horizon)"
+            raise ValueError(
+                f"--test-size: expected between 1 and {shortest - 1} "
+                f"(the shortest series has {shortest} points), got {test_size}{given}"
+            )
+        horizon = args.horizon if args.horizon is not None else test_size
+    else:
+        test_size = 0
+        horizon = args.horizon if args.horizon is not None else default_horizon(m)
+    trains = [v[: len(v) - test_size] for v in values_all]
+    tests = [v[len(v) - test_size :] for v in values_all]
+    _check_lengths(data, [len(t) for t in trains], test_size, m, horizon, args.input_size)
     f = Forecaster(
         args.input_size,
-        args.horizon if args.horizon is not None else test_size,
+        horizon,
         hidden_size=args.hidden_size,
         epochs=args.epochs,
         n_models=args.n_models,
@@ -170,15 +406,86 @@ def _cmd_forecast(args) -> int:
         seed=args.seed,
         progress=args.progress,
     )
-    panel = len(values_all) > 1
     t0 = time.perf_counter()
     f.fit(trains if panel else trains[0])
     fit_time = time.perf_counter() - t0
-    pred = f.predict(h=test_size)
-    preds = pred if panel else [pred]
-    coverage = (0.8, 0.95)
-    ivs = f.predict_interval(h=test_size, coverage=coverage)
-    ivs = ivs if panel else [ivs]
+    steps = test_size if evaluate else horizon
+    preds = _as_list(f.predict(h=steps), len(trains), "predict")
+    ivs = _as_list(f.predict_interval(h=steps, coverage=COVERAGE), len(trains), "predict_interval")
+    names = _names(data)
+    lengths = [len(t) for t in trains]
+    hist_dates = [
+        list(lab[:n]) if lab else [str(k) for k in range(1, n + 1)]
+        for lab, n in zip(data["labels"], lengths, strict=True)
+    ]
+    if evaluate:
+        dates = [
+            list(lab[n:]) if lab else [str(n + k) for k in range(1, test_size + 1)]
+            for lab, n in zip(data["labels"], lengths, strict=True)
+        ]
+        print(_report(args, data, f, trains, tests, preds, ivs, m, season_note, fit_time, test_size))
+        if args.output:
+            _emit(_rows_csv(names, dates, preds, ivs, actual=tests), args.output)
+    else:
+        dates = [
+            _future_dates(lab, n, horizon, data["freq"])
+            for lab, n in zip(data["labels"], lengths, strict=True)
+        ]
+        lab0 = data["labels"][0]
+        span = f", {lab0[0]} .. {lab0[lengths[0] - 1]}" if lab0 else ""
+        what = (
+            f"{len(values_all)} series of {data['name']} ({data['id_col']})"
+            if panel
+            else f"{data['name']}: {lengths[0]} points{span}"
+        )
+        choices = Counter(mix_name(w) for w in f.mix_)
+        _note(
+            f"{what}; season {m} ({season_note}); fitted on all the data in {fit_time:.1f} s: "
+            f"{f.n_models} LSTM(s), hidden {f.hidden_size}, input_size {f.input_size_}, "
+            f"{f.epochs_} epochs, seed {f.seed}"
+        )
+        _note(
+            "back-test choice: "
+            + ", ".join(f"{k} {v}" if panel else k for k, v in choices.most_common())
+            + f" (among the network, seasonal naive, drift, {', '.join(STATISTICAL)} and their mixes)"
+        )
+        _note(
+            f"forecast: {horizon} steps{' per series' if panel else ''}"
+            + ("" if panel else f", {dates[0][0]} .. {dates[0][-1]}")
+            + f", with {' and '.join(f'{100 * c:g}%' for c in COVERAGE)} prediction intervals"
+            + ("" if args.output else "; rows on stdout")
+        )
+        _emit(_rows_csv(names, dates, preds, ivs), args.output)
+    if args.plot:
+        blocks = [
+            {
+                "name": names[i],
+                "history": trains[i],
+                "history_dates": hist_dates[i],
+                "dates": dates[i],
+                "point": preds[i],
+                "bounds": ivs[i],
+                "actual": tests[i] if evaluate else None,
+                "dated": bool(data["labels"][i]),
+            }
+            for i in range(min(PLOT_SERIES, len(trains)))
+        ]
+        kind = f"{test_size}-step forecast of the hold-out" if evaluate else f"{horizon}-step forecast"
+        _plot(args.plot, blocks, f"{data['name']}: {kind}", data["name"], len(trains), data["id_col"])
+    if args.save:
+        from .forecast.checkpoint import save_with_history
+
+        save_with_history(f, args.save, _history(data, lengths, args))
+        _note(f"model saved to {args.save}")
+    return 0
+
+
+def _report(args, data, f, trains, tests, preds, ivs, m, season_note, fit_time, test_size) -> str:
+    """The hold-out evaluation report of ``forecast --evaluate``."""
+    from .forecast import baselines
+    from .forecast.backtest import STATISTICAL, mix_name
+
+    panel = len(trains) > 1
 
     def avg(method):
         rows = [
@@ -196,30 +503,29 @@ def _cmd_forecast(args) -> int:
             2, (f"seasonal naive (m={m})", avg(lambda tr, i: baselines.seasonal_naive(tr, test_size, m)))
         )
     name = data["name"]
+    out = []
     if panel:
-        print(
-            f"panel: {len(values_all)} series of {name} ({args.id_col}); each trained on all but its last "
+        out.append(
+            f"panel: {len(trains)} series of {name} ({data['id_col']}); each trained on all but its last "
             f"{test_size} points, tested on those (figures averaged over the series)"
         )
     else:
-        n = len(values_all[0])
-        print(
+        n = len(trains[0]) + test_size
+        out.append(
             f"series: {name}, {n} points; trained on the first {n - test_size}, "
             f"tested on the last {test_size}"
         )
-    print(
+    out.append(
         f"model: {f.n_models} LSTM(s), hidden {f.hidden_size}, input_size {f.input_size_}, "
         f"horizon {f.horizon_}, {f.epochs_} epochs, seed {f.seed}; season {m} ({season_note})"
     )
     choices = Counter(mix_name(w) for w in f.mix_)
-    print(
+    out.append(
         "back-test choice: "
-        + (", ".join(f"{name} {k}" for name, k in choices.most_common()) if panel else next(iter(choices)))
+        + (", ".join(f"{k} {v}" for k, v in choices.most_common()) if panel else next(iter(choices)))
         + f" (among the network, seasonal naive, drift, {', '.join(STATISTICAL)} and their mixes)"
     )
-    print()
-    print(_table(rows, ["MAE", "RMSE", "MAPE%", "sMAPE%", "MASE"]))
-    print()
+    out += ["", _table(rows, ["MAE", "RMSE", "MAPE%", "sMAPE%", "MASE"]), ""]
     covered = [
         float(
             np.mean(
@@ -229,27 +535,23 @@ def _cmd_forecast(args) -> int:
                 ]
             )
         )
-        for j in range(len(coverage))
+        for j in range(len(COVERAGE))
     ]
-    print(
+    out.append(
         "interval coverage on the hold-out: "
-        + ", ".join(f"{100 * c:g}% interval {100 * v:.0f}%" for c, v in zip(coverage, covered, strict=True))
+        + ", ".join(f"{100 * c:g}% interval {100 * v:.0f}%" for c, v in zip(COVERAGE, covered, strict=True))
         + f" (calibrated on the {f.calibration_} errors)"
     )
-    print(f"training time: {fit_time:.2f} s (MASE scaled by the in-sample seasonal naive error, m={m})")
-    if args.plot:
-        title = f"{name}{' ' + data['ids'][0] if panel else ''}: {test_size}-step forecast"
-        _plot(args.plot, values_all[0], data["labels"][0], len(trains[0]), preds[0], ivs[0], coverage, title)
-        print(f"plot written to {args.plot}" + (" (the first series)" if panel else ""))
-    if args.save:
-        f.save(args.save)
-        print(f"model saved to {args.save}")
-    return 0
+    out.append(f"training time: {fit_time:.2f} s (MASE scaled by the in-sample seasonal naive error, m={m})")
+    return "\n".join(out)
 
 
+# ------------------------------------------------------------------ evaluate
 def _cmd_evaluate(args) -> int:
     from .forecast import evaluate as ev
 
+    _check_targets(args, ("--output",))
+    _set_threads(args)
     sample = None if args.all else args.sample
     data = ev.load_dev_set(sample) if args.set == "dev" else ev.load_check_set()
     if args.frequencies:
@@ -276,36 +578,117 @@ def _cmd_evaluate(args) -> int:
                 print(f"fastlstm's back-test choices, {freq}: {picked}")
     print(f"total time: {time.perf_counter() - t0:.0f} s")
     if args.output:
-        tmp = f"{args.output}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(table)
-        os.replace(tmp, args.output)
-        print(f"table written to {args.output}")
+        _write_atomic(args.output, table.encode("utf-8"))
+        _note(f"table written to {args.output}")
     return 0
 
 
+# ------------------------------------------------------------------ predict
+def _history_labels(hist: dict | None, i: int, n: int) -> list[str] | None:
+    """Series ``i``'s stored dates (``n`` of them), or None without any."""
+    if not hist or not hist.get("first") or hist["first"][i] is None:
+        return None
+    return [shift_label(hist["first"][i], k, hist.get("freq")) for k in range(n)]
+
+
 def _cmd_predict(args) -> int:
+    from .forecast.checkpoint import load_with_history
     from .forecast.forecaster import Forecaster
 
-    f = Forecaster.load(args.model)
+    _check_optional(args)
+    _check_targets(args, ("--output", "--plot"))
+    if args.csv is None:
+        for flag, v in (("--column", args.column), ("--id-col", args.id_col), ("--time-col", args.time_col)):
+            if v is not None:
+                raise ValueError(f"{flag}: expected a CSV file to pick {v!r} from, got none")
+    if args.horizon is not None and args.horizon < 1:
+        raise ValueError(f"--horizon: expected at least 1, got {args.horizon}")
+    _set_threads(args)
+    f, hist = load_with_history(Forecaster, args.model)
     if f.n_covariates_:
         raise ValueError(f"--model: {args.model} uses covariates, which the command line cannot supply")
-    y = None
-    if args.csv is not None:
-        if f.n_series_ != 1:
-            raise ValueError(f"--model: {args.model} was fitted on {f.n_series_} series; the CSV gives one")
-        y, _, _ = read_csv_column(args.csv, args.column)
-    pred = f.predict(h=args.horizon, y=y)
-    if f.n_series_ == 1:
-        print("step,forecast")
-        for i, v in enumerate(np.asarray(pred).ravel(), start=1):
-            print(f"{i},{v:.6g}")
-        return 0
-    series = pred if isinstance(pred, list) else [pred[:, j] for j in range(np.shape(pred)[1])]
-    print("series,step,forecast")  # a panel model: series numbered in the order of fit
-    for j, p in enumerate(series):
-        for i, v in enumerate(np.asarray(p), start=1):
-            print(f"{j},{i},{v:.6g}")
+    k = f.n_series_
+    h = f.horizon_ if args.horizon is None else args.horizon
+    stored_ids = hist.get("ids") if hist else None
+    name = (hist or {}).get("name") or "y"
+    id_col = (hist or {}).get("id_col")
+    freq = (hist or {}).get("freq")
+    if args.csv is None:
+        y, start = None, None
+        series = list(f.series_)
+        names = list(stored_ids) if stored_ids else ([name] if k == 1 else [str(i) for i in range(k)])
+        labels = [_history_labels(hist, i, len(s)) for i, s in enumerate(series)]
+    else:
+        data = read_csv_series(args.csv, args.column, args.time_col, args.id_col)
+        id_col = args.id_col
+        if k == 1 and len(data["ids"]) != 1:
+            raise ValueError(
+                f"--id-col: {args.model} was fitted on one series, {args.csv} gives {len(data['ids'])} "
+                f"({args.id_col} {data['ids'][:5]})"
+            )
+        if k > 1 and args.id_col is None:
+            raise ValueError(
+                f"--id-col: {args.model} was fitted on a panel of {k} series; pass the id column of "
+                f"{args.csv}" + (f" (the model's: {hist['id_col']})" if hist and hist.get("id_col") else "")
+            )
+        order = list(range(len(data["ids"])))
+        if k > 1:
+            if stored_ids:
+                missing = [u for u in stored_ids if u not in data["ids"]]
+                extra = [u for u in data["ids"] if u not in stored_ids]
+                if missing or extra:
+                    raise ValueError(
+                        f"--id-col: expected the model's {k} series in {args.csv}"
+                        + (f", got none for {missing[:5]}" if missing else "")
+                        + (f", got series the model was not fitted on: {extra[:5]}" if extra else "")
+                    )
+                order = [data["ids"].index(u) for u in stored_ids]
+            elif len(data["ids"]) != k:
+                raise ValueError(
+                    f"--id-col: {args.model} was fitted on {k} series, {args.csv} gives {len(data['ids'])}"
+                )
+        if freq and data["freq"] and data["freq"] != freq:
+            raise ValueError(
+                f"--model: {args.model} was fitted on {freq} dates, {args.csv} has {data['freq']}"
+            )
+        series = [data["values"][j] for j in order]
+        labels = [data["labels"][j] for j in order]
+        names = [data["ids"][j] for j in order] if k > 1 else [data["name"]]
+        start = None
+        if hist and hist.get("first") and all(hist["first"]) and all(labels):
+            start = [periods_between(hist["first"][i], labels[i][0], freq) for i in range(k)]
+        y = series if k > 1 else series[0]
+        if k > 1 and f.form_ == "2d":
+            y = np.column_stack(series)
+        if start is not None and k == 1:
+            start = start[0]
+        freq = data["freq"] or freq
+    pred = f.predict(h=h, y=y, start=start)
+    bounds = f.predict_interval(h=h, coverage=COVERAGE, y=y, start=start)
+    preds, ivs = _as_list(pred, k, "predict"), _as_list(bounds, k, "predict_interval")
+    dates = [_future_dates(labels[i], len(series[i]), h, freq) for i in range(k)]
+    where = "the model's training history" if args.csv is None else args.csv
+    _note(
+        f"{args.model}: {k} series ({', '.join(names[:5])}{', ...' if k > 5 else ''}); forecast {h} steps "
+        f"from the end of {where}"
+        + ("" if k > 1 else f", {dates[0][0]} .. {dates[0][-1]}")
+        + ("" if hist else "; no stored labels (a file saved without them): series numbered, rows counted")
+    )
+    _emit(_rows_csv(names, dates, preds, ivs), args.output)
+    if args.plot:
+        blocks = [
+            {
+                "name": names[i],
+                "history": series[i],
+                "history_dates": labels[i] or [str(t) for t in range(1, len(series[i]) + 1)],
+                "dates": dates[i],
+                "point": preds[i],
+                "bounds": ivs[i],
+                "dated": bool(labels[i]),
+            }
+            for i in range(min(PLOT_SERIES, k))
+        ]
+        _plot(args.plot, blocks, f"{name}: {h}-step forecast", name, k, id_col)
     return 0
 
 
@@ -318,6 +701,16 @@ def _forecaster_defaults() -> dict:
     return {k: v.default for k, v in inspect.signature(Forecaster).parameters.items()}
 
 
+def _threads_flag(p) -> None:
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="threads for the kernels and BLAS (fastlstm.set_num_threads; default: as configured)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fastlstm", description="LSTM forecasting on the CPU with Numba kernels."
@@ -327,24 +720,38 @@ def _parser() -> argparse.ArgumentParser:
 
     fc = sub.add_parser(
         "forecast",
-        help="train on a series, compare with baselines on a hold-out",
-        description="Hold out the last --test-size points, train, and compare with baselines.",
+        help="train on a series and forecast its future (or evaluate on a hold-out)",
+        description="Train on all of a series (default: the embedded airline passengers) and write the "
+        "future: CSV rows unique_id,ds,forecast,lo80,hi80,lo95,hi95 on stdout (or --output), one block "
+        "per series, dates continuing the series' own; notes go to stderr. With --evaluate or "
+        "--test-size N: hold out the last N points, train on the rest and report the accuracy beside "
+        "naive, seasonal naive and drift, and the intervals' coverage, on stdout.",
     )
     fc.add_argument("csv", nargs="?", help="CSV file with a header (default: embedded airline passengers)")
     fc.add_argument("--column", help="value column (default: the last numeric column)")
-    fc.add_argument("--time-col", help="date column (default: the first column when it holds dates)")
+    fc.add_argument("--time-col", help="date column (default: the first column whose first value is a date)")
     fc.add_argument("--id-col", help="series id column of a long-format panel: one global model")
     fc.add_argument(
-        "--horizon", type=int, default=None, help="steps per forecast block (default: the test size)"
+        "--horizon",
+        type=int,
+        default=None,
+        help="steps to forecast (default: 18 monthly, 8 quarterly, 6 yearly; with --evaluate the test size)",
     )
     fc.add_argument(
         "--input-size", type=int, default=None, help="lookback steps (default: from the season and length)"
     )
     fc.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="evaluate on a hold-out of --test-size points instead of forecasting the future",
+    )
+    fc.add_argument(
         "--test-size",
         type=int,
         default=None,
-        help="hold-out points per series (default: the horizon, else 18 monthly, 8 quarterly, 6 yearly)",
+        metavar="N",
+        help="hold out the last N points per series and evaluate (implies --evaluate when N > 0; "
+        "default with --evaluate: the horizon, else 18 monthly, 8 quarterly, 6 yearly)",
     )
     fc.add_argument(
         "--season",
@@ -371,9 +778,18 @@ def _parser() -> argparse.ArgumentParser:
         help=f"ensemble size (default {defaults['n_models']})",
     )
     fc.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    fc.add_argument("--plot", metavar="PNG", help="plot history, hold-out and forecast (needs matplotlib)")
-    fc.add_argument("--save", metavar="NPZ", help="save the trained forecaster")
+    fc.add_argument(
+        "--output", metavar="CSV", help="write the forecast rows to this file (atomically) instead of stdout"
+    )
+    fc.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="plot history, forecast and its 80%%/95%% intervals (the first 4 series of a panel; "
+        "needs matplotlib)",
+    )
+    fc.add_argument("--save", metavar="NPZ", help="save the trained forecaster (with the series' labels)")
     fc.add_argument("--progress", action="store_true", help="show a progress bar (needs tqdm)")
+    _threads_flag(fc)
     fc.set_defaults(func=_cmd_forecast)
 
     ev = sub.add_parser(
@@ -394,17 +810,31 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-stats", action="store_true", help="skip statsforecast's methods")
     ev.add_argument("--seed", type=int, default=0, help="fastlstm's seed (default 0)")
     ev.add_argument("--output", metavar="MD", help="also write the Markdown table to this file")
+    _threads_flag(ev)
     ev.set_defaults(func=_cmd_evaluate)
 
-    pr = sub.add_parser("predict", help="forecast with a saved model")
+    pr = sub.add_parser(
+        "predict",
+        help="forecast with a saved model",
+        description="Forecast the future with a model saved by forecast --save, from the end of a "
+        "history (default: the one it was trained on), in forecast's format: CSV rows "
+        "unique_id,ds,forecast,lo80,hi80,lo95,hi95 on stdout (or --output); notes go to stderr.",
+    )
     pr.add_argument("--model", required=True, help="checkpoint written by forecast --save")
     pr.add_argument(
         "csv", nargs="?", help="CSV with the history (default: the series the model was trained on)"
     )
     pr.add_argument("--column", help="value column (default: the last numeric column)")
+    pr.add_argument("--time-col", help="date column (default: the first column whose first value is a date)")
+    pr.add_argument("--id-col", help="series id column of a long-format panel (a panel model needs it)")
     pr.add_argument(
         "--horizon", type=int, default=None, help="steps to forecast (default: the model's horizon)"
     )
+    pr.add_argument(
+        "--output", metavar="CSV", help="write the forecast rows to this file (atomically) instead of stdout"
+    )
+    pr.add_argument("--plot", metavar="PNG", help="plot history, forecast and intervals (needs matplotlib)")
+    _threads_flag(pr)
     pr.set_defaults(func=_cmd_predict)
 
     sub.add_parser("bench", help="run the benchmarks (fastlstm bench --help)", add_help=False)

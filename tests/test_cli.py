@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 import types
@@ -21,8 +23,10 @@ QUICK = ["--epochs", "3", "--n-models", "1", "--hidden-size", "8"]
 def test_forecast_default_series_table_plot_and_save(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     png, npz = tmp_path / "f.png", tmp_path / "m.npz"
-    assert main(["forecast", *QUICK, "--plot", str(png), "--save", str(npz)]) == 0
-    out = capsys.readouterr().out
+    assert main(["forecast", "--evaluate", *QUICK, "--plot", str(png), "--save", str(npz)]) == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    assert f"plot written to {png}" in captured.err and f"model saved to {npz}" in captured.err
     # monthly dates: season 12 and M4's monthly horizon, 18, held out
     assert "airpassengers, 144 points; trained on the first 126, tested on the last 18" in out
     assert "season 12 (monthly dates)" in out and "interval coverage on the hold-out: 80% interval" in out
@@ -53,18 +57,19 @@ def test_forecast_default_series_table_plot_and_save(tmp_path, capsys):
     f = Forecaster.load(npz)
     assert f.epochs == 3 and f.n_series_ == 1
 
-    # predict from the saved model: the stored history, then a CSV history
+    # predict from the saved model: the stored history (trained on 1949-01 .. 1959-06), then a CSV
     assert main(["predict", "--model", str(npz), "--horizon", "5"]) == 0
-    lines = capsys.readouterr().out.split()
-    assert lines[0] == "step,forecast" and len(lines) == 6
-    np.testing.assert_allclose([float(v.split(",")[1]) for v in lines[1:]], f.predict(5), rtol=1e-5)
+    rows = _rows(capsys.readouterr().out)
+    assert [r["ds"] for r in rows] == ["1959-07", "1959-08", "1959-09", "1959-10", "1959-11"]
+    assert {r["unique_id"] for r in rows} == {"airpassengers"}
+    np.testing.assert_allclose([float(r["forecast"]) for r in rows], f.predict(5), rtol=1e-5)
     csv = tmp_path / "s.csv"
     y = load_airpassengers()[:100]
     csv.write_text("t,value\n" + "".join(f"{i},{v}\n" for i, v in enumerate(y)))
     assert main(["predict", "--model", str(npz), str(csv), "--column", "value"]) == 0
-    lines = capsys.readouterr().out.split()
-    assert len(lines) == 1 + f.horizon
-    np.testing.assert_allclose([float(v.split(",")[1]) for v in lines[1:]], f.predict(y=y), rtol=1e-5)
+    rows = _rows(capsys.readouterr().out)
+    assert len(rows) == f.horizon and rows[0]["ds"] == "101"  # no dates: row numbers
+    np.testing.assert_allclose([float(r["forecast"]) for r in rows], f.predict(y=y), rtol=1e-5)
 
 
 def test_forecast_from_csv(tmp_path, capsys):
@@ -93,6 +98,19 @@ def test_forecast_from_csv(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "series: sales, 90 points; trained on the first 78, tested on the last 12" in out
+
+
+def _rows(text: str) -> list[dict]:
+    """The forecast rows of forecast/predict's stdout, checked for the columns and the bounds' order."""
+    import csv as _csv
+    import io
+
+    rows = list(_csv.DictReader(io.StringIO(text)))
+    assert rows and list(rows[0]) == ["unique_id", "ds", "forecast", "lo80", "hi80", "lo95", "hi95"]
+    for r in rows:
+        v = [float(r[k]) for k in ("lo95", "lo80", "forecast", "hi80", "hi95")]
+        assert v == sorted(v), r
+    return rows
 
 
 def test_read_csv_column(tmp_path):
@@ -125,7 +143,7 @@ def test_plot_without_matplotlib_names_the_extra(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     assert main(["forecast", *QUICK, "--plot", str(tmp_path / "x.png")]) == 1
-    assert "pip install fastlstm[plot]" in capsys.readouterr().err
+    assert "fastlstm[plot]" in capsys.readouterr().err  # the install hint
 
 
 def test_bench_forwards_its_arguments(monkeypatch):
@@ -160,12 +178,12 @@ def _monthly_csv(path, values, start_year=2000, extra=""):
 def test_season_is_read_from_the_date_column(tmp_path, capsys):
     y = load_airpassengers()[:72]
     csv = _monthly_csv(tmp_path / "m.csv", y)
-    assert main(["forecast", str(csv), *QUICK]) == 0
+    assert main(["forecast", str(csv), "--evaluate", *QUICK]) == 0
     out = capsys.readouterr().out
     assert "season 12 (monthly dates)" in out and "trained on the first 54, tested on the last 18" in out
     q = tmp_path / "q.csv"
     q.write_text("quarter,v\n" + "".join(f"{2000 + i // 4} Q{i % 4 + 1},{v}\n" for i, v in enumerate(y[:40])))
-    assert main(["forecast", str(q), *QUICK]) == 0
+    assert main(["forecast", str(q), "--evaluate", *QUICK]) == 0
     assert "season 4 (quarterly dates)" in capsys.readouterr().out
     assert main(["forecast", str(q), "--season", "1", "--test-size", "6", *QUICK]) == 0
     assert "season 1 (given)" in capsys.readouterr().out
@@ -180,7 +198,20 @@ def test_panel_csv_trains_one_global_model(tmp_path, capsys):
     csv.write_text("\n".join(rows) + "\n")
     npz = tmp_path / "p.npz"
     assert (
-        main(["forecast", str(csv), "--id-col", "store", "--time-col", "month", "--save", str(npz), *QUICK])
+        main(
+            [
+                "forecast",
+                str(csv),
+                "--id-col",
+                "store",
+                "--time-col",
+                "month",
+                "--evaluate",
+                "--save",
+                str(npz),
+                *QUICK,
+            ]
+        )
         == 0
     )
     out = capsys.readouterr().out
@@ -190,12 +221,13 @@ def test_panel_csv_trains_one_global_model(tmp_path, capsys):
     counts = out.split("back-test choice: ")[1].split(" (among")[0]  # "network 2, drift 1"
     assert sum(int(part.rsplit(" ", 1)[1]) for part in counts.split(", ")) == 3
     assert main(["predict", "--model", str(npz), "--horizon", "2"]) == 0
-    lines = capsys.readouterr().out.split()
-    assert lines[0] == "series,step,forecast" and [ln.split(",")[:2] for ln in lines[1:3]] == [
-        ["0", "1"],
-        ["0", "2"],
+    rows = _rows(capsys.readouterr().out)  # the model was trained on 1990-01 .. 1993-06
+    assert [(r["unique_id"], r["ds"]) for r in rows[:3]] == [
+        ("a", "1993-07"),
+        ("a", "1993-08"),
+        ("b", "1993-07"),
     ]
-    np.testing.assert_allclose([float(ln.split(",")[2]) for ln in lines[5:7]], f.predict(2)[2], rtol=1e-5)
+    np.testing.assert_allclose([float(r["forecast"]) for r in rows[4:6]], f.predict(2)[2], rtol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -272,3 +304,170 @@ def test_evaluate_command_on_the_check_set(monkeypatch, tmp_path, capsys):
     assert "fastlstm's back-test choices, yearly: " in out
     assert main(["evaluate", "--frequencies", "weekly"]) == 1
     assert "--frequencies: expected names among" in capsys.readouterr().err
+
+
+# ------------------------------------------------------- the future, panels, predict, messages
+def _panel_csv(path, n=48, header="store,month,units"):
+    """Three monthly series; b starts and ends three months after a and c."""
+    air = load_airpassengers()
+    rows = [header]
+    for sid, scale, off in (("a", 1.0, 0), ("b", 0.5, 3), ("c", 2.0, 0)):
+        for i in range(n):
+            month = f"{1990 + (i + off) // 12}-{(i + off) % 12 + 1:02d}"
+            cells = {"store": sid, "month": month, "units": f"{scale * air[i]}"}
+            rows.append(",".join(cells[c] for c in header.split(",")))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_forecast_writes_the_future_of_the_airline_series(tmp_path, capsys):
+    npz = tmp_path / "air.npz"
+    assert main(["forecast", *QUICK, "--threads", "1", "--save", str(npz)]) == 0
+    captured = capsys.readouterr()
+    rows = _rows(captured.out)  # stdout: the rows alone
+    assert len(rows) == 18 and {r["unique_id"] for r in rows} == {"airpassengers"}
+    assert rows[0]["ds"] == "1961-01" and rows[-1]["ds"] == "1962-06"
+    assert "1949-01 .. 1960-12" in captured.err and "1961-01 .. 1962-06" in captured.err
+    f = Forecaster.load(npz)
+    np.testing.assert_allclose([float(r["forecast"]) for r in rows], f.predict(18), rtol=1e-5)
+    # predict from a CSV that starts later, with dates: forecasts dated after its end
+    air = load_airpassengers()
+    csv = _monthly_csv(tmp_path / "late.csv", air[60:], start_year=1954)
+    assert main(["predict", "--model", str(npz), str(csv), "--horizon", "3"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert [r["ds"] for r in rows] == ["1961-01", "1961-02", "1961-03"]
+    assert {r["unique_id"] for r in rows} == {"sales"}
+
+
+def test_panel_future_output_file_and_predict_with_ids(tmp_path, capsys, monkeypatch):
+    import fastlstm
+
+    csv = _panel_csv(tmp_path / "panel.csv")
+    out, npz = tmp_path / "f.csv", tmp_path / "p.npz"
+    old_umask = os.umask(0o027)
+    try:
+        argv = ["forecast", str(csv), "--id-col", "store", "--horizon", "4", "--output", str(out)]
+        assert main([*argv, "--save", str(npz), *QUICK]) == 0
+    finally:
+        os.umask(old_umask)
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"forecasts written to {out}" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.csv", "p.npz", "panel.csv"]  # no temp file
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640  # the umask applies
+    rows = _rows(out.read_text())
+    by_id = {u: [r["ds"] for r in rows if r["unique_id"] == u] for u in ("a", "b", "c")}
+    assert by_id == {
+        "a": ["1994-01", "1994-02", "1994-03", "1994-04"],
+        "b": ["1994-04", "1994-05", "1994-06", "1994-07"],  # b ends three months later
+        "c": ["1994-01", "1994-02", "1994-03", "1994-04"],
+    }
+
+    # predict: the stored history, then the CSV with --id-col; --threads before any work
+    seen = []
+    monkeypatch.setattr(fastlstm, "set_num_threads", seen.append)
+    assert main(["predict", "--model", str(npz), "--horizon", "2", "--threads", "1"]) == 0
+    assert seen == [1]
+    rows = _rows(capsys.readouterr().out)
+    assert [(r["unique_id"], r["ds"]) for r in rows] == [
+        ("a", "1994-01"),
+        ("a", "1994-02"),
+        ("b", "1994-04"),
+        ("b", "1994-05"),
+        ("c", "1994-01"),
+        ("c", "1994-02"),
+    ]
+    longer = _panel_csv(tmp_path / "longer.csv", n=50)
+    assert main(["predict", "--model", str(npz), str(longer), "--id-col", "store", "--horizon", "1"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert [(r["unique_id"], r["ds"]) for r in rows] == [("a", "1994-03"), ("b", "1994-06"), ("c", "1994-03")]
+    assert main(["predict", "--model", str(npz), str(longer)]) == 1
+    assert "looks like a panel in long format: pass --id-col store" in capsys.readouterr().err
+    # a file saved without the labels (Forecaster.save): series numbered, rows counted
+    old = tmp_path / "old.npz"
+    Forecaster.load(npz).save(old)
+    assert main(["predict", "--model", str(old), "--horizon", "1"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert [(r["unique_id"], r["ds"]) for r in rows] == [("0", "49"), ("1", "49"), ("2", "49")]
+
+
+def test_evaluate_output_has_the_hold_out_and_actuals(tmp_path, capsys):
+    csv = _monthly_csv(tmp_path / "m.csv", load_airpassengers()[:60])
+    out = tmp_path / "hold.csv"
+    assert main(["forecast", str(csv), "--test-size", "6", "--output", str(out), *QUICK]) == 0
+    report = capsys.readouterr().out
+    assert "tested on the last 6" in report and "fastlstm LSTM" in report and "MASE" in report
+    text = out.read_text()
+    assert text.splitlines()[0].endswith(",y")
+    assert [ln.split(",")[1] for ln in text.splitlines()[1:]] == [f"2004-{m:02d}" for m in range(7, 13)]
+
+
+def test_a_short_series_says_what_was_held_out(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(Forecaster, "fit", _never)
+    csv = _monthly_csv(tmp_path / "s.csv", np.arange(1.0, 13.0))
+    argv = ["forecast", str(csv), "--test-size", "8", "--input-size", "4", "--horizon", "2", *QUICK]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "s.csv, column 'sales': expected at least input_size + horizon = 6 points, got 4" in err
+    assert "12 points, of which the last 8 are held out for evaluation" in err and "--test-size" in err
+    panel = tmp_path / "p.csv"
+    panel.write_text(
+        "id,v\n" + "".join(f"a,{i}\n" for i in range(20)) + "".join(f"b,{i}\n" for i in range(5))
+    )
+    assert main(["forecast", str(panel), "--id-col", "id", "--input-size", "4", "--horizon", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "p.csv, column 'v', id 'b': expected at least input_size + horizon = 6 points, got 5" in err
+
+
+@pytest.mark.parametrize("header", ["store,month,units", "month,store,units"])
+def test_a_long_panel_without_id_col_gets_a_hint(tmp_path, capsys, monkeypatch, header):
+    monkeypatch.setattr(Forecaster, "fit", _never)
+    csv = _panel_csv(tmp_path / "p.csv", n=12, header=header)
+    assert main(["forecast", str(csv)]) == 1
+    err = capsys.readouterr().err
+    assert "looks like a panel in long format: pass --id-col store" in err and err.count("\n") == 1
+
+
+def test_missing_optional_packages_fail_before_training(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(Forecaster, "fit", _never)
+    monkeypatch.setattr(Forecaster, "load", _never)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    assert main(["forecast", *QUICK, "--plot", str(tmp_path / "x.png")]) == 1
+    assert "--plot needs matplotlib" in capsys.readouterr().err
+    assert main(["forecast", *QUICK, "--progress"]) == 1
+    assert "--progress needs tqdm" in capsys.readouterr().err
+    assert main(["predict", "--model", str(tmp_path / "m.npz"), "--plot", str(tmp_path / "x.png")]) == 1
+    assert "--plot needs matplotlib" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("must not be reached")
+
+
+@pytest.mark.parametrize(
+    "label, k, freq, expected",
+    [
+        ("1960-12", 1, None, "1961-01"),
+        ("1960-3", -4, None, "1959-11"),
+        ("1960 Dec", 1, None, "1961 Jan"),
+        ("1960 DEC", 2, None, "1961 FEB"),
+        ("2000 Q4", 1, None, "2001 Q1"),
+        ("2000-q1", -1, None, "1999-q4"),
+        ("1999", 2, None, "2001"),
+        ("2020-12-31", 1, None, "2021-01-01"),
+        ("2020-01-05T00:00", 2, "weekly", "2020-01-19T00:00"),
+    ],
+)
+def test_shift_label_keeps_the_format(label, k, freq, expected):
+    from fastlstm.forecast.csvio import periods_between, shift_label
+
+    assert shift_label(label, k, freq) == expected
+    assert periods_between(label, expected, freq) == k
+
+
+def test_shift_label_refuses_what_is_not_a_date():
+    from fastlstm.forecast.csvio import shift_label
+
+    with pytest.raises(ValueError, match="label: expected a date .* got 'd7'"):
+        shift_label("d7", 1)

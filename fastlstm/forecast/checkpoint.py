@@ -5,7 +5,10 @@
 weights), ``series{i}``, ``covariates{i}``, ``scaler{i}.*``, ``cov_scaler.*``, ``seasonal{i}``,
 ``mix``, ``stat{i}.{method}.*`` (the parameters of the statistical members in series i's mix),
 ``calibration.*``, ``esrnn.*`` (``model="esrnn"``: the smoothing parameters); the config holds
-the constructor's parameters and what fit decided.
+the constructor's parameters and what fit decided, and, in files written by
+:func:`save_with_history` (the command line's ``--save``), a ``history`` entry: the training
+history's labels (value column, series ids, first and last dates, frequency), which
+:func:`load_with_history` returns (None for files without it; :meth:`Forecaster.load` ignores it).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.layers import LSTMRegressor
+from ..train import io as _io
 from .backtest import CANDIDATES
 from .esrnn import ESRNN
 from .prepare import forward_transform
 from .scalers import StandardScaler, scaler_from_config
 
-__all__ = ["KIND", "fitted_state", "restore"]
+__all__ = ["KIND", "fitted_state", "load_with_history", "restore", "save_with_history"]
 
 #: the checkpoint kind of a forecaster
 KIND = "forecaster"
@@ -185,3 +189,51 @@ def restore(cls, a: dict, cfg: dict):
     if extra:
         raise KeyError(f"unexpected arrays {extra[:5]}")
     return f
+
+
+def save_with_history(f, path, history: dict) -> str:
+    """:meth:`Forecaster.save` with the training history's labels in the config's ``history``.
+
+    Parameters
+    ----------
+    f : Forecaster
+        Fitted (without ``comm``: one process writes).
+    path : str or os.PathLike
+    history : dict
+        JSON-able labels of the training history (the command line stores ``name``, ``ids``,
+        ``id_col``, ``time_col``, ``freq``, ``first``, ``last``, ``lengths``).
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    if not isinstance(history, dict):
+        raise TypeError(f"history: expected a dict, got {type(history).__name__}")
+    if not f.fitted:
+        raise RuntimeError("Forecaster: call fit (or load) before save")
+    arrays, config = fitted_state(f)
+    config["history"] = history
+    return _io.save_checkpoint(path, KIND, arrays, config)
+
+
+def load_with_history(cls, path) -> tuple:
+    """A forecaster as :meth:`Forecaster.load` reads it, and the ``history`` entry of its file.
+
+    Returns
+    -------
+    (Forecaster, dict or None)
+        None for files written without a history (:meth:`Forecaster.save`, older files).
+
+    Raises
+    ------
+    ValueError
+        Not a forecaster checkpoint, or a corrupt or inconsistent one.
+    """
+    ckpt = _io.load_checkpoint(path, kind=KIND)
+    try:
+        f = restore(cls, ckpt.arrays, ckpt.config)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: inconsistent forecaster checkpoint ({type(exc).__name__}: {exc})") from exc
+    history = ckpt.config.get("history")
+    return f, history if isinstance(history, dict) else None

@@ -10,13 +10,121 @@ series. The error messages name the command line's flags (``--column``, ``--id-c
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import math
+import re
 
 import numpy as np
 
 from .timeindex import _period_number, parse_dates
 
-__all__ = ["read_csv_column", "read_csv_series"]
+__all__ = ["periods_between", "read_csv_column", "read_csv_series", "shift_label"]
+
+_MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+# the label formats of timeindex.parse_dates, with the parts that make a label's style
+_FORMS = [
+    ("yearly", re.compile(r"^(\d{4})$")),
+    ("quarterly", re.compile(r"^(\d{4})(\s*-?\s*)([Qq])([1-4])$")),
+    ("monthly", re.compile(r"^(\d{4})-(\d{1,2})$")),
+    ("month name", re.compile(r"^(\d{4})(\s+)([A-Za-z]{3})$")),
+    ("date", re.compile(r"^(\d{4})-(\d{2})-(\d{2})((?:[T ]00:00(?::00)?)?)$")),
+]
+
+
+def _day_step(freq: str | None) -> int:
+    return 7 if freq == "weekly" else 1
+
+
+def shift_label(label: str, k: int, freq: str | None = None) -> str:
+    """The date label ``k`` periods after ``label`` (before it for ``k < 0``), in its format.
+
+    Parameters
+    ----------
+    label : str
+        ``YYYY``, ``YYYY-MM`` (or ``YYYY-M``), ``YYYY Mon``, ``YYYY Qn`` / ``YYYY-Qn`` /
+        ``YYYYQn``, or ``YYYY-MM-DD`` (with an optional ``T00:00[:00]``), as
+        :func:`~fastlstm.forecast.timeindex.parse_dates` reads them.
+    k : int
+        Periods to move: years, quarters, months, or days (weeks with ``freq="weekly"``).
+    freq : str, optional
+        ``"weekly"`` for ISO dates a week apart (default: days).
+
+    Returns
+    -------
+    str
+        The label, written as ``label`` is (separator, zero padding, month-name case).
+
+    Raises
+    ------
+    ValueError
+        ``label`` is not one of these dates.
+    """
+    s = str(label).strip()
+    k = int(k)
+    for kind, pat in _FORMS:
+        mt = pat.match(s)
+        if not mt:
+            continue
+        g = mt.groups()
+        if kind == "yearly":
+            return f"{int(g[0]) + k:04d}"
+        if kind == "quarterly":
+            p = int(g[0]) * 4 + int(g[3]) - 1 + k
+            return f"{p // 4:04d}{g[1]}{g[2]}{p % 4 + 1}"
+        if kind == "monthly":
+            month = int(g[1])
+            if not 1 <= month <= 12:
+                break
+            p = int(g[0]) * 12 + month - 1 + k
+            return f"{p // 12:04d}-{p % 12 + 1:0{len(g[1])}d}"
+        if kind == "month name":
+            lower = [m.lower() for m in _MONTH_NAMES]
+            if g[2].lower() not in lower:
+                break
+            p = int(g[0]) * 12 + lower.index(g[2].lower()) + k
+            name = _MONTH_NAMES[p % 12]
+            name = name.upper() if g[2].isupper() else name.lower() if g[2].islower() else name
+            return f"{p // 12:04d}{g[1]}{name}"
+        try:
+            day = _dt.date(int(g[0]), int(g[1]), int(g[2])) + _dt.timedelta(days=k * _day_step(freq))
+        except (ValueError, OverflowError):
+            break
+        return day.isoformat() + g[3]
+    raise ValueError(
+        f"label: expected a date (YYYY, YYYY-MM, YYYY Mon, YYYY Qn or YYYY-MM-DD), got {label!r}"
+    )
+
+
+def periods_between(start: str, end: str, freq: str | None = None) -> int:
+    """The number of periods from date label ``start`` to ``end`` (negative when ``end`` is earlier).
+
+    Parameters
+    ----------
+    start, end : str
+        Date labels of one format (see :func:`shift_label`).
+    freq : str, optional
+        ``"weekly"`` to count ISO dates in weeks (default: days).
+
+    Raises
+    ------
+    ValueError
+        A label that is not a date, labels of two formats, or ISO dates not a whole number of
+        weeks apart with ``freq="weekly"``.
+    """
+    a, b = _period_number(str(start)), _period_number(str(end))
+    for lab, p in ((start, a), (end, b)):
+        if p is None:
+            raise ValueError(
+                f"label: expected a date (YYYY, YYYY-MM, YYYY Mon, YYYY Qn or YYYY-MM-DD), got {lab!r}"
+            )
+    if a[0] != b[0]:
+        raise ValueError(f"label: expected two dates of one format, got {start!r} and {end!r}")
+    d = b[1] - a[1]
+    step = _day_step(freq) if a[0] == "date" else 1
+    if d % step:
+        raise ValueError(f"label: expected dates a whole number of weeks apart, got {start!r} and {end!r}")
+    return d // step
 
 
 def _rows(path: str) -> list[tuple[int, list[str]]]:
@@ -149,7 +257,7 @@ def read_csv_series(
         id nor the time column).
     time_col : str, optional
         Date column (default with ``id_col``: the first other column; without:
-        the first column when its first value is a date).
+        the first column whose first value is a date).
     id_col : str, optional
         Series id column of a long-format panel (one row per id and date).
 
@@ -165,7 +273,8 @@ def read_csv_series(
     ValueError
         Naming the file, line and column: a missing value, a non-number, NaN
         or Inf, a duplicated or unordered date, a gap in a regular series,
-        or an unknown column.
+        or an unknown column. Repeated dates without ``id_col`` in a file that
+        looks like a long-format panel say so and name the id column to pass.
     """
     numbered = _rows(path)
     if len(numbered) < 2:
@@ -200,10 +309,15 @@ def read_csv_series(
     jv = header.index(column)
     if time_col is None:
         others = [j for j in range(len(header)) if j != jv and header[j] not in taken]
-        if others and (id_col is not None or _period_number(cell(rows[0][1], others[0])) is not None):
+        if others and id_col is not None:
             time_col = header[others[0]]
+        else:
+            dated = [j for j in others if _period_number(cell(rows[0][1], j)) is not None]
+            time_col = header[dated[0]] if dated else None
     jt = None if time_col is None else header.index(time_col)
     ji = None if id_col is None else header.index(id_col)
+    if ji is None and jt is not None:
+        _refuse_a_long_panel(path, header, rows, jv, jt)
     groups: dict[str, list] = {}
     for line, r in rows:
         raw = cell(r, jv)
@@ -242,3 +356,50 @@ def read_csv_series(
     if seasons:
         out["season"], out["freq"] = next(iter(seasons))
     return out
+
+
+def _refuse_a_long_panel(path: str, header: list[str], rows: list, jv: int, jt: int) -> None:
+    """Raise when dates repeat and some column's values tell the series apart (a long-format
+    panel read without ``--id-col``): pass that column."""
+
+    def cell(r, j):
+        return r[j].strip() if j < len(r) else ""
+
+    dates = [cell(r, jt) for _, r in rows]
+    seen: dict[str, int] = {}
+    repeat = None
+    for (line, _), d in zip(rows, dates, strict=True):
+        if d in seen:
+            repeat = (line, d, seen[d])
+            break
+        seen[d] = line
+    if repeat is None:
+        return
+    candidates = []
+    for j in range(len(header)):
+        if j in (jv, jt):
+            continue
+        ids = [cell(r, j) for _, r in rows]
+        if "" in ids or not 1 < len(set(ids)) < len(ids):
+            continue
+        if len(set(zip(ids, dates, strict=True))) != len(ids):  # a date twice within one id
+            continue
+        numeric = all(_is_number(u) for u in ids)
+        candidates.append((numeric, j))
+    if not candidates:
+        return
+    j = min(candidates)[1]
+    line, d, first = repeat
+    raise ValueError(
+        f"{path}: line {line}, column {header[jt]!r}: date {d!r} repeats line {first}'s, and column "
+        f"{header[j]!r} tells the series apart: looks like a panel in long format: "
+        f"pass --id-col {header[j]}"
+    )
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
