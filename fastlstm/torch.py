@@ -204,8 +204,10 @@ class LSTM(torch.nn.Module):
     dtype : torch.float32 or torch.float64, optional
         The parameters' dtype (default: ``torch.get_default_dtype()``).
 
-    Shapes
-    ------
+    Notes
+    -----
+    Shapes:
+
     ===========  ==============================  =======================================
     argument     shape                           meaning
     ===========  ==============================  =======================================

@@ -166,7 +166,7 @@ def tanh(z):
 
     float64: a vectorisable form within 2 ULP of libm's ``tanh``. float32: a
     vectorisable rational approximation accurate to a few ULP, saturating at
-    +-1 beyond |z| = 7.9053.
+    +-1 beyond ``|z| = 7.9053``.
     """
     return _tanh_dispatch(z)
 

@@ -77,8 +77,10 @@ class LSTM(Module):
     seed : int, optional
         Seeds the initialisation and the dropout masks.
 
-    Shapes
-    ------
+    Notes
+    -----
+    Shapes:
+
     ===========  ==========================  =================================
     argument     shape                       meaning
     ===========  ==========================  =================================
@@ -95,20 +97,12 @@ class LSTM(Module):
     ``[4H]``, with a ``_reverse`` suffix for the reverse direction; each is a
     :class:`~fastlstm.nn.module.Parameter` with ``.data`` and ``.grad``.
 
-    Notes
-    -----
     In training mode every :meth:`forward` records what :meth:`backward`
     needs on a tape and every :meth:`backward` consumes the newest record, so a
     sequence run in chunks (passing the state along) and then back-propagated
     chunk by chunk in reverse order gives exactly the gradients of one full
     run. A forward with ``state=None`` starts a new sequence and clears the
     tape; in eval mode nothing is recorded.
-
-    The class is longer than the house's 300 lines because it is
-    ``torch.nn.LSTM``'s whole surface (arguments, states, lengths, both
-    directions, dropout, the tape, per-time-step gradients) and a third of it is
-    documentation; the arithmetic is in :mod:`fastlstm.kernels` and the
-    converters in :mod:`fastlstm.nn.convert`.
     """
 
     def __init__(
