@@ -28,10 +28,6 @@ costs microseconds), so every step uses the current parameters.
 The network and the smoothing parameters are trained jointly with Adam (cosine-annealed learning
 rate, the network's gradient clipped), ``n_models`` members with their own seeds, network and
 smoothing parameters; the forecast is the median of the members'.
-
-The module is a little over the house's 500 lines: the recursion forward and backward, the batch
-loss that chains them through the network, and the model that trains on it are one derivation,
-checked as one by the tests' finite differences.
 """
 
 from __future__ import annotations
