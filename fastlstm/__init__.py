@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib as _importlib
 import sys as _sys
 
-from . import forecast, kernels, nn, train
+from . import (
+    _threads,  # noqa: F401 - first: sets the OpenMP wait policy before Numba loads OpenMP
+    forecast,
+    kernels,
+    nn,
+    train,
+)
 from ._threads import get_num_threads, set_num_threads, threads
 from .forecast import (
     Backtest,

@@ -16,6 +16,23 @@ keep their sizes (set ``OPENBLAS_NUM_THREADS`` before starting Python instead), 
 
 Only the BLAS pools are limited, not OpenMP ones: PyTorch's thread pool is set with
 ``torch.set_num_threads``.
+
+Policy under contention (docs/performance.md, "Threads under contention")
+--------------------------------------------------------------------------
+* Wait policy: at ``import fastlstm`` the environment gets ``OMP_WAIT_POLICY=PASSIVE``
+  unless the user set ``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or ``KMP_BLOCKTIME``
+  (theirs wins). Idle OpenMP threads then sleep instead of spinning, so a thread
+  that finished its rows does not take CPU from the one still working or from
+  another process. It must be set before the OpenMP runtime loads: if another
+  library loaded it earlier in the process, the runtime's own setting stays.
+* Threading layer: Numba's choice (``tbb``, else ``omp``), or ``NUMBA_THREADING_LAYER``
+  if the user set it. ``workqueue`` is not chosen: it is not safe for parallel calls
+  from several Python threads at once.
+* Size: a kernel call whose work ``B * H * (I + H) * T`` is below
+  :data:`PARALLEL_MIN_WORK` runs on one thread whatever :func:`set_num_threads`
+  said (waking a second thread costs more than it saves); above it, the number set
+  with :func:`set_num_threads` (default: every core). Results are the same for any
+  thread count.
 """
 
 from __future__ import annotations
@@ -38,6 +55,31 @@ _NO_THREADPOOLCTL = (
     "(pip install threadpoolctl, or set OPENBLAS_NUM_THREADS before starting Python)"
 )
 _warned = False
+
+#: smallest work ``B * H * (I + H) * T`` of one kernel call that runs on several threads
+PARALLEL_MIN_WORK = 4_000_000
+
+_WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+#: where the wait policy came from: "fastlstm" (set at import) or "user" (already set)
+_wait_source = "user"
+
+
+def _init_policy() -> None:
+    """Set the OpenMP wait policy (passive) unless the user set one; called at ``import fastlstm``."""
+    global _wait_source
+    if any(v in os.environ for v in _WAIT_VARS):
+        _wait_source = "user"
+        return
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    _wait_source = "fastlstm"
+
+
+def threads_for(work: int) -> int:
+    """Threads a kernel call of ``work = B * H * (I + H) * T`` uses: 1 below
+    :data:`PARALLEL_MIN_WORK`, else ``numba.get_num_threads()``."""
+    if work < PARALLEL_MIN_WORK:
+        return 1
+    return numba.get_num_threads()
 
 
 def _load_blas() -> None:
@@ -143,6 +185,8 @@ def thread_info() -> dict:
     -------
     dict
         ``numba_threading_layer`` (``"omp"``, ``"tbb"``, ``"workqueue"``),
+        ``wait_policy`` (the OpenMP wait variables and ``set_by``: ``"fastlstm"`` or
+        ``"user"``), ``parallel_min_work`` (below it a kernel call runs on one thread),
         ``numba_threads`` (in use), ``numba_max_threads`` (``NUMBA_NUM_THREADS``),
         ``cpu_count``, ``threadpoolctl`` (its version or None), and ``blas``: one
         dict per loaded BLAS library with ``library`` (e.g. ``"libscipy_openblas"``),
@@ -173,9 +217,17 @@ def thread_info() -> dict:
             )
     return {
         "numba_threading_layer": _threading_layer(),
+        "wait_policy": {
+            **{v: os.environ.get(v) for v in _WAIT_VARS},
+            "set_by": _wait_source,
+        },
+        "parallel_min_work": PARALLEL_MIN_WORK,
         "numba_threads": numba.get_num_threads(),
         "numba_max_threads": numba.config.NUMBA_NUM_THREADS,
         "cpu_count": os.cpu_count(),
         "threadpoolctl": getattr(tpc, "__version__", None) if tpc is not None else None,
         "blas": blas if tpc is not None else "unknown (threadpoolctl is not installed)",
     }
+
+
+_init_policy()

@@ -265,3 +265,32 @@ def test_profile_flag_prints_the_table(capsys, restore_numba_threads):
     )
     out = capsys.readouterr().out
     assert "parts timed separately on 1 thread" in out and "q " in out
+
+
+def test_contention_table_and_the_busy_process_is_gone(capsys, restore_numba_threads):
+    import os
+
+    from fastlstm.bench.cli import main
+    from fastlstm.bench.contention import run_contention
+
+    report = run_contention([bench.REFERENCE_CONFIGS["step"]], repeat=2, rounds=1, busy_limit_s=60)
+    assert set(report["situations"]) == {"quiet", "busy", "pair"}
+    for table in report["situations"].values():
+        t = table["step"]
+        assert t["default"] > 0 and t["one"] > 0 and t["default_threads"] >= 1
+    with pytest.raises(ProcessLookupError):  # killed and reaped
+        os.kill(report["busy_pid"], 0)
+    assert main(["--contention", "--only", "step", "--repeat", "2", "--situations", "quiet,busy"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("CPU: ") and "default/1" in out[1]
+    rows = [line.split() for line in out[2:]]
+    assert [r[:2] for r in rows] == [["quiet", "step"], ["busy", "step"]]
+    assert all(float(r[5]) > 0 for r in rows)
+
+
+def test_contention_rejects_unknown_situations(capsys):
+    from fastlstm.bench.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--contention", "--situations", "loud"])
+    assert "--situations: expected some of quiet,busy,pair, got 'loud'" in capsys.readouterr().err

@@ -155,3 +155,22 @@ def test_missing_joblib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "joblib", None)
     with pytest.raises(ImportError, match=r"pip install 'fastlstm\[dask\]'"):
         fit_many(Forecaster(**TEMPLATE), [np.arange(30.0)])
+
+
+def _observed_threads(y):
+    """Run inside a worker: the thread count fastlstm uses there."""
+    return threads_now()
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+def test_two_workers_run_one_thread_each_by_default():
+    import os
+
+    seen = fit_many(_observed_threads, [np.arange(3.0), np.arange(4.0)], n_jobs=2)
+    assert seen == [max(1, (os.cpu_count() or 1) // 2)] * 2
+    # one worker (in this process) gets every core, as many as Numba allows
+    with threads(1):
+        alone = fit_many(_observed_threads, [np.arange(3.0)], n_jobs=1)
+    assert alone == [min(numba.config.NUMBA_NUM_THREADS, os.cpu_count() or 1)]
+    with threads(1):  # an explicit count wins over the default
+        assert fit_many(_observed_threads, [np.arange(3.0)], n_jobs=1, threads_per_fit=2) == [2]

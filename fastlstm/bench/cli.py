@@ -55,6 +55,19 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         action="store_true",
         help="also time import + first forward/backward in a fresh process (empty and warm numba cache)",
     )
+    p.add_argument(
+        "--contention",
+        action="store_true",
+        help="time the training step at the default threads and at 1 thread, quiet, beside a busy process "
+        "(started and killed by this command) and as two fastlstm processes at once; prints the medians "
+        "and the ratios default/1-thread (--only picks the configurations, --repeat the samples)",
+    )
+    p.add_argument(
+        "--situations",
+        default="quiet,busy,pair",
+        metavar="LIST",
+        help="with --contention: which of quiet,busy,pair to run (default all)",
+    )
     return p
 
 
@@ -109,6 +122,20 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m fastlstm.benc
 
     def progress(msg: str) -> None:
         print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+    if args.contention:
+        from .contention import SITUATIONS, format_contention, run_contention
+
+        situations = [s.strip() for s in args.situations.split(",") if s.strip()]
+        bad = [s for s in situations if s not in SITUATIONS]
+        if bad or not situations:
+            parser.error(f"--situations: expected some of {','.join(SITUATIONS)}, got {args.situations!r}")
+        report = run_contention(configs, repeat=args.repeat, situations=situations, progress=progress)
+        print(format_contention(report))
+        if args.json:
+            write_json(report, args.json)
+            print(f"wrote {args.json}")
+        return 0
 
     report = run_benchmarks(
         configs,

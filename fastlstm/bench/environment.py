@@ -77,6 +77,9 @@ def environment_info(torch_module=None) -> dict:
                 "FASTLSTM_DISABLE_CACHE",
                 "NUMBA_CACHE_DIR",
                 "NUMBA_THREADING_LAYER",
+                "OMP_WAIT_POLICY",
+                "GOMP_SPINCOUNT",
+                "KMP_BLOCKTIME",
             )
             if k in os.environ
         },

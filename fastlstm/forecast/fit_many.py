@@ -20,6 +20,7 @@ and the other fits' results are kept.
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -129,9 +130,18 @@ def _build(estimator, params: dict):
     return type(estimator)(**{**estimator.get_params(), **params})
 
 
-def _fit_one(index: int, name: str, estimator, y, X, params: dict, fit_params: dict, threads_per_fit):
-    """Run one fit in a worker; return the fitted model or a FitFailure (never raise)."""
+def _fit_one(
+    index: int, name: str, estimator, y, X, params: dict, fit_params: dict, threads_per_fit, clamp=False
+):
+    """Run one fit in a worker; return the fitted model or a FitFailure (never raise).
+
+    ``clamp``: the thread count is fit_many's default, lowered to what the worker's
+    Numba allows (loky sets ``NUMBA_NUM_THREADS`` in its workers)."""
     try:
+        if clamp:
+            import numba
+
+            threads_per_fit = min(threads_per_fit, numba.config.NUMBA_NUM_THREADS)
         if threads_per_fit is not None:
             from .._threads import threads
 
@@ -140,6 +150,19 @@ def _fit_one(index: int, name: str, estimator, y, X, params: dict, fit_params: d
         return _fit_body(estimator, y, X, params, fit_params)
     except Exception as exc:
         return FitFailure(index, name, type(exc).__name__, str(exc), traceback.format_exc())
+
+
+def _default_threads(joblib, n_jobs: int, n_fits: int) -> int:
+    """``cores // workers`` (at least 1, at most ``NUMBA_NUM_THREADS``): no oversubscription."""
+    import numba
+
+    try:
+        workers = joblib.effective_n_jobs(n_jobs)
+    except Exception:  # a backend that cannot tell: assume one worker per core
+        workers = os.cpu_count() or 1
+    workers = max(1, min(int(workers), n_fits))
+    cores = os.cpu_count() or 1
+    return max(1, min(numba.config.NUMBA_NUM_THREADS, cores // workers))
 
 
 def _fit_body(estimator, y, X, params, fit_params):
@@ -198,8 +221,10 @@ def fit_many(
         with a :class:`FitFailure` in each failed fit's place.
     threads_per_fit : int, optional
         Run each fit under :func:`fastlstm.threads` with this many threads.
-        By default joblib's process workers use ``cores // n_jobs`` BLAS
-        threads and Dask's worker processes one. The BLAS setting is
+        By default ``max(1, cores // workers)``, with ``workers`` the number
+        of fits that run at once (joblib's effective ``n_jobs``, at most the
+        number of fits), so that the workers together never run more Numba
+        and BLAS threads than there are cores. The BLAS setting is
         process-wide: with thread-based workers (a Dask ``LocalCluster`` with
         ``processes=False``) wrap the whole call in ``fastlstm.threads(k)``
         instead.
@@ -285,8 +310,11 @@ def fit_many(
         raise ValueError("n_jobs: expected a positive int or a negative one (-1: all cores), got 0")
     if on_error not in ("raise", "return"):
         raise ValueError(f"on_error: expected 'raise' or 'return', got {on_error!r}")
+    clamp = threads_per_fit is None
     if threads_per_fit is not None:
         threads_per_fit = check_int(threads_per_fit, "threads_per_fit", minimum=1)
+    else:
+        threads_per_fit = _default_threads(joblib, n_jobs, n)
 
     def pick(seq, i):
         return seq[0] if len(seq) == 1 else seq[i]
@@ -307,6 +335,7 @@ def fit_many(
             pick(plist, i),
             dict(fit_params),
             threads_per_fit,
+            clamp,
         )
         for i in range(n)
     ]

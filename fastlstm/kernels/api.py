@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
+from .._threads import threads_for
 from .._validation import as_float_array, check_shape
 from . import drivers
 from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, nonfinite
@@ -240,7 +240,8 @@ def forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, names=_KERNEL_NAMES
     shapes and layout (C-contiguous, writeable); finiteness is checked in the
     driver. Returns ``y, h_n, c_n, cache`` with h_n, c_n views of the cache;
     ``keep=False`` (inference) saves nothing for BPTT and returns ``cache=None``."""
-    T = x.shape[0]
+    T, B, I = x.shape
+    H = w_hh.shape[1]
     status, hs, cs, gates = drivers.forward_alloc(
         x,
         h0,
@@ -250,7 +251,7 @@ def forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, names=_KERNEL_NAMES
         b_ih,
         b_hh,
         _NO_LENGTHS if lengths is None else lengths,
-        numba.get_num_threads(),
+        threads_for(B * H * (I + H) * T),
         keep,
     )
     _raise_status(status, names)
@@ -274,6 +275,8 @@ def backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, names=_K
     (from :func:`forward_core`): one [T, B, 4H] array less at the peak.
     """
     x, hs, cs, gates, lengths = cache
+    T, B, I = x.shape
+    H = hs.shape[2]
     status, dx, dh, dc, da, dw_ih, dw_hh, db, sq_norms = drivers.backward_alloc(
         dy,
         dh_n,
@@ -285,7 +288,7 @@ def backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, names=_K
         w_ih,
         w_hh,
         _NO_LENGTHS if lengths is None else lengths,
-        numba.get_num_threads(),
+        threads_for(B * H * (I + H) * T),
         consume,
     )
     _raise_status(status, names)
