@@ -62,16 +62,26 @@ PARALLEL_MIN_WORK = 4_000_000
 _WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 #: where the wait policy came from: "fastlstm" (set at import) or "user" (already set)
 _wait_source = "user"
+#: torch (and its OpenMP runtime) was loaded before fastlstm set the wait policy
+_torch_first = False
 
 
 def _init_policy() -> None:
     """Set the OpenMP wait policy (passive) unless the user set one; called at ``import fastlstm``."""
-    global _wait_source
+    global _wait_source, _torch_first
+    import sys
+
+    _torch_first = "torch" in sys.modules
     if any(v in os.environ for v in _WAIT_VARS):
         _wait_source = "user"
         return
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     _wait_source = "fastlstm"
+    if _torch_first:
+        logger.info(
+            "torch was imported before fastlstm: its OpenMP pool keeps a spinning wait "
+            "(import fastlstm first, or set OMP_WAIT_POLICY=PASSIVE before starting Python)"
+        )
 
 
 def threads_for(work: int) -> int:
@@ -186,7 +196,8 @@ def thread_info() -> dict:
     dict
         ``numba_threading_layer`` (``"omp"``, ``"tbb"``, ``"workqueue"``),
         ``wait_policy`` (the OpenMP wait variables and ``set_by``: ``"fastlstm"`` or
-        ``"user"``), ``parallel_min_work`` (below it a kernel call runs on one thread),
+        ``"user"``; ``torch_imported_first``: PyTorch's OpenMP pool was loaded before and
+        keeps its own wait), ``parallel_min_work`` (below it a kernel call runs on one thread),
         ``numba_threads`` (in use), ``numba_max_threads`` (``NUMBA_NUM_THREADS``),
         ``cpu_count``, ``threadpoolctl`` (its version or None), and ``blas``: one
         dict per loaded BLAS library with ``library`` (e.g. ``"libscipy_openblas"``),
@@ -220,6 +231,7 @@ def thread_info() -> dict:
         "wait_policy": {
             **{v: os.environ.get(v) for v in _WAIT_VARS},
             "set_by": _wait_source,
+            "torch_imported_first": _torch_first,
         },
         "parallel_min_work": PARALLEL_MIN_WORK,
         "numba_threads": numba.get_num_threads(),
