@@ -60,13 +60,13 @@ import io
 import logging
 import math
 import os
-import secrets
 import sys
 import time
 from collections import Counter
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .forecast.csvio import periods_between, read_csv_column, read_csv_series, shift_label
 
 __all__ = ["main", "read_csv_column", "read_csv_series"]
@@ -171,32 +171,15 @@ def _check_targets(args, flags) -> None:
 
 
 def _write_atomic(path: str, data: bytes | None = None, write=None) -> None:
-    """Write ``data`` (or call ``write(fh)``) to a temporary file next to ``path``, then rename it
-    over ``path``: never a half-written file. The temporary file is created as ``open`` creates
-    files (mode 0o666 less the umask); an existing target keeps its permission bits."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        try:
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        except OSError:
-            pass  # a new file: the umask applied
-        with os.fdopen(fd, "wb") as fh:
-            if write is not None:
-                write(fh)
-            else:
-                fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``data`` (or call ``write(fh)``) to ``path`` through :func:`fastlstm._atomic.atomic_write`:
+    never a half-written file, and the permissions ``open`` would give."""
+    with atomic_write(path) as fh:
+        if write is not None:
+            write(fh)
+        else:
+            fh.write(data)
 
 
-# ------------------------------------------------------------------ rows
 def _num(v) -> str:
     return f"{float(v):.6g}"
 

@@ -196,3 +196,15 @@ def test_no_pandas_warnings_reading_dates(freq):
             _, _, meta = ingest(obj, "y")
             index = meta["index"][0] if isinstance(meta["index"], list) else meta["index"]
             assert isinstance(index["freq"], str)
+
+
+def test_backtest_aligns_its_history_as_predict_does(fitted):
+    f, s = fitted
+    late = s.iloc[1:]  # one quarter after the fitted series
+    by_dates = f.backtest(late, n_windows=2)
+    aligned = f.backtest(s.iloc[4:], n_windows=2)
+    np.testing.assert_array_equal(by_dates.forecasts, aligned.forecasts)
+    by_start = f.backtest(late.to_numpy(), n_windows=2, start=1)
+    np.testing.assert_array_equal(by_start.forecasts, aligned.forecasts)
+    with pytest.raises(ValueError, match="start="):
+        f.backtest(late.to_numpy(), n_windows=2)

@@ -343,7 +343,8 @@ def test_progress_without_tqdm_names_the_extra(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "tqdm", None)
     x, y = _sine_windows(16)
-    with pytest.raises(ImportError, match=r"pip install fastlstm\[progress\]"):
+    hint = r"pip install 'fastlstm\[progress\]' \(from a clone: pip install '\.\[progress\]'\)"
+    with pytest.raises(ImportError, match=hint):
         Trainer(_model(), "mse", epochs=1, seed=0, progress=True).fit(x, y)
 
 

@@ -789,7 +789,6 @@ def test_import_optional_message(monkeypatch):
 #: is a run-time dependency, not an extra). Empty this as the callers move to install_hint.
 _PIP_OUTSIDE_INSTALL_HINT = {
     "_threads.py": 1,
-    "forecast/evaluate.py": 2,
 }
 
 

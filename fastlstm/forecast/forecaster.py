@@ -93,12 +93,7 @@ class Forecaster:
     sizes, transform), ``network`` (windows, training, block chaining),
     ``backtest`` (candidate forecasts and their mix), ``intervals`` (conformal
     calibration), ``checkpoint`` (save/load) and ``params`` (the arguments'
-    checks). It is longer than the house's 300 lines (and this module than its
-    500) for its public surface: 26 documented constructor arguments, and
-    scikit-learn's methods beside seven documented public ones (fit, predict,
-    predict_interval, predict_quantiles, backtest, save, load): its docstrings
-    take about 300 lines and its constructor 55; the rest calls into those
-    modules.
+    checks).
 
     Parameters
     ----------
@@ -147,9 +142,8 @@ class Forecaster:
         Ensemble size (networks with different seeds; the forecast is the median of
         their outputs, their mean for two).
     loss : {"mae", "mse", "huber"}
-        Training loss in the normalised space (``"mae"``, the loss of the
-        MASE and sMAPE it is judged by, did better than ``"mse"`` on every
-        frequency of the development set, see ``docs/forecasting.md``).
+        Training loss in the normalised space (``docs/forecasting.md`` explains
+        the default).
     dropout : float
         Dropout between LSTM layers.
     patience : int or None
@@ -183,7 +177,7 @@ class Forecaster:
         Seeds initialisation and batch order: the same seed and data give the
         same forecasts, bit for bit.
     progress : bool
-        tqdm progress bars while training (``pip install fastlstm[progress]``).
+        tqdm progress bars while training (``pip install 'fastlstm[progress]'``).
     comm : mpi4py.MPI.Intracomm, optional
         Data-parallel training over MPI (see :class:`~fastlstm.train.Trainer`);
         :meth:`save` then writes on rank 0 only. Not saved in a checkpoint.
@@ -769,7 +763,7 @@ class Forecaster:
         return frames.pack_levels(out, h, self._layout, list(qs), index=index)
 
     # ----------------------------------------------------------------- backtest
-    def backtest(self, y, n_windows: int = 5, step: int = 1, X=None, m: int = 1) -> Backtest:
+    def backtest(self, y, n_windows: int = 5, step: int = 1, X=None, m: int = 1, start=None) -> Backtest:
         """Forecast one ``horizon`` block from each of several origins in one batched pass.
 
         The origins are ``len(y) - horizon - i * step`` for ``i < n_windows``.
@@ -781,7 +775,10 @@ class Forecaster:
         Parameters
         ----------
         y : array_like, shape (T,)
-            One series (starting at the same season position as the fitted one).
+            One series. Where it starts relative to the fitted series is found as in
+            :meth:`predict` (its dates, else ``start``, else it must begin with the fitted
+            values); a history that does not start at the fitted season position loses its
+            first ``(-start) % season_`` points (and rows of ``X``).
         n_windows : int
             Number of origins.
         step : int
@@ -790,6 +787,9 @@ class Forecaster:
             Covariates aligned with ``y`` (required when fitted with ``X``).
         m : int
             Season length of the MASE scale.
+        start : int, optional
+            The step of ``y``'s first point counted from the fitted series' first point, as in
+            :meth:`predict`.
 
         Returns
         -------
@@ -800,10 +800,15 @@ class Forecaster:
             raise ValueError(f"y: backtest takes one series, but the model was fitted on {self.n_series_}")
         n_windows = check_int(n_windows, "n_windows", minimum=1)
         step = check_int(step, "step", minimum=1)
-        series = frames.ingest(y, "y")[0]
+        series, _, meta = frames.ingest(y, "y")
         if len(series) != 1:
             raise ValueError(f"y: expected a 1-D series, got shape {np.shape(y)}")
-        s = series[0]
+        positional = self._positional()
+        starts = frames.season_starts(
+            series, meta.get("index"), start, self.series_, self.index_, self.season_, positional
+        )
+        drop = frames.season_drops(starts, self.season_, positional)[0]
+        s = series[0][drop:]
         lookback, horizon = self.input_size_, self.horizon_
         origins = len(s) - horizon - step * np.arange(n_windows)[::-1]
         if origins[0] < lookback:
@@ -812,7 +817,8 @@ class Forecaster:
                 f"{lookback + horizon + step * (n_windows - 1)} points, "
                 f"got {len(s)}"
             )
-        covs = frames.split_covariates(X, [len(s)], "X")
+        covs = frames.split_covariates(X, [len(series[0])], "X")
+        covs = None if covs is None else [c[drop:] for c in covs]
         if (covs is None) != (self.n_covariates_ == 0):
             raise ValueError(f"X: expected {'covariates' if self.n_covariates_ else 'None'} as in fit")
         w = self.mix_[0]

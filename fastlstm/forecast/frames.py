@@ -305,10 +305,7 @@ def history_inputs(
                 for i, (s, k) in enumerate(zip(series, starts, strict=True))
             ]
             index = index if isinstance(fitted_index, list) else index[0]
-        drops = [
-            (-k) % season if season > 1 and positional is not None and positional[i] and k is not None else 0
-            for i, k in enumerate(starts)
-        ]
+        drops = season_drops(starts, season, positional)
         series = [s[d:] for s, d in zip(series, drops, strict=True)]
         covs = None if covs is None else [c[d:] for c, d in zip(covs, drops, strict=True)]
     for i, s in enumerate(series):
@@ -344,6 +341,16 @@ def history_inputs(
 def _meta_at(metas, i: int):
     """Series ``i``'s dates of ``metas`` (one description for all, one per series, or None)."""
     return metas[i] if isinstance(metas, list) else metas
+
+
+def season_drops(starts, season: int, positional) -> list[int]:
+    """Per series, the points to drop from the start of a history that starts at step ``starts[i]``
+    (see :func:`season_starts`) so that it starts at the fitted season position: ``(-k) % season``
+    where its forecast depends on the position (``positional``), else 0."""
+    return [
+        (-k) % season if season > 1 and positional is not None and positional[i] and k is not None else 0
+        for i, k in enumerate(starts)
+    ]
 
 
 def season_starts(series, index, start, fitted, fitted_index, season: int, positional) -> list:

@@ -138,7 +138,8 @@ def cell_forward(x, h_prev, c_prev, w_ih, w_hh, b):
     Parameters
     ----------
     x : ndarray [B, I]
-    h_prev, c_prev : ndarray [B, H]
+    h_prev, c_prev : ndarray [B, H] or None
+        The previous state; None for zeros.
     w_ih : ndarray [4H, I]
     w_hh : ndarray [4H, H]
     b : ndarray [4H]

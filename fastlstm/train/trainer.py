@@ -106,9 +106,9 @@ class Trainer:
         keep their last finite values.
     callbacks : list of Callback
     progress : bool
-        Show a tqdm progress bar over epochs (needs ``pip install fastlstm[progress]``).
+        Show a tqdm progress bar over epochs (needs ``pip install 'fastlstm[progress]'``).
     comm : mpi4py.MPI.Intracomm, optional
-        Synchronous data-parallel training over MPI (``pip install fastlstm[mpi]``):
+        Synchronous data-parallel training over MPI (``pip install 'fastlstm[mpi]'``):
         every rank runs the same script on the same data, each step's batch is
         split across the ranks and their gradients are averaged with one
         ``Allreduce`` (see :mod:`fastlstm.train.distributed`); weights, losses and
