@@ -19,12 +19,17 @@ Only the BLAS pools are limited, not OpenMP ones: PyTorch's thread pool is set w
 
 Policy under contention (docs/performance.md, "Threads under contention")
 --------------------------------------------------------------------------
-* Wait policy: at ``import fastlstm`` the environment gets ``OMP_WAIT_POLICY=PASSIVE``
-  unless the user set ``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or ``KMP_BLOCKTIME``
-  (theirs wins). Idle OpenMP threads then sleep instead of spinning, so a thread
-  that finished its rows does not take CPU from the one still working or from
-  another process. It must be set before the OpenMP runtime loads: if another
-  library loaded it earlier in the process, the runtime's own setting stays.
+* Wait policy: at ``import fastlstm`` the environment gets ``GOMP_SPINCOUNT=3000``
+  (:data:`SPINCOUNT`) unless the user set ``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or
+  ``KMP_BLOCKTIME`` (theirs wins). Idle GNU OpenMP threads then spin briefly and sleep,
+  instead of spinning for about a millisecond, so a thread that finished its rows does
+  not take CPU from the one still working or from another process. PyTorch shares the
+  same GNU OpenMP runtime on Linux, so the setting applies to its pool too; a short
+  spin (not a passive wait, which made its smallest operations 10x slower) keeps that
+  cost small.
+  It must be set before the OpenMP runtime loads: if another library loaded it earlier
+  in the process, the runtime's own setting stays. Other OpenMP runtimes (LLVM's or
+  Intel's, as on macOS) read ``KMP_BLOCKTIME``, which fastlstm does not set.
 * Threading layer: Numba's choice (``tbb``, else ``omp``), or ``NUMBA_THREADING_LAYER``
   if the user set it. ``workqueue`` is not chosen: it is not safe for parallel calls
   from several Python threads at once.
@@ -60,6 +65,9 @@ _warned = False
 PARALLEL_MIN_WORK = 4_000_000
 
 _WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+#: the spin count fastlstm sets for GNU OpenMP (libgomp's default is 300000 when the
+#: threads fit the cores): an idle thread spins this long, then sleeps
+SPINCOUNT = "3000"
 #: where the wait policy came from: "fastlstm" (set at import) or "user" (already set)
 _wait_source = "user"
 #: torch (and its OpenMP runtime) was loaded before fastlstm set the wait policy
@@ -67,7 +75,7 @@ _torch_first = False
 
 
 def _init_policy() -> None:
-    """Set the OpenMP wait policy (passive) unless the user set one; called at ``import fastlstm``."""
+    """Set the OpenMP wait policy (a short spin) unless the user set one; called at ``import fastlstm``."""
     global _wait_source, _torch_first
     import sys
 
@@ -75,12 +83,12 @@ def _init_policy() -> None:
     if any(v in os.environ for v in _WAIT_VARS):
         _wait_source = "user"
         return
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ["GOMP_SPINCOUNT"] = SPINCOUNT
     _wait_source = "fastlstm"
     if _torch_first:
         logger.info(
             "torch was imported before fastlstm: its OpenMP pool keeps a spinning wait "
-            "(import fastlstm first, or set OMP_WAIT_POLICY=PASSIVE before starting Python)"
+            f"(import fastlstm first, or set GOMP_SPINCOUNT={SPINCOUNT} before starting Python)"
         )
 
 
