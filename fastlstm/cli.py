@@ -343,7 +343,6 @@ def _names(data) -> list[str]:
 
 
 def _cmd_forecast(args) -> int:
-    from .forecast.backtest import STATISTICAL, mix_name
     from .forecast.forecaster import Forecaster
     from .forecast.timeindex import default_horizon
 
@@ -421,17 +420,12 @@ def _cmd_forecast(args) -> int:
             if panel
             else f"{data['name']}: {lengths[0]} points{span}"
         )
-        choices = Counter(mix_name(w) for w in f.mix_)
         _note(
             f"{what}; season {m} ({season_note}); fitted on all the data in {fit_time:.1f} s: "
             f"{f.n_models} LSTM(s), hidden {f.hidden_size}, input_size {f.input_size_}, "
             f"{f.epochs_} epochs, seed {f.seed}"
         )
-        _note(
-            "back-test choice: "
-            + ", ".join(f"{k} {v}" if panel else k for k, v in choices.most_common())
-            + f" (among the network, seasonal naive, drift, {', '.join(STATISTICAL)} and their mixes)"
-        )
+        _note(_choice_line(f))
         _note(
             f"forecast: {horizon} steps{' per series' if panel else ''}"
             + ("" if panel else f", {dates[0][0]} .. {dates[0][-1]}")
@@ -463,10 +457,21 @@ def _cmd_forecast(args) -> int:
     return 0
 
 
+def _choice_line(f) -> str:
+    """The back-test's choice: the mix of one series, or how many series chose each mix."""
+    from .forecast.backtest import STATISTICAL, mix_name
+
+    choices = Counter(mix_name(w) for w in f.mix_)
+    picked = ", ".join(f"{k} {v}" if len(f.mix_) > 1 else k for k, v in choices.most_common())
+    return (
+        f"back-test choice: {picked} "
+        f"(among the network, seasonal naive, drift, {', '.join(STATISTICAL)} and their mixes)"
+    )
+
+
 def _report(args, data, f, trains, tests, preds, ivs, m, season_note, fit_time, test_size) -> str:
     """The hold-out evaluation report of ``forecast --evaluate``."""
     from .forecast import baselines
-    from .forecast.backtest import STATISTICAL, mix_name
 
     panel = len(trains) > 1
 
@@ -502,12 +507,7 @@ def _report(args, data, f, trains, tests, preds, ivs, m, season_note, fit_time, 
         f"model: {f.n_models} LSTM(s), hidden {f.hidden_size}, input_size {f.input_size_}, "
         f"horizon {f.horizon_}, {f.epochs_} epochs, seed {f.seed}; season {m} ({season_note})"
     )
-    choices = Counter(mix_name(w) for w in f.mix_)
-    out.append(
-        "back-test choice: "
-        + (", ".join(f"{k} {v}" for k, v in choices.most_common()) if panel else next(iter(choices)))
-        + f" (among the network, seasonal naive, drift, {', '.join(STATISTICAL)} and their mixes)"
-    )
+    out.append(_choice_line(f))
     out += ["", _table(rows, ["MAE", "RMSE", "MAPE%", "sMAPE%", "MASE"]), ""]
     covered = [
         float(

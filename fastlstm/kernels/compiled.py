@@ -39,10 +39,8 @@ Records (named tuples, usable inside and outside compiled code):
 * :class:`CellGrads` ``(dw_ih, dw_hh, db)``: parameter gradients that
   :func:`cell_step_backward` accumulates into, over the steps of a sequence.
 
-The module stays whole (about 600 lines) on purpose: each ``@overload`` sits next to
-the Python function whose contract it repeats for nopython callers, all of them share
-the compile-time checks at the top, and Numba's on-disk cache does not see edits of an
-imported module, so overloads split from their implementations could run stale.
+Each ``@overload`` sits next to the Python function whose contract it repeats for
+nopython callers, and all of them share the compile-time checks at the top.
 """
 
 from __future__ import annotations
