@@ -38,6 +38,7 @@ __all__ = [
     "next_index",
     "pack",
     "pack_levels",
+    "season_drops",
     "season_starts",
     "split_covariates",
 ]
