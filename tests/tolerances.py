@@ -166,3 +166,12 @@ ESRNN_FD_STEP = 1e-4
 # 120 points): measured worst error 0.010 after centring; 0.05 is 2.5 noise sds, while the
 # indices not learned (still 0) are off by 0.35.
 ESRNN_SEASON_ATOL = 0.05
+# saved forecasts (tests/forecast_reference.py) on a CPU other than the one that wrote them. No
+# fast-math flag here reorders a sum (no ``reassoc``, see fastlstm/_config.py), so a CPU with FMA
+# gives the same bits whatever its vector width: refitting every case with FASTLSTM_VECTOR_BITS=256
+# on the AVX-512 machine that wrote them (Intel Xeon) differed by exactly 0. A CPU without FMA
+# rounds each product-sum twice (~1e-16 relative per operation), and a few epochs of training carry
+# that into the weights: the bounds leave it 1e-9 (float64) and 1e-4 (float32, eps 6e-8), while a
+# changed candidate, mix or scale moves forecasts by 1e-3 or more.
+FORECAST_REFERENCE_FLOAT64 = 1e-9
+FORECAST_REFERENCE_FLOAT32 = 1e-4
