@@ -170,6 +170,11 @@ def get_num_threads() -> int:
 def threads(n: int) -> Iterator[int]:
     """Context manager: :func:`set_num_threads` for the ``with`` block, then restore.
 
+    Parameters
+    ----------
+    n : int
+        Threads for the block, between 1 and ``NUMBA_NUM_THREADS`` (yielded by ``with``).
+
     Examples
     --------
     >>> import fastlstm

@@ -61,14 +61,18 @@ class LSTMForecaster(BaseForecaster):
         Steps the network forecasts in one block. None: the largest step of the
         ``fh`` passed to ``fit`` (which is then required in ``fit``). With an int,
         ``fh`` may be given in ``predict`` only, and may reach past ``horizon``.
+    hidden_size, num_layers, strategy, scaler, transform, normalize
+        As in :class:`fastlstm.Forecaster`.
     season : int or "auto", default="auto"
         Season length; "auto" reads it from the dated index of ``y`` (1 without one).
-    hidden_size, num_layers, strategy, scaler, transform, normalize, deseasonalize, epochs,
-    lr, batch_size, weight_decay, clip_norm, n_models, loss, dropout, patience, fallback,
-    conformal, seed, model
+    deseasonalize, epochs, lr, batch_size, weight_decay, clip_norm, n_models, loss
+        As in :class:`fastlstm.Forecaster`.
+    dropout, patience, fallback, conformal
         As in :class:`fastlstm.Forecaster`.
     dtype : {"float32", "float64"}, default="float32"
         Network precision.
+    seed, model
+        As in :class:`fastlstm.Forecaster`.
 
     Attributes
     ----------

@@ -100,7 +100,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m fastlstm.benc
     prog : str
         The program name shown in ``--help`` and usage errors.
 
-    Returns 0, or 1 if a correctness check failed (the figures are still reported).
+    Returns
+    -------
+    int
+        0, or 1 if a correctness check failed (the figures are still reported).
     """
     parser = _parser(prog)
     args = parser.parse_args(argv)

@@ -67,7 +67,13 @@ _DTYPES = {"float32": "float32", "f32": "float32", "float64": "float64", "f64": 
 
 
 def parse_config(text: str) -> Config:
-    """Parse ``NAME:B,T,I,H,dtype`` (dtype ``float32``/``f32`` or ``float64``/``f64``)."""
+    """Parse ``NAME:B,T,I,H,dtype`` (dtype ``float32``/``f32`` or ``float64``/``f64``).
+
+    Parameters
+    ----------
+    text : str
+        The configuration, as given to ``--config``.
+    """
     name, sep, rest = text.partition(":")
     parts = rest.split(",")
     if not sep or not name or len(parts) != 5:

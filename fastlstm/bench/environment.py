@@ -51,7 +51,13 @@ def _code_path(dtype: str) -> dict:
 
 
 def environment_info(torch_module=None) -> dict:
-    """Versions, CPU, threads and BLAS pools of this process (call after setting the threads)."""
+    """Versions, CPU, threads and BLAS pools of this process (call after setting the threads).
+
+    Parameters
+    ----------
+    torch_module : module, optional
+        The imported ``torch``, whose version and thread settings are added (``"torch"``).
+    """
     import numba
     import scipy
 

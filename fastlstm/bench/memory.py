@@ -109,6 +109,17 @@ def measure_peak_memory(library: str, cfg: Config, threads: int, timeout: float 
     For fastlstm and NumPy, ``tracemalloc_peak_bytes`` gives Python's own count of the
     step's array allocations as a cross-check (PyTorch's allocator is not traced).
 
+    Parameters
+    ----------
+    library : str
+        Which training step: ``"fastlstm"``, ``"torch"`` or ``"numpy"``.
+    cfg : Config
+        The problem's sizes and dtype.
+    threads : int
+        Numba and BLAS threads in the child.
+    timeout : float
+        Seconds the child may run.
+
     Returns
     -------
     dict
@@ -184,6 +195,15 @@ def measure_cold_start(cfg: Config | None = None, threads: int = 1, timeout: flo
     them from it. Each gives ``import_s``, ``first_call_s``, ``total_s`` (measured
     inside the child) and ``process_wall_s`` (the whole process, interpreter start
     included).
+
+    Parameters
+    ----------
+    cfg : Config, optional
+        The problem of the first call (default: the ``tiny`` reference configuration).
+    threads : int
+        Numba and BLAS threads in the child.
+    timeout : float
+        Seconds each child may run.
     """
     cfg = REFERENCE_CONFIGS["tiny"] if cfg is None else cfg
     with tempfile.TemporaryDirectory(prefix="fastlstm-numba-cache-") as cache_dir:

@@ -18,6 +18,17 @@ def reference_forward(x, w_ih, w_hh, b, h0=None, c0=None):
 
     Computes in the dtype of ``x``. Returns ``y [T, B, H]``, ``h_n``, ``c_n`` and a
     cache for :func:`reference_backward`.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (T, B, I)
+        The inputs, time first.
+    w_ih, w_hh : numpy.ndarray, shape (4H, I) and (4H, H)
+        Input and recurrent weights (PyTorch's ``weight_ih_l0``, ``weight_hh_l0``).
+    b : numpy.ndarray, shape (4H,)
+        The bias (PyTorch's two biases summed).
+    h0, c0 : numpy.ndarray, shape (B, H), optional
+        Initial states (default: zeros).
     """
     T, B, I = x.shape
     H = w_hh.shape[1]
@@ -38,7 +49,17 @@ def reference_forward(x, w_ih, w_hh, b, h0=None, c0=None):
 
 
 def reference_backward(dy, cache, w_ih, w_hh):
-    """BPTT for :func:`reference_forward`: ``dx, dh0, dc0, dw_ih, dw_hh, db``."""
+    """BPTT for :func:`reference_forward`: ``dx, dh0, dc0, dw_ih, dw_hh, db``.
+
+    Parameters
+    ----------
+    dy : numpy.ndarray, shape (T, B, H)
+        The upstream gradient on every ``h_t``.
+    cache : tuple
+        The cache :func:`reference_forward` returned.
+    w_ih, w_hh : numpy.ndarray
+        The weights given to :func:`reference_forward`.
+    """
     x, hs, cs, gates = cache
     T, B, I = x.shape
     H = hs.shape[2]

@@ -60,7 +60,13 @@ def _torch_module_rows(report: dict) -> list[str]:
 
 
 def format_report(report: dict) -> str:
-    """The readable table of a report."""
+    """The readable table of a report.
+
+    Parameters
+    ----------
+    report : dict
+        As :func:`run_benchmarks` returns it (or read back from its JSON).
+    """
     base = report["baseline"]
     env = report.get("environment", {})
     cpu = env.get("cpu", {})
@@ -116,7 +122,15 @@ def format_report(report: dict) -> str:
 
 
 def write_json(report: dict, path: str) -> None:
-    """Write ``report`` to ``path`` atomically (a temporary file in the same folder, then rename)."""
+    """Write ``report`` to ``path`` atomically (a temporary file in the same folder, then rename).
+
+    Parameters
+    ----------
+    report : dict
+        As :func:`run_benchmarks` returns it.
+    path : str or os.PathLike
+        The JSON file to write.
+    """
     with atomic_write(path, text=True) as fh:
         json.dump(report, fh, indent=2, sort_keys=False, allow_nan=True)
         fh.write("\n")
@@ -127,6 +141,13 @@ def plot_speedups(report: dict, path: str) -> None:
 
     Log scale, bars drawn from the 1.0x line: up where fastlstm is faster, down where
     it is slower. Uses Matplotlib's object-oriented API (no pyplot, no global backend).
+
+    Parameters
+    ----------
+    report : dict
+        As :func:`run_benchmarks` returns it.
+    path : str
+        The PNG file to write.
     """
     agg = import_optional("matplotlib.backends.backend_agg", "--plot", extra="bench")
     Figure = import_optional("matplotlib.figure", "--plot", extra="bench").Figure

@@ -197,7 +197,19 @@ def _oracle(baseline: str, x, dy, weights):
 
 
 def check_config(cfg: Config, baseline: str, x, dy, weights) -> dict:
-    """Compare fastlstm's outputs and gradients with the float64 oracle, once."""
+    """Compare fastlstm's outputs and gradients with the float64 oracle, once.
+
+    Parameters
+    ----------
+    cfg : Config
+        The problem's sizes and dtype.
+    baseline : str
+        ``"torch"`` (the oracle is PyTorch in float64), else the NumPy reference in float64.
+    x, dy : numpy.ndarray, shape (T, B, I) and (T, B, H)
+        The inputs and the upstream gradient on every ``h_t``.
+    weights : dict of str to numpy.ndarray
+        The layer's ``state_dict`` (PyTorch's names), loaded into both.
+    """
     from ..nn.lstm import LSTM
 
     layer = LSTM(cfg.I, cfg.H, dtype=cfg.dtype)
@@ -238,6 +250,17 @@ def time_call(fn: Callable[[], object], repeat: int, warmup: int = 2, min_sample
     Fast calls are looped ``number`` times per sample (doubling until a sample takes
     ``min_sample`` seconds) so the timer's resolution does not matter. The garbage
     collector is off while sampling, as in ``timeit``.
+
+    Parameters
+    ----------
+    fn : callable
+        Called with no arguments.
+    repeat : int
+        Samples to take.
+    warmup : int
+        Calls before sampling (JIT compilation, caches).
+    min_sample : float
+        Seconds a sample should last at least.
 
     Returns
     -------
@@ -284,6 +307,15 @@ def matmul_rate(dtype: str, repeat: int = 5, n: int = 1024) -> dict:
 
     Uses the threads set at the time of the call (NumPy's OpenBLAS). Also reports
     SciPy's BLAS ``gemm`` (the OpenBLAS copy Numba's ``np.dot`` calls), which may differ.
+
+    Parameters
+    ----------
+    dtype : str
+        ``"float32"`` or ``"float64"``.
+    repeat : int
+        Samples (at least 3 are taken).
+    n : int
+        The matrices' size.
     """
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype(dtype)

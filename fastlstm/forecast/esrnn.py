@@ -188,6 +188,8 @@ def batch_loss(data: _Data, es: dict, net: LSTMRegressor, loss, sid, t, input_si
     loss : fastlstm.nn.losses.Loss
     sid, t : numpy.ndarray of int
         The batch's windows: series and step of the last input.
+    input_size, horizon : int
+        The windows' input and forecast steps (see :func:`gather`).
 
     Returns
     -------

@@ -64,6 +64,13 @@ class FitFailure:
 class FitManyError(RuntimeError):
     """Some fits of :func:`fit_many` failed; the others' results are kept.
 
+    Parameters
+    ----------
+    results : list
+        The ``results`` attribute.
+    failures : list of FitFailure
+        The ``failures`` attribute; the message lists them.
+
     Attributes
     ----------
     results : list

@@ -25,16 +25,44 @@ class Callback:
     """
 
     def on_train_begin(self, trainer: Trainer) -> None:
-        """Called once before the first epoch."""
+        """Called once before the first epoch.
+
+        Parameters
+        ----------
+        trainer : Trainer
+            The trainer running ``fit``.
+        """
 
     def on_batch_end(self, trainer: Trainer, logs: dict) -> None:
-        """Called after each optimiser step (``logs``: epoch, step, loss, grad_norm, skipped)."""
+        """Called after each optimiser step.
+
+        Parameters
+        ----------
+        trainer : Trainer
+            The trainer running ``fit``.
+        logs : dict
+            ``epoch``, ``step``, ``loss``, ``grad_norm``, ``skipped``.
+        """
 
     def on_epoch_end(self, trainer: Trainer, logs: dict) -> None:
-        """Called after each epoch (``logs``: epoch, loss, val_loss, lr, time)."""
+        """Called after each epoch.
+
+        Parameters
+        ----------
+        trainer : Trainer
+            The trainer running ``fit``.
+        logs : dict
+            ``epoch``, ``loss``, ``val_loss``, ``lr``, ``time``.
+        """
 
     def on_train_end(self, trainer: Trainer) -> None:
-        """Called once after training (also after early stopping)."""
+        """Called once after training (also after early stopping).
+
+        Parameters
+        ----------
+        trainer : Trainer
+            The trainer that ran ``fit``.
+        """
 
 
 class LambdaCallback(Callback):

@@ -318,6 +318,13 @@ def load_optimizer(path, optimizer) -> None:
 
     The optimiser must be built on the same parameters (count and shapes).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint file.
+    optimizer : Optimizer
+        Restored in place.
+
     Raises
     ------
     ValueError

@@ -31,6 +31,15 @@ logger = logging.getLogger("fastlstm.train.trainer")
 class NonFiniteError(FloatingPointError):
     """A loss, gradient norm or weight became NaN or Inf during training.
 
+    Parameters
+    ----------
+    what : str
+        The ``what`` attribute.
+    value : float
+        The non-finite value (kept as ``value``).
+    epoch, step : int
+        The ``epoch`` and ``step`` attributes.
+
     Attributes
     ----------
     epoch : int

@@ -179,6 +179,11 @@ class Optimizer:
     def load_state_dict(self, state: dict) -> None:
         """Restore what :meth:`state_dict` returned, checking type, count and shapes.
 
+        Parameters
+        ----------
+        state : dict
+            ``type``, ``step``, ``hyperparams`` and ``buffers``, as :meth:`state_dict` returns.
+
         Raises
         ------
         ValueError
@@ -365,6 +370,15 @@ class AdamW(Adam):
 
     Before the Adam update, ``p *= 1 - lr * weight_decay``. The arguments are
     :class:`Adam`'s; ``weight_decay`` defaults to PyTorch's 0.01.
+
+    Parameters
+    ----------
+    params, lr, betas, eps
+        As in :class:`Adam`.
+    weight_decay : float, optional
+        Decoupled weight decay; default: the class's ``default_weight_decay``, 0.01 (PyTorch's).
+    amsgrad : bool
+        As in :class:`Adam`.
     """
 
     decoupled_weight_decay = True
