@@ -10,30 +10,21 @@ series. The error messages name the command line's flags (``--column``, ``--id-c
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import math
-import re
 
 import numpy as np
 
-from .timeindex import _period_number, parse_dates
+from .timeindex import _EXPECTED, _Label, _parse_label, _periods, _shift, _write_label, parse_dates
 
 __all__ = ["periods_between", "read_csv_column", "read_csv_series", "shift_label"]
 
-_MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
-# the label formats of timeindex.parse_dates, with the parts that make a label's style
-_FORMS = [
-    ("yearly", re.compile(r"^(\d{4})$")),
-    ("quarterly", re.compile(r"^(\d{4})(\s*-?\s*)([Qq])([1-4])$")),
-    ("monthly", re.compile(r"^(\d{4})-(\d{1,2})$")),
-    ("month name", re.compile(r"^(\d{4})(\s+)([A-Za-z]{3})$")),
-    ("date", re.compile(r"^(\d{4})-(\d{2})-(\d{2})((?:[T ]00:00(?::00)?)?)$")),
-]
-
-
-def _day_step(freq: str | None) -> int:
-    return 7 if freq == "weekly" else 1
+def _label(label) -> _Label:
+    """The parsed date label (:func:`~fastlstm.forecast.timeindex._parse_label`), or ValueError."""
+    lab = _parse_label(label)
+    if lab is None:
+        raise ValueError(f"label: expected {_EXPECTED}, got {label!r}")
+    return lab
 
 
 def shift_label(label: str, k: int, freq: str | None = None) -> str:
@@ -43,57 +34,31 @@ def shift_label(label: str, k: int, freq: str | None = None) -> str:
     ----------
     label : str
         ``YYYY``, ``YYYY-MM`` (or ``YYYY-M``), ``YYYY Mon``, ``YYYY Qn`` / ``YYYY-Qn`` /
-        ``YYYYQn``, or ``YYYY-MM-DD`` (with an optional ``T00:00[:00]``), as
-        :func:`~fastlstm.forecast.timeindex.parse_dates` reads them.
+        ``YYYYQn``, or an ISO date ``YYYY-MM-DD`` (with an optional time ``HH:MM[:SS]`` after
+        a space or a ``T``), as :func:`~fastlstm.forecast.timeindex.parse_dates` reads them.
     k : int
-        Periods to move: years, quarters, months, or days (weeks with ``freq="weekly"``).
+        Periods to move: years, quarters or months for the labels that name them; steps of
+        ``freq`` for ISO dates.
     freq : str, optional
-        ``"weekly"`` for ISO dates a week apart (default: days).
+        The frequency name of ISO dates, as :func:`~fastlstm.forecast.timeindex.parse_dates`
+        returns it: ``"daily"`` (the default, also None), ``"weekly"``, ``"business daily"``,
+        ``"hourly"``, or ``"monthly"``, ``"quarterly"``, ``"yearly"`` for dates on the first
+        or the last day of a month (they stay firsts or lasts: ``1960-01-31`` is followed by
+        ``1960-02-29``). Ignored for the other labels.
 
     Returns
     -------
     str
-        The label, written as ``label`` is (separator, zero padding, month-name case).
+        The label, written as ``label`` is (separator, zero padding, month-name case, time part).
 
     Raises
     ------
     ValueError
-        ``label`` is not one of these dates.
+        ``label`` is not one of these dates, an unknown ``freq``, or an ISO date neither the
+        first nor the last day of a month with a monthly, quarterly or yearly ``freq``.
     """
-    s = str(label).strip()
-    k = int(k)
-    for kind, pat in _FORMS:
-        mt = pat.match(s)
-        if not mt:
-            continue
-        g = mt.groups()
-        if kind == "yearly":
-            return f"{int(g[0]) + k:04d}"
-        if kind == "quarterly":
-            p = int(g[0]) * 4 + int(g[3]) - 1 + k
-            return f"{p // 4:04d}{g[1]}{g[2]}{p % 4 + 1}"
-        if kind == "monthly":
-            month = int(g[1])
-            if not 1 <= month <= 12:
-                break
-            p = int(g[0]) * 12 + month - 1 + k
-            return f"{p // 12:04d}-{p % 12 + 1:0{len(g[1])}d}"
-        if kind == "month name":
-            lower = [m.lower() for m in _MONTH_NAMES]
-            if g[2].lower() not in lower:
-                break
-            p = int(g[0]) * 12 + lower.index(g[2].lower()) + k
-            name = _MONTH_NAMES[p % 12]
-            name = name.upper() if g[2].isupper() else name.lower() if g[2].islower() else name
-            return f"{p // 12:04d}{g[1]}{name}"
-        try:
-            day = _dt.date(int(g[0]), int(g[1]), int(g[2])) + _dt.timedelta(days=k * _day_step(freq))
-        except (ValueError, OverflowError):
-            break
-        return day.isoformat() + g[3]
-    raise ValueError(
-        f"label: expected a date (YYYY, YYYY-MM, YYYY Mon, YYYY Qn or YYYY-MM-DD), got {label!r}"
-    )
+    lab = _label(label)
+    return _write_label(lab, _shift(lab, int(k), freq))
 
 
 def periods_between(start: str, end: str, freq: str | None = None) -> int:
@@ -104,27 +69,23 @@ def periods_between(start: str, end: str, freq: str | None = None) -> int:
     start, end : str
         Date labels of one format (see :func:`shift_label`).
     freq : str, optional
-        ``"weekly"`` to count ISO dates in weeks (default: days).
+        The frequency name of ISO dates (see :func:`shift_label`; default: days).
+
+    Returns
+    -------
+    int
+        ``shift_label(start, n, freq) == end`` for the ``n`` returned (as dates).
 
     Raises
     ------
     ValueError
         A label that is not a date, labels of two formats, or ISO dates not a whole number of
-        weeks apart with ``freq="weekly"``.
+        ``freq``'s steps apart.
     """
-    a, b = _period_number(str(start)), _period_number(str(end))
-    for lab, p in ((start, a), (end, b)):
-        if p is None:
-            raise ValueError(
-                f"label: expected a date (YYYY, YYYY-MM, YYYY Mon, YYYY Qn or YYYY-MM-DD), got {lab!r}"
-            )
-    if a[0] != b[0]:
+    a, b = _label(start), _label(end)
+    if a.kind != b.kind:
         raise ValueError(f"label: expected two dates of one format, got {start!r} and {end!r}")
-    d = b[1] - a[1]
-    step = _day_step(freq) if a[0] == "date" else 1
-    if d % step:
-        raise ValueError(f"label: expected dates a whole number of weeks apart, got {start!r} and {end!r}")
-    return d // step
+    return _periods(a, b, freq)
 
 
 def _rows(path: str) -> list[tuple[int, list[str]]]:
@@ -312,7 +273,7 @@ def read_csv_series(
         if others and id_col is not None:
             time_col = header[others[0]]
         else:
-            dated = [j for j in others if _period_number(cell(rows[0][1], j)) is not None]
+            dated = [j for j in others if _parse_label(cell(rows[0][1], j)) is not None]
             time_col = header[dated[0]] if dated else None
     jt = None if time_col is None else header.index(time_col)
     ji = None if id_col is None else header.index(id_col)

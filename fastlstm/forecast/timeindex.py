@@ -25,9 +25,13 @@ hourly     24      48                   48
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
 import re
 import warnings
+from typing import NamedTuple
+
+import numpy as np
 
 from .._optional import import_optional
 
@@ -57,9 +61,6 @@ FREQUENCIES = {
 def _pandas():
     """pandas, for dates given (or fitted) as pandas objects."""
     return import_optional("pandas", "dated pandas data", extra="pandas")
-
-
-_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
 
 
 def default_horizon(m: int) -> int:
@@ -162,25 +163,14 @@ def _check_order(values: list, name: str) -> None:
 
 
 def _first_gap(index) -> str:
-    """Where a dated index leaves the frequency of its first (or last) three dates."""
-    pd = _pandas()
+    """Where a dated index leaves the frequency that most of its steps follow."""
     if len(index) < 3:
         return f"only {len(index)} dates"
-    for part in (index[:3], index[-3:]):
-        try:
-            freq = _infer_freq(part)
-        except (TypeError, ValueError):
-            freq = None
-        if freq is None:
-            continue
-        if isinstance(index, pd.PeriodIndex):
-            expected = pd.period_range(index[0], periods=len(index), freq=index.freq)
-        else:
-            expected = pd.date_range(index[0], periods=len(index), freq=freq)
-        for i in range(1, len(index)):
-            if index[i] != expected[i]:
-                return f"row {i}: {index[i - 1]} is followed by {index[i]}, expected {expected[i]}"
-    return "no frequency found"
+    found = _steps_off(index)
+    if found is None or found[1] is None:
+        return "no frequency found"
+    offset, i = found
+    return f"row {i}: {index[i - 1]} is followed by {index[i]}, expected {index[i - 1] + offset}"
 
 
 #: frequency aliases pandas renamed (2.2) and then removed (3.0): a description written under one
@@ -329,42 +319,219 @@ def shift_meta(meta: dict, steps: int) -> dict:
 
 
 # ------------------------------------------------------------ CSV labels
-_PATTERNS = [
+_MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+#: what a date label may look like, for the error messages
+_EXPECTED = "a date (YYYY, YYYY-MM, YYYY Mon, YYYY Qn or YYYY-MM-DD[ HH:MM[:SS]])"
+
+_LABELS = [
     ("yearly", re.compile(r"^(\d{4})$")),
-    ("quarterly", re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$", re.I)),
+    ("quarterly", re.compile(r"^(\d{4})(\s*-?\s*)([Qq])([1-4])$")),
     ("monthly", re.compile(r"^(\d{4})-(\d{1,2})$")),
-    ("monthly", re.compile(r"^(\d{4})\s+([A-Za-z]{3})$")),
-    ("date", re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ]00:00(?::00)?)?$")),
+    ("month name", re.compile(r"^(\d{4})(\s+)([A-Za-z]{3})$")),
+    ("date", re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:([T ])(\d{2}):(\d{2})(?::(\d{2}))?)?$")),
 ]
 
+#: months per step of the frequencies whose ISO dates are month, quarter or year starts or ends
+_MONTH_STEPS = {"monthly": 1, "quarterly": 3, "yearly": 12}
+#: the step of the other frequencies of ISO dates (None: days)
+_TIME_STEPS = {
+    None: _dt.timedelta(days=1),
+    "daily": _dt.timedelta(days=1),
+    "weekly": _dt.timedelta(days=7),
+    "hourly": _dt.timedelta(hours=1),
+}
+_UNITS = {
+    None: "days",
+    "daily": "days",
+    "weekly": "weeks",
+    "hourly": "hours",
+    "business daily": "business days",
+    "monthly": "months",
+    "quarterly": "quarters",
+    "yearly": "years",
+}
 
-def _period_number(label: str):
-    """(kind, integer period) of one label, or None."""
-    s = label.strip()
-    for kind, pat in _PATTERNS:
+
+class _Label(NamedTuple):
+    """One date label: its kind, its value and how it is written."""
+
+    kind: str  # "yearly", "quarterly", "monthly" or "date"
+    value: int | _dt.datetime  # years, quarters or months since year 0; or the date and time
+    form: tuple  # separator, padding, case, time part: what _write_label needs
+
+
+def _parse_label(label) -> _Label | None:
+    """The :class:`_Label` of one date label, or None when it is not a date."""
+    s = str(label).strip()
+    for kind, pat in _LABELS:
         mt = pat.match(s)
         if not mt:
             continue
         g = mt.groups()
+        year = int(g[0])
         if kind == "yearly":
-            return kind, int(g[0])
+            return _Label(kind, year, ())
         if kind == "quarterly":
-            return kind, int(g[0]) * 4 + int(g[1]) - 1
+            return _Label(kind, year * 4 + int(g[3]) - 1, (g[1], g[2]))
         if kind == "monthly":
-            month = int(g[1]) if g[1].isdigit() else _MONTHS.get(g[1].lower())
-            if month is None or not 1 <= month <= 12:
+            month = int(g[1])
+            return _Label(kind, year * 12 + month - 1, ("digits", len(g[1]))) if 1 <= month <= 12 else None
+        if kind == "month name":
+            names = [m.lower() for m in _MONTH_NAMES]
+            if g[2].lower() not in names:
                 return None
-            return kind, int(g[0]) * 12 + month - 1
+            case = "upper" if g[2].isupper() else "lower" if g[2].islower() else "title"
+            return _Label("monthly", year * 12 + names.index(g[2].lower()), ("name", g[1], case))
         try:
-            d = _dt.date(int(g[0]), int(g[1]), int(g[2]))
+            t = _dt.datetime(year, int(g[1]), int(g[2]), int(g[4] or 0), int(g[5] or 0), int(g[6] or 0))
         except ValueError:
             return None
-        return "date", d.toordinal()
+        return _Label("date", t, (g[3], g[6] is not None))
     return None
+
+
+def _write_label(lab: _Label, value) -> str:
+    """``value`` (of ``lab``'s kind) written as ``lab`` is written."""
+    if lab.kind == "yearly":
+        return f"{value:04d}"
+    if lab.kind == "quarterly":
+        return f"{value // 4:04d}{lab.form[0]}{lab.form[1]}{value % 4 + 1}"
+    if lab.kind == "monthly":
+        if lab.form[0] == "digits":
+            return f"{value // 12:04d}-{value % 12 + 1:0{lab.form[1]}d}"
+        name = _MONTH_NAMES[value % 12]
+        name = name.upper() if lab.form[2] == "upper" else name.lower() if lab.form[2] == "lower" else name
+        return f"{value // 12:04d}{lab.form[1]}{name}"
+    sep, seconds = lab.form
+    if sep is None and value.time() != _dt.time():  # a time of day after a label without one
+        sep, seconds = " ", True
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+    return text + (f"{sep}{value:%H:%M}" + (f":{value:%S}" if seconds else "") if sep else "")
+
+
+def _shift(lab: _Label, k: int, freq: str | None):
+    """The value ``k`` periods after ``lab``'s; ISO dates step by ``freq``, a frequency name."""
+    if lab.kind != "date":
+        return lab.value + k
+    t = lab.value
+    try:
+        if freq in _MONTH_STEPS:
+            end = calendar.monthrange(t.year, t.month)[1]
+            if t.day not in (1, end):
+                raise ValueError(
+                    f"label: expected the first or last day of a month for {freq} dates, got "
+                    f"{_write_label(lab, t)!r}"
+                )
+            year, month = divmod(t.year * 12 + t.month - 1 + k * _MONTH_STEPS[freq], 12)
+            day = 1 if t.day == 1 else calendar.monthrange(year, month + 1)[1]
+            return t.replace(year=year, month=month + 1, day=day)
+        if freq == "business daily":
+            day = np.busday_offset(np.datetime64(t.date()), k, roll="forward").astype(object)
+            return _dt.datetime.combine(day, t.time())
+        if freq not in _TIME_STEPS:
+            raise ValueError(f"freq: expected one of {sorted(FREQUENCIES)} or None, got {freq!r}")
+        return t + k * _TIME_STEPS[freq]
+    except (OverflowError, TypeError) as exc:  # past year 9999 (numpy: a TypeError)
+        raise ValueError(f"label: {_write_label(lab, t)!r} moved by {k}: out of the calendar") from exc
+
+
+def _periods(a: _Label, b: _Label, freq: str | None) -> int:
+    """The periods from ``a`` to ``b``, labels of one kind; ValueError when ``b`` is off ``a``'s steps."""
+    if a.kind != "date":
+        return b.value - a.value
+    s, t = a.value, b.value
+    if freq in _MONTH_STEPS:
+        n = (t.year * 12 + t.month - s.year * 12 - s.month) // _MONTH_STEPS[freq]
+    elif freq == "business daily":
+        n = int(np.busday_count(np.datetime64(s.date()), np.datetime64(t.date())))
+    else:
+        n = round((t - s) / _TIME_STEPS.get(freq, _TIME_STEPS[None]))
+    if _shift(a, n, freq) != t:
+        raise ValueError(
+            f"label: expected dates a whole number of {_UNITS.get(freq, freq)} apart, got "
+            f"{_write_label(a, s)!r} and {_write_label(b, t)!r}"
+        )
+    return n
+
+
+def _steps_off(index) -> tuple | None:
+    """``(offset, i)``: the frequency most steps of a dated pandas index follow (inferred from its
+    first, middle and last three dates) and the first position ``i`` whose date is not
+    ``index[i - 1]`` one step on (None when all are); None when no three have a frequency."""
+    pd = _pandas()
+    n, best = len(index), None
+    for s in sorted({0, (n - 3) // 2, max(n - 3, 0)}):
+        try:
+            freq = _infer_freq(index[s : s + 3])
+        except (TypeError, ValueError):
+            freq = None
+        if freq is None:
+            continue
+        offset = pd.tseries.frequencies.to_offset(freq)
+        with warnings.catch_warnings():  # offsets pandas does not vectorize warn
+            warnings.simplefilter("ignore")
+            ok = np.asarray(index[:-1] + offset == index[1:], dtype=bool)
+        if best is None or ok.sum() > best[2].sum():
+            best = (offset, freq, ok)
+    if best is None:
+        return None
+    bad = np.flatnonzero(~best[2])
+    return best[0], int(bad[0]) + 1 if len(bad) else None
+
+
+def _date_frequency(times: list, labels: list[str], where: str, rows: list[int]) -> tuple[str, int | None]:
+    """``(freq, i)``: the pandas frequency of ordered ISO dates and the position of the first one
+    off it (None when all are on it).
+
+    pandas infers it (``infer_freq``); without pandas, or with two dates, steps of one day or one
+    week (dates without a time of day) are found by hand.
+    """
+    diffs = [b - a for a, b in zip(times[:-1], times[1:], strict=True)]
+    step = max(set(diffs), key=diffs.count)
+    by_hand = step.days in (1, 7) and step == _dt.timedelta(days=step.days)
+    by_hand = by_hand and all(t.time() == _dt.time() for t in times)
+    try:
+        pd = import_optional(
+            "pandas",
+            f"{where}: reading dates such as {labels[0]!r} at steps other than a day or a week",
+            extra="pandas",
+        )
+    except ImportError:
+        if not by_hand:
+            raise
+        pd = None
+    if pd is None or (len(times) < 3 and by_hand):
+        gap = next((i for i in range(1, len(times)) if diffs[i - 1] != step), None)
+        return ("D" if step.days == 1 else "W"), gap
+    if len(times) < 3:
+        raise ValueError(
+            f"{where}: expected at least 3 dates to infer their frequency, "
+            f"got {labels[0]!r} and {labels[1]!r}"
+        )
+    index = pd.to_datetime(times)
+    freq = _infer_freq(index)
+    if freq is not None:
+        return freq, None
+    found = _steps_off(index)
+    if found is None:
+        raise ValueError(
+            f"{where}, lines {rows[0]}-{rows[-1]}: expected dates at one frequency (month, quarter or "
+            f"year starts or ends, weeks, days, business days or hours), got "
+            + ", ".join(map(repr, labels[:3]))
+            + (", ..." if len(labels) > 3 else "")
+        )
+    return found[0].freqstr, found[1]
 
 
 def parse_dates(labels: list[str], where: str = "dates", rows: list[int] | None = None) -> tuple[int, str]:
     """Season length and frequency name of a column of date labels, checked for regularity.
+
+    Years, quarters and months (``YYYY``, ``YYYY-MM``, ``YYYY Mon``, ``YYYY Qn``) are read
+    without pandas. ISO dates (``YYYY-MM-DD``, with an optional time ``HH:MM[:SS]``) get their
+    frequency from pandas (``infer_freq``): month, quarter or year starts or ends, weeks, days,
+    business days or hours. Without pandas, ISO dates one day or one week apart are still read;
+    others raise an ImportError that says how to install it.
 
     Parameters
     ----------
@@ -378,52 +545,52 @@ def parse_dates(labels: list[str], where: str = "dates", rows: list[int] | None 
     Returns
     -------
     (int, str)
-        ``(12, "monthly")``, ``(4, "quarterly")``, ``(1, "yearly")``, ``(7, "daily")``,
-        ``(52, "weekly")``.
+        ``(12, "monthly")``, ``(4, "quarterly")``, ``(1, "yearly")``, ``(52, "weekly")``,
+        ``(7, "daily")``, ``(5, "business daily")`` or ``(24, "hourly")``.
 
     Raises
     ------
     ValueError
-        A label that is not a date, mixed formats, a duplicated or unordered date,
-        or a gap, naming the line.
+        A label that is not a date, mixed formats, a duplicated or unordered date, or a gap,
+        naming the line and the dates; ISO dates of another frequency (every two months,
+        minutes, ...).
+    ImportError
+        ISO dates at steps other than a day or a week, without pandas.
     """
     rows = list(range(1, len(labels) + 1)) if rows is None else rows
     if len(labels) < 2:
         raise ValueError(f"{where}: expected at least 2 dates, got {len(labels)}")
-    kinds, nums = [], []
+    parsed = []
     for lab, row in zip(labels, rows, strict=True):
-        p = _period_number(lab)
+        p = _parse_label(lab)
         if p is None:
-            raise ValueError(
-                f"{where}, line {row}: expected a date (YYYY, YYYY-MM, YYYY Mon, YYYY Qn or YYYY-MM-DD), "
-                f"got {lab!r}"
-            )
-        if kinds and p[0] != kinds[0]:
+            raise ValueError(f"{where}, line {row}: expected {_EXPECTED}, got {lab!r}")
+        if parsed and p.kind != parsed[0].kind:
             raise ValueError(f"{where}, line {row}: date {lab!r} has another format than line {rows[0]}")
-        kinds.append(p[0])
-        nums.append(p[1])
-    # periods (years, quarters, months) step by one; dates by their most common step (1 or 7 days)
-    diffs = [b - a for a, b in zip(nums[:-1], nums[1:], strict=True)]
-    step = 1 if kinds[0] != "date" else max(set(diffs), key=diffs.count)
-    for i in range(1, len(nums)):
-        d = nums[i] - nums[i - 1]
-        if d == 0:
+        parsed.append(p)
+    values = [p.value for p in parsed]
+    for i in range(1, len(values)):
+        if values[i] == values[i - 1]:
             raise ValueError(f"{where}, line {rows[i]}: duplicated date {labels[i]!r}")
-        if d < 0:
+        if values[i] < values[i - 1]:
             raise ValueError(
                 f"{where}, line {rows[i]}: date {labels[i]!r} comes before "
                 f"the previous line's {labels[i - 1]!r}"
             )
-        if d != step:
-            raise ValueError(
-                f"{where}, line {rows[i]}: gap in a regular series, {labels[i - 1]!r} is followed by "
-                f"{labels[i]!r}"
-            )
-    kind = kinds[0]
-    if kind == "date":
-        if step == 1:
-            return 7, "daily"
-        if step == 7:
-            return 52, "weekly"
-        raise ValueError(f"{where}: expected daily or weekly dates, got a step of {step} days")
-    return {"yearly": (1, "yearly"), "quarterly": (4, "quarterly"), "monthly": (12, "monthly")}[kind]
+    if parsed[0].kind == "date":
+        freq, gap = _date_frequency(values, labels, where, rows)
+    else:
+        freq = {"yearly": "Y", "quarterly": "Q", "monthly": "M"}[parsed[0].kind]
+        gap = next((i for i in range(1, len(values)) if values[i] != values[i - 1] + 1), None)
+    if gap is not None:
+        raise ValueError(
+            f"{where}, line {rows[gap]}: gap in a regular series, {labels[gap - 1]!r} is followed by "
+            f"{labels[gap]!r}"
+        )
+    season, name = season_of_freq(freq)
+    if name not in FREQUENCIES or (name in _MONTH_STEPS and freq.upper().startswith(("B", "C"))):
+        raise ValueError(
+            f"{where}: expected yearly, quarterly, monthly, weekly, daily, business daily or hourly "
+            f"dates, got dates of pandas frequency {freq!r} ({labels[0]!r}, {labels[1]!r}, ...)"
+        )
+    return season, name
