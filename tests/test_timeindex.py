@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from fastlstm.forecast.timeindex import (
@@ -167,3 +169,109 @@ def test_shift_meta_moves_the_last_date_by_steps():
         "freq": "2",
         "last": "18",
     }
+
+
+# ------------------------------------------------------- ISO dates: frequencies from pandas
+def _iso(start, freq, n=8):
+    """``n`` dates as pandas' ``to_csv`` writes them (no time part at midnight)."""
+    pd = pytest.importorskip("pandas")
+    dates = pd.date_range(start, periods=n, freq=freq)
+    return [str(d.date()) if d == d.normalize() else str(d) for d in dates]
+
+
+@pytest.mark.parametrize(
+    "start, freq, expected",
+    [
+        ("1960-01-01", "QS", (4, "quarterly")),
+        ("1960-02-01", "QS-NOV", (4, "quarterly")),
+        ("1960-03-31", "QE-DEC", (4, "quarterly")),
+        ("1960-01-01", "MS", (12, "monthly")),
+        ("1960-01-31", "ME", (12, "monthly")),
+        ("1960-01-01", "YS", (1, "yearly")),
+        ("1960-12-31", "YE", (1, "yearly")),
+        ("2020-01-05", "W-SUN", (52, "weekly")),
+        ("2020-01-06", "W-MON", (52, "weekly")),
+        ("2020-01-01", "D", (7, "daily")),
+        ("2020-01-06", "B", (5, "business daily")),
+        ("2020-01-01 00:00", "h", (24, "hourly")),
+    ],
+)
+def test_iso_dates_get_their_frequency_from_pandas(start, freq, expected):
+    labels = _iso(start, freq.replace("QE", "Q").replace("YE", "Y").replace("ME", "M") if _old() else freq)
+    assert parse_dates(labels) == expected
+    assert parse_dates([lab.replace(" ", "T") for lab in labels]) == expected  # "T" before the time
+
+
+def _old() -> bool:
+    """pandas < 2.2 spells the period ends QE, YE, ME as Q, Y (A), M."""
+    pd = pytest.importorskip("pandas")
+    return tuple(int(p) for p in pd.__version__.split(".")[:2]) < (2, 2)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (
+            ["1960-01-01", "1960-04-01", "1960-10-01", "1961-01-01", "1961-04-01"],
+            "s.csv, line 4: gap in a regular series, '1960-04-01' is followed by '1960-10-01'",
+        ),
+        (
+            ["1960-01-01", "1960-03-01", "1960-04-01", "1960-05-01", "1960-06-01"],
+            "s.csv, line 3: gap in a regular series, '1960-01-01' is followed by '1960-03-01'",
+        ),
+        (
+            ["1960-01-31", "1960-02-29", "1960-03-31", "1960-05-31", "1960-06-30", "1960-07-31"],
+            "s.csv, line 5: gap in a regular series, '1960-03-31' is followed by '1960-05-31'",
+        ),
+        (
+            ["2020-01-01 00:00:00", "2020-01-01 01:00:00", "2020-01-01 03:00:00", "2020-01-01 04:00:00"],
+            "s.csv, line 4: gap in a regular series, '2020-01-01 01:00:00' is followed by",
+        ),
+        (["1960-01-01", "1960-04-01", "1960-04-01"], "s.csv, line 4: duplicated date '1960-04-01'"),
+        (
+            ["1960-04-01", "1960-01-01", "1960-07-01"],
+            "s.csv, line 3: date '1960-01-01' comes before the previous line's '1960-04-01'",
+        ),
+        (
+            ["2000-01-15", "2000-02-15", "2000-03-15", "2000-04-15"],
+            r"s.csv, lines 2-5: expected dates at one frequency .* got '2000-01-15', '2000-02-15', "
+            r"'2000-03-15', \.\.\.",
+        ),
+        (
+            ["2000-01-01", "2000-03-01", "2000-05-01"],
+            "s.csv: expected yearly, quarterly, monthly, .* got dates of pandas frequency '2MS'",
+        ),
+        (["2000-01-01 00:00", "2000-01-01 00:01", "2000-01-01 00:02"], "pandas frequency 'min'"),
+        (["1960-01-01", "1960-04-01"], "s.csv: expected at least 3 dates to infer their frequency"),
+        (["1960-01-01", "1960-02-30"], r"s.csv, line 3: expected a date \(YYYY, .*got '1960-02-30'"),
+        (["1960-01-01", "1960-02"], "s.csv, line 3: date '1960-02' has another format than line 2"),
+    ],
+)
+def test_irregular_iso_dates_name_the_line(labels, message):
+    pytest.importorskip("pandas")
+    with pytest.raises(ValueError, match=message):
+        parse_dates(labels, "s.csv", rows=list(range(2, 2 + len(labels))))
+
+
+def test_iso_dates_without_pandas(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    # a day or a week apart: read by hand, as before pandas read them
+    assert parse_dates(["2000-02-28", "2000-02-29", "2000-03-01"]) == (7, "daily")
+    assert parse_dates(["2000-01-03T00:00", "2000-01-10T00:00", "2000-01-17T00:00"]) == (52, "weekly")
+    assert parse_dates(["2000-01", "2000-02", "2000-03"]) == (12, "monthly")
+    with pytest.raises(ValueError, match="s.csv, line 4: gap in a regular series, '2000-01-02' is followed"):
+        parse_dates(["2000-01-01", "2000-01-02", "2000-01-04", "2000-01-05"], "s.csv", rows=[2, 3, 4, 5])
+    # quarter starts: pandas infers them, and the message says how to install it
+    with pytest.raises(ImportError) as err:
+        parse_dates(["1960-01-01", "1960-04-01", "1960-07-01"], "q.csv, column 'ds'")
+    assert str(err.value).startswith(
+        "q.csv, column 'ds': reading dates such as '1960-01-01' at steps other than a day or a week "
+        "needs pandas, an optional dependency: pip install 'fastlstm[pandas]'"
+    )
+
+
+def test_index_meta_names_the_gap_whatever_three_dates_have_a_frequency():
+    pd = pytest.importorskip("pandas")
+    idx = pd.date_range("2000-01-01", periods=12, freq="MS")
+    with pytest.raises(ValueError, match="gap at row 1: 2000-01-01 00:00:00 is followed by 2000-03-01"):
+        index_meta(idx.delete(1))  # its first three dates are two months apart, most are one

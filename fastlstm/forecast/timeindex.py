@@ -4,12 +4,13 @@ Two routes to the same facts (season length ``m``, the next dates):
 
 * pandas objects (``DatetimeIndex``, ``PeriodIndex``) through their frequency
   (:func:`index_meta`, :func:`future_index`); pandas is imported only when the
-  caller already passes pandas objects;
-* date labels of a CSV file, parsed without pandas (:func:`parse_dates`):
-  ``YYYY``, ``YYYY-MM``, ``YYYY Mon``, ``YYYY-Qn`` / ``YYYY Qn`` and ISO dates
-  ``YYYY-MM-DD`` (daily, weekly), each turned into an integer period number so
-  that duplicates, disorder and gaps are found exactly and reported with the
-  row they occur on.
+  caller passes pandas objects (or ISO dates, below);
+* date labels of a CSV file (:func:`parse_dates`): ``YYYY``, ``YYYY-MM``,
+  ``YYYY Mon``, ``YYYY-Qn`` / ``YYYY Qn``, read without pandas, and ISO dates
+  ``YYYY-MM-DD`` (with an optional time of day), whose frequency pandas infers
+  (``infer_freq``: month, quarter or year starts or ends, weeks, days, business
+  days, hours); duplicates, disorder and gaps are reported with the line they
+  occur on. Without pandas, ISO dates a day or a week apart are still read.
 
 =========  ======  ===================  =====================
 frequency  season  default horizon      (M4's horizons)
@@ -457,15 +458,21 @@ def _periods(a: _Label, b: _Label, freq: str | None) -> int:
 
 def _steps_off(index) -> tuple | None:
     """``(offset, i)``: the frequency most steps of a dated pandas index follow (inferred from its
-    first, middle and last three dates) and the first position ``i`` whose date is not
-    ``index[i - 1]`` one step on (None when all are); None when no three have a frequency."""
+    first, middle and last three dates, or its most common step up to a week) and the first position ``i``
+    whose date is not ``index[i - 1]`` one step on (None when all are); None when none is found."""
     pd = _pandas()
     n, best = len(index), None
+    candidates = []
     for s in sorted({0, (n - 3) // 2, max(n - 3, 0)}):
         try:
-            freq = _infer_freq(index[s : s + 3])
+            candidates.append(_infer_freq(index[s : s + 3]))
         except (TypeError, ValueError):
-            freq = None
+            continue
+    if isinstance(index, pd.DatetimeIndex) and n >= 2:  # steps of up to a week have a fixed length
+        steps, counts = np.unique(np.diff(index.values), return_counts=True)
+        common = pd.Timedelta(steps[counts.argmax()])
+        candidates.append(common if pd.Timedelta(0) < common <= pd.Timedelta(days=7) else None)
+    for freq in candidates:
         if freq is None:
             continue
         offset = pd.tseries.frequencies.to_offset(freq)
