@@ -197,13 +197,17 @@ def _iso(start, freq, n=8):
     ],
 )
 def test_iso_dates_get_their_frequency_from_pandas(start, freq, expected):
-    labels = _iso(start, freq.replace("QE", "Q").replace("YE", "Y").replace("ME", "M") if _old() else freq)
+    labels = _iso(start, _OLD.get(freq, freq) if _old() else freq)
     assert parse_dates(labels) == expected
     assert parse_dates([lab.replace(" ", "T") for lab in labels]) == expected  # "T" before the time
 
 
+#: pandas < 2.2's spelling of the period ends and hours
+_OLD = {"QE-DEC": "Q-DEC", "ME": "M", "YE": "A", "h": "H"}
+
+
 def _old() -> bool:
-    """pandas < 2.2 spells the period ends QE, YE, ME as Q, Y (A), M."""
+    """Whether pandas is older than 2.2."""
     pd = pytest.importorskip("pandas")
     return tuple(int(p) for p in pd.__version__.split(".")[:2]) < (2, 2)
 

@@ -456,10 +456,19 @@ def _periods(a: _Label, b: _Label, freq: str | None) -> int:
     return n
 
 
+def _most_common(values: np.ndarray):
+    steps, counts = np.unique(values, return_counts=True)
+    return steps[counts.argmax()]
+
+
 def _steps_off(index) -> tuple | None:
-    """``(offset, i)``: the frequency most steps of a dated pandas index follow (inferred from its
-    first, middle and last three dates, or its most common step up to a week) and the first position ``i``
-    whose date is not ``index[i - 1]`` one step on (None when all are); None when none is found."""
+    """``(offset, i)``: the frequency most steps of a dated pandas index follow and the first
+    position ``i`` whose date is not ``index[i - 1]`` one step on (None when all are); None when
+    no frequency is found.
+
+    The frequencies tried: those pandas infers from its first, middle and last three dates, and
+    its most common step (of up to a week, or of months between month starts or ends).
+    """
     pd = _pandas()
     n, best = len(index), None
     candidates = []
@@ -468,10 +477,17 @@ def _steps_off(index) -> tuple | None:
             candidates.append(_infer_freq(index[s : s + 3]))
         except (TypeError, ValueError):
             continue
-    if isinstance(index, pd.DatetimeIndex) and n >= 2:  # steps of up to a week have a fixed length
-        steps, counts = np.unique(np.diff(index.values), return_counts=True)
-        common = pd.Timedelta(steps[counts.argmax()])
+    if isinstance(index, pd.DatetimeIndex) and n >= 2:
+        # the most common step: of up to a week (a fixed length), or of months between month ends
+        common = pd.Timedelta(_most_common(np.diff(index.values)))
         candidates.append(common if pd.Timedelta(0) < common <= pd.Timedelta(days=7) else None)
+        months = int(_most_common(np.diff(np.asarray(index.year * 12 + index.month))))
+        for on, offset in (
+            (index.is_month_start, pd.offsets.MonthBegin),
+            (index.is_month_end, pd.offsets.MonthEnd),
+        ):
+            if months > 0 and on.all():
+                candidates.append(offset(months))
     for freq in candidates:
         if freq is None:
             continue
