@@ -1,14 +1,18 @@
 """Every documented parameter list matches its signature (as scikit-learn's and STUMPY's CI check).
 
-The rule, over every public module of ``fastlstm`` (``__main__`` modules excepted, and modules
-whose optional dependency is not installed), for every public function, public class and public
-method defined in fastlstm (``__module__`` starts with ``fastlstm``; names starting with ``_``
-are skipped; a Numba dispatcher is checked through its ``py_func``):
+The rule, over every module of ``fastlstm`` (the private ``_*`` ones too, for the public names
+they define; ``__main__`` modules excepted, and modules whose optional dependency is not
+installed), for every public function, public class and public method defined in fastlstm
+(``__module__`` starts with ``fastlstm``; names starting with ``_`` are skipped; a Numba
+dispatcher is checked through its ``py_func``):
 
 * a numpydoc ``Parameters`` section (with ``Other Parameters``, if any) names exactly the
   signature's parameters, in order (``self``/``cls`` excluded, ``*args``/``**kwargs`` named
   with or without their stars). A class's parameters are those of its ``__init__``, documented
-  in the class docstring (or, failing that, in ``__init__``'s own docstring);
+  in the class docstring (or, failing that, in ``__init__``'s own docstring). A dataclass's
+  fields may be documented in an ``Attributes`` section instead (they are both). A method
+  without a docstring that overrides one of a base class is checked against the base's
+  docstring (``inspect.getdoc``);
 * a function, method or class with parameters that is part of the public API (named in the
   ``__all__`` of ``fastlstm`` or of one of its subpackages, and the public methods of those
   classes) must have such a section. Elsewhere a docstring without one is accepted (a one-line
