@@ -5,11 +5,18 @@ Two audiences:
 * users: :func:`lstm_forward`, :func:`lstm_backward`, :func:`cell_forward`,
   :func:`cell_backward`, :func:`timestep_gradients` validate every argument and
   raise ``TypeError``/``ValueError`` naming it;
-* the layer (:mod:`fastlstm.nn.lstm`), which has validated its arrays already: the
-  seam functions :func:`check_lengths`, :func:`forward_core`, :func:`backward_core`,
-  :func:`batch_norms`, :func:`timestep_core` and :func:`nonfinite` take arrays of
-  the right dtype, shape and layout and skip the checks. This is the one
-  internal interface between the layer and the kernels.
+* the two LSTM surfaces (:class:`fastlstm.nn.LSTM` with its stepper, and
+  :class:`fastlstm.torch.LSTM`), which have validated their arrays already: the
+  stacked-LSTM entry (:func:`stack_forward`, :func:`stack_backward` over layers,
+  directions, lengths and state; its step mode :func:`stack_pack`,
+  :func:`stack_step`) and the seam functions under it (:func:`check_lengths`,
+  :func:`forward_core`, :func:`backward_core`, :func:`batch_norms`,
+  :func:`timestep_core`, :func:`nonfinite`) take arrays of the right dtype, shape
+  and layout and skip the checks. This is the one internal interface between the
+  layers and the kernels.
+
+"No lengths" is ``lengths=None`` everywhere in Python; the compiled drivers
+receive it as an empty int64 array.
 """
 
 from __future__ import annotations
@@ -17,17 +24,21 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
+from .._config import JIT
 from .._threads import threads_for
 from .._validation import as_float_array, check_shape
 from . import drivers
-from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, nonfinite
-from .simd import VECTOR_BITS
+from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, OK, nonfinite
+from .simd import ROW_BLOCKS, VECTOR_BITS
 
 __all__ = [
     "BackwardResult",
     "CODE_PATH",
     "ForwardCache",
+    "StackTape",
+    "StepPack",
     "backward_core",
     "batch_norms",
     "cell_backward",
@@ -37,6 +48,13 @@ __all__ = [
     "lstm_backward",
     "lstm_forward",
     "nonfinite",
+    "reverse_index",
+    "reverse_time",
+    "stack_backward",
+    "stack_forward",
+    "stack_pack",
+    "stack_step",
+    "step_buffers",
     "timestep_core",
     "timestep_gradients",
 ]
@@ -307,6 +325,220 @@ def timestep_core(da, x, h_prev):
     ``x [T, B, I]``, ``h_prev [T, B, H]`` (``hs[:T]``); see :func:`timestep_gradients`."""
     da_t = da.transpose(0, 2, 1)
     return da_t @ x, da_t @ h_prev, da.sum(axis=1)
+
+
+# --------------------------------------------------------------------------
+# the stacked LSTM: layers x directions x lengths x state (unchecked, as above)
+# --------------------------------------------------------------------------
+class StackTape(NamedTuple):
+    """What :func:`stack_backward` needs from :func:`stack_forward`."""
+
+    caches: list  #: [L*D] ForwardCache, index k = layer * D + d
+    masks: list  #: [L] the dropout mask multiplied into each layer's output, or None
+    lengths: np.ndarray | None  #: [B] int64, or None (all T)
+    rev: tuple | None  #: the reverse direction's gather index (reverse_index), or None
+
+
+def reverse_index(lengths, T, B):
+    """Gather indices reversing each sequence within its own length (padding stays put);
+    None without lengths (then a plain reversal in time)."""
+    if lengths is None:
+        return None
+    t = np.arange(T)[:, None]
+    idx = np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
+    return idx, np.arange(B)[None, :]
+
+
+def reverse_time(a, rev):
+    """``a [T, B, ...]`` reversed in time (per sequence with ``rev``), C-contiguous; an involution."""
+    if rev is None:
+        return np.ascontiguousarray(a[::-1])
+    return np.ascontiguousarray(a[rev[0], rev[1]])
+
+
+def stack_forward(x, h0, c0, weights, directions=1, lengths=None, dropout=None, keep=True, names=None):
+    """A stack of LSTM layers over a batch of sequences: the one forward of both LSTM surfaces.
+
+    ``x [T, B, I]``, ``h0, c0 [L*D, B, H]`` (C-contiguous, of the weights' dtype);
+    ``weights``: ``L*D`` tuples ``(w_ih, w_hh, b_ih, b_hh)`` (zero arrays for no bias),
+    index ``k = layer * directions + d``; ``lengths``: checked int64 ``[B]`` or None;
+    ``dropout``: None, or ``dropout(shape) -> mask or None`` called for each layer's output
+    but the last's, in order (the mask multiplies it); ``keep=False`` (inference) saves
+    nothing for BPTT; ``names``: per ``k``, the names the kernels' NaN/Inf errors use.
+
+    Returns ``output [T, B, D*H], h_n, c_n [L*D, B, H], tape`` (a :class:`StackTape`, or
+    None without ``keep``). Without lengths, one direction and no dropout, ``output`` is
+    the last layer's state array ``tape.caches[-1].hs[1:]`` itself.
+    """
+    T, B, _ = x.shape
+    D = directions
+    n_layers = len(weights) // D
+    H = weights[0][1].shape[1]
+    rev = reverse_index(lengths, T, B) if D == 2 else None
+    h_n = np.empty((n_layers * D, B, H), dtype=x.dtype)
+    c_n = np.empty_like(h_n)
+    caches, masks = [], []
+    inp = x
+    for layer in range(n_layers):
+        outs = []
+        for d in range(D):
+            k = layer * D + d
+            w_ih, w_hh, b_ih, b_hh = weights[k]
+            src = inp if d == 0 else reverse_time(inp, rev)
+            y, h_n[k], c_n[k], cache = forward_core(
+                src,
+                h0[k],
+                c0[k],
+                w_ih,
+                w_hh,
+                b_ih,
+                b_hh,
+                lengths,
+                _KERNEL_NAMES if names is None else names[k],
+                keep,
+            )
+            outs.append(y if d == 0 else reverse_time(y, rev))
+            caches.append(cache)
+        inp = outs[0] if D == 1 else np.concatenate(outs, axis=2)
+        mask = dropout(inp.shape) if dropout is not None and layer < n_layers - 1 else None
+        if mask is not None:
+            inp = inp * mask
+        masks.append(mask)
+    return inp, h_n, c_n, (StackTape(caches, masks, lengths, rev) if keep else None)
+
+
+def stack_backward(d_output, d_h_n, d_c_n, tape, weights, keep_dgates=False, names=None, consume=False):
+    """BPTT through a :func:`stack_forward`: the one backward of both LSTM surfaces.
+
+    ``d_output [T, B, D*H]`` (time-major), ``d_h_n, d_c_n [L*D, B, H]``, all finite (the
+    callers check) and of the tape's dtype; ``weights`` as for :func:`stack_forward`;
+    ``names``: per ``k``, the names of the kernels' errors; ``consume`` lets dA overwrite
+    the tape's gates (the tape is unusable afterwards).
+
+    Returns ``d_x [T, B, I], d_h0, d_c0 [L*D, B, H], results``: per ``k`` the
+    ``(BackwardResult, sq_norms)`` of :func:`backward_core` (its ``dw_ih, dw_hh, db``
+    are the parameter gradients).
+    """
+    caches, masks, _, rev = tape
+    LD = len(caches)
+    D = LD // len(masks)
+    T, B = caches[0].x.shape[:2]
+    H = caches[0].hs.shape[2]
+    d_h0 = np.empty((LD, B, H), dtype=caches[0].hs.dtype)
+    d_c0 = np.empty_like(d_h0)
+    results = [None] * LD
+    d_out = d_output
+    for layer in range(LD // D - 1, -1, -1):
+        if masks[layer] is not None:
+            d_out = d_out * masks[layer]
+        d_in = None
+        for d in range(D):
+            k = layer * D + d
+            dy = d_out[:, :, d * H : (d + 1) * H]
+            dy = np.ascontiguousarray(dy) if d == 0 else reverse_time(dy, rev)
+            res, sq_norms = backward_core(
+                dy,
+                d_h_n[k],
+                d_c_n[k],
+                caches[k],
+                weights[k][0],
+                weights[k][1],
+                keep_dgates,
+                _KERNEL_NAMES if names is None else names[k],
+                consume,
+            )
+            dx = res.dx if d == 0 else reverse_time(res.dx, rev)
+            d_in = dx if d_in is None else d_in + dx
+            d_h0[k], d_c0[k] = res.dh0, res.dc0
+            results[k] = (res, sq_norms)
+        d_out = d_in
+    return d_out, d_h0, d_c0, results
+
+
+# ------------------------------------------------------------------ step mode
+class StepPack(NamedTuple):
+    """A unidirectional stack's weights packed once for :func:`stack_step`."""
+
+    wxps: np.ndarray  #: [L, P, I_max, 4U] input-weight panels
+    whps: np.ndarray  #: [L, P, H, 4U] recurrent-weight panels
+    bps: np.ndarray  #: [L, P, 4U] bias panels (b_ih + b_hh)
+    snap: np.ndarray  #: a flat copy of the weights packed, to tell when they change
+
+
+def _step_arrays(weights):
+    """The weights as two homogeneous tuples (matrices, vectors), as the compiled step reads them."""
+    return tuple(a for w in weights for a in w[:2]), tuple(a for w in weights for a in w[2:])
+
+
+def stack_pack(weights, name="lstm"):
+    """Pack a unidirectional stack's weights (the ``weights`` of :func:`stack_forward`)
+    for :func:`stack_step`; ``ValueError`` naming ``name`` for NaN or Inf."""
+    mats, vecs = _step_arrays(weights)
+    packed = drivers.pack_layers(mats[0::2], np.stack(mats[1::2]), np.stack(vecs[0::2]), np.stack(vecs[1::2]))
+    for what, arr in zip(("input weights", "recurrent weights", "biases"), packed, strict=True):
+        if nonfinite(arr):
+            raise ValueError(f"{name}: expected finite {what}, got NaN or Inf")
+    snap = np.concatenate([a.reshape(-1) for a in mats + vecs])
+    return StepPack(*packed, snap)
+
+
+def step_buffers(pack, B):
+    """The scratch arrays of :func:`stack_step` for ``B`` rows: ``(gates, blk)``."""
+    _, P, _, U4 = pack.whps.shape
+    H = pack.whps.shape[2]
+    return np.empty((B, 4 * H), pack.whps.dtype), np.empty((ROW_BLOCKS[0], P * U4), pack.whps.dtype)
+
+
+_STALE = -1
+
+
+@njit(**JIT)
+def _changed(snap, mats, vecs):
+    """Whether ``mats`` and ``vecs`` (C-contiguous) differ from their flat copy ``snap``."""
+    o = 0
+    diff = False
+    for a in mats:
+        f = a.reshape(a.size)
+        for i in range(f.size):
+            diff |= f[i] != snap[o + i]
+        o += f.size
+    for a in vecs:
+        for i in range(a.size):
+            diff |= a[i] != snap[o + i]
+        o += a.size
+    return diff
+
+
+@njit(**JIT)
+def _step(x, h, c, wxps, whps, bps, gates, blk, snap, mats, vecs, check):
+    if check and _changed(snap, mats, vecs):
+        return _STALE, h[0, :, :0].copy()
+    if nonfinite(h) or nonfinite(c):
+        return BAD_STATE, h[0, :, :0].copy()
+    # every row lives one step: the step's lengths, all ones
+    return drivers.step_layers(x, h, c, wxps, whps, bps, gates, blk, np.ones(x.shape[0], dtype=np.int64))
+
+
+def stack_step(x, h, c, pack, buffers, weights=None):
+    """One time step of a unidirectional stack, the state updated in place.
+
+    ``x [B, I]``; ``h, c [L, B, H]`` (C-contiguous, updated in place); ``pack`` from
+    :func:`stack_pack`; ``buffers`` from :func:`step_buffers`. With ``weights`` (those of
+    :func:`stack_forward`), a pack that no longer matches them is made again first (one
+    compiled comparison per call). Returns ``(h_top [B, H], pack)``; ``ValueError`` for
+    NaN or Inf in ``x`` or the state (the state is then unchanged).
+    """
+    check = weights is not None
+    mats, vecs = _step_arrays(weights) if check else ((pack.snap,), (pack.snap,))
+    status, h_top = _step(x, h, c, pack.wxps, pack.whps, pack.bps, *buffers, pack.snap, mats, vecs, check)
+    if status == _STALE:
+        pack = stack_pack(weights)
+        status, h_top = _step(x, h, c, pack.wxps, pack.whps, pack.bps, *buffers, pack.snap, mats, vecs, False)
+    if status != OK:
+        raise ValueError(
+            ("x" if status == BAD_X else "state (h, c)") + ": expected finite values, got NaN or Inf"
+        )
+    return h_top, pack
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):

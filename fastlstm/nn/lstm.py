@@ -7,8 +7,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import kernels as K
 from .._validation import as_float_array, check_dtype, check_float, check_int, check_shape
+from ..kernels import api
 from . import convert
 from .module import Module
 
@@ -18,9 +18,7 @@ __all__ = ["LSTM"]
 class _Tape(NamedTuple):
     """One forward pass's saved state: everything ``backward`` needs."""
 
-    caches: list  # [layer][direction] -> kernels.ForwardCache
-    masks: list  # [layer] -> dropout mask applied to that layer's output, or None
-    lengths: np.ndarray | None
+    stack: api.StackTape  # the kernels' tape of the whole stack
     batch_first: bool
     unbatched: bool
     shape: tuple  # shape of the output as returned to the caller
@@ -29,23 +27,8 @@ class _Tape(NamedTuple):
 def _check_finite_grad(arr: np.ndarray, name: str) -> None:
     """Reject a non-finite upstream gradient before backward changes anything (the
     tape and every .grad stay as they were). ``arr`` is C-contiguous: one cheap pass."""
-    if K.api.nonfinite(arr):
+    if api.nonfinite(arr):
         raise ValueError(f"{name}: expected finite values, got NaN or Inf")
-
-
-def _reverse_index(lengths: np.ndarray | None, T: int, B: int):
-    """Gather indices reversing each sequence within its own length (padding stays put)."""
-    if lengths is None:
-        return None
-    t = np.arange(T)[:, None]
-    idx = np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
-    return idx, np.arange(B)[None, :]
-
-
-def _reverse(a: np.ndarray, rev) -> np.ndarray:
-    if rev is None:
-        return np.ascontiguousarray(a[::-1])
-    return np.ascontiguousarray(a[rev[0], rev[1]])
 
 
 class LSTM(Module):
@@ -134,7 +117,6 @@ class LSTM(Module):
         self.seed = seed
         init_seq, drop_seq = np.random.SeedSequence(seed).spawn(2)
         self._dropout_rng = np.random.default_rng(drop_seq)
-        self._grad_names = {"grad": "d_output, d_h_n or d_c_n"}
         self._tape: list[_Tape] = []
         #: filled by ``backward(per_timestep=True)``
         self.timestep_grads: dict[str, np.ndarray] | None = None
@@ -169,12 +151,14 @@ class LSTM(Module):
         self._zero_bias = zeros
         # what the kernels' NaN/Inf errors call each argument, per layer and direction
         self._error_names = [
-            [
-                {"weights": "parameters " + ", ".join(n), "x": "x", "state": "state (h0, c0)", "grad": ""}
-                for n in names
-            ]
+            {"weights": "parameters " + ", ".join(n), "x": "x", "state": "state (h0, c0)", "grad": ""}
             for names in self._names
+            for n in names
         ]
+        self._grad_names = [{"grad": "d_output, d_h_n or d_c_n"}] * len(self._error_names)
+        # forward's one-step path: the packed weights (made again when they change), scratch per B
+        self._step_pack = None
+        self._step_buffers: dict = {}
 
     # ------------------------------------------------------------------ basics
     @property
@@ -211,6 +195,12 @@ class LSTM(Module):
         if b_ih is None:
             return w_ih.data, w_hh.data, self._zero_bias, self._zero_bias
         return w_ih.data, w_hh.data, b_ih.data, b_hh.data
+
+    def _stack_weights(self) -> list:
+        """The weights of every layer and direction, index ``layer * D + d`` (the kernels' stack)."""
+        return [
+            self._weights(layer, d) for layer in range(self.num_layers) for d in range(self.num_directions)
+        ]
 
     def _as_array(self, value, name: str, ndim) -> np.ndarray:
         """Cheap check for the common case (a C-contiguous array of the model's
@@ -274,7 +264,17 @@ class LSTM(Module):
         -------
         output : ndarray ``[T, B, D*H]``
         (h_n, c_n) : tuple of ndarray ``[L*D, B, H]``
+
+        Notes
+        -----
+        One time step in eval mode (``T = 1``, one direction, no lengths) takes the
+        stepper's compiled path: the same results, bit for bit, as
+        :meth:`stepper`, with the weights packed again only when they change.
         """
+        if not self.training and lengths is None:
+            out = self._step_forward(x, state)
+            if out is not None:
+                return out
         x = self._as_array(x, "x", (2, 3))
         unbatched = x.ndim == 2
         if unbatched:
@@ -290,35 +290,12 @@ class LSTM(Module):
                 f"(shape {x.shape})"
             )
         h0, c0 = self._check_state(state, B)
-        lengths = K.api.check_lengths(lengths, T, B)
-        rev = _reverse_index(lengths, T, B) if self.bidirectional else None
+        lengths = api.check_lengths(lengths, T, B)
         record = self.training
-        D, H = self.num_directions, self.hidden_size
-        h_n = np.empty((self.num_layers * D, B, H), dtype=self.dtype)
-        c_n = np.empty_like(h_n)
-        caches, masks = [], []
-        inp = x
-        for layer in range(self.num_layers):
-            outs, layer_caches = [], []
-            for d in range(D):
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                k = layer * D + d
-                src = inp if d == 0 else _reverse(inp, rev)
-                names = self._error_names[layer][d]
-                y, h_n[k], c_n[k], cache = K.api.forward_core(
-                    src, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, lengths, names, keep=record
-                )
-                outs.append(y if d == 0 else _reverse(y, rev))
-                layer_caches.append(cache)
-            inp = outs[0] if D == 1 else np.concatenate(outs, axis=2)
-            mask = None
-            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
-                keep = 1.0 - self.dropout
-                mask = (self._dropout_rng.random(inp.shape) < keep).astype(self.dtype) / self.dtype.type(keep)
-                inp = inp * mask
-            caches.append(layer_caches)
-            masks.append(mask)
-        output = inp
+        dropout = self._dropout_mask if record and self.dropout > 0 else None
+        output, h_n, c_n, stack = api.stack_forward(
+            x, h0, c0, self._stack_weights(), self.num_directions, lengths, dropout, record, self._error_names
+        )
         if unbatched:
             output, h_n, c_n = output[:, 0], h_n[:, 0], c_n[:, 0]
         elif self.batch_first:
@@ -331,10 +308,52 @@ class LSTM(Module):
                 output.flags.writeable = False
             if state is None:
                 self._tape.clear()
-            self._tape.append(_Tape(caches, masks, lengths, self.batch_first, unbatched, output.shape))
+            self._tape.append(_Tape(stack, self.batch_first, unbatched, output.shape))
         return output, (h_n, c_n)
 
     __call__ = forward
+
+    def _dropout_mask(self, shape) -> np.ndarray:
+        """The dropout mask of one layer's output (the layer's own generator)."""
+        keep = 1.0 - self.dropout
+        return (self._dropout_rng.random(shape) < keep).astype(self.dtype) / self.dtype.type(keep)
+
+    def _step_forward(self, x, state):
+        """``forward`` of one time step in eval mode through the stepper's compiled call;
+        None where the general path must run (other shapes or layouts, or an error to report)."""
+        if (
+            self.bidirectional
+            or type(x) is not np.ndarray
+            or x.ndim != 3
+            or x.dtype != self.dtype
+            or not x.flags.c_contiguous
+            or x.shape[1 - self.batch_first] != 1  # T = 1: [1, B, I] or [B, 1, I]
+            or x.shape[2] != self.input_size
+        ):
+            return None
+        B = x.shape[self.batch_first]
+        shape = (self.num_layers, B, self.hidden_size)
+        if state is None:
+            h, c = np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)
+        else:
+            if not isinstance(state, (tuple, list)) or len(state) != 2:
+                return None
+            for s in state:
+                if type(s) is not np.ndarray or s.dtype != self.dtype or s.shape != shape:
+                    return None
+            h, c = np.array(state[0], order="C"), np.array(state[1], order="C")
+        weights = self._stack_weights()
+        buffers = self._step_buffers.get(B)
+        try:
+            pack = self._step_pack if self._step_pack is not None else api.stack_pack(weights)
+            if buffers is None:
+                buffers = self._step_buffers[B] = api.step_buffers(pack, B)
+            h_top, self._step_pack = api.stack_step(
+                x.reshape(B, self.input_size), h, c, pack, buffers, weights
+            )
+        except ValueError:  # NaN or Inf: the general path names the argument
+            return None
+        return (h_top[:, None] if self.batch_first else h_top[None]), (h, c)
 
     # ---------------------------------------------------------------- backward
     def backward(self, d_output, d_h_n=None, d_c_n=None, per_timestep: bool = False):
@@ -370,8 +389,8 @@ class LSTM(Module):
                 "backward: no recorded forward pass; call forward in training mode (model.train()) first"
             )
         tape = self._tape[-1]
-        caches, masks, lengths = tape.caches, tape.masks, tape.lengths
-        T, B = caches[0][0].x.shape[:2]
+        stack = tape.stack
+        T, B = stack.caches[0].x.shape[:2]
         D, H, n_layers = self.num_directions, self.hidden_size, self.num_layers
         if d_output is None:
             d_out = np.zeros((T, B, D * H), dtype=self.dtype)
@@ -393,46 +412,30 @@ class LSTM(Module):
                 arr = arr[:, None, :]
             check_shape(arr, name, (n_layers * D, B, H))
             _check_finite_grad(arr, name)
-            dstates.append(arr)
+            dstates.append(np.ascontiguousarray(arr))
         self._tape.pop()
-        rev = _reverse_index(lengths, T, B) if self.bidirectional else None
-        d_h0 = np.empty((n_layers * D, B, H), dtype=self.dtype)
-        d_c0 = np.empty_like(d_h0)
+        # the tape is dropped: dA may overwrite its gates
+        d_x, d_h0, d_c0, results = api.stack_backward(
+            d_out,
+            dstates[0],
+            dstates[1],
+            stack,
+            self._stack_weights(),
+            per_timestep,
+            self._grad_names,
+            consume=True,
+        )
         step_grads, grad_norms = {}, {}
-        for layer in range(n_layers - 1, -1, -1):
-            if masks[layer] is not None:
-                d_out = d_out * masks[layer]
-            d_in = None
-            for d in range(D):
-                k = layer * D + d
-                cache = caches[layer][d]
-                w_ih, w_hh, _, _ = self._weights(layer, d)
-                dy = d_out[:, :, d * H : (d + 1) * H]
-                dy = np.ascontiguousarray(dy) if d == 0 else _reverse(dy, rev)
-                res, sq_norms = K.api.backward_core(  # the tape is dropped: dA may overwrite its gates
-                    dy,
-                    dstates[0][k],
-                    dstates[1][k],
-                    cache,
-                    w_ih,
-                    w_hh,
-                    per_timestep,
-                    self._grad_names,
-                    consume=True,
-                )
-                dx = res.dx if d == 0 else _reverse(res.dx, rev)
-                d_in = dx if d_in is None else d_in + dx
-                d_h0[k], d_c0[k] = res.dh0, res.dc0
-                names = self._names[layer][d]
-                self._params[names[0]].grad += res.dw_ih
-                self._params[names[1]].grad += res.dw_hh
-                if self.bias:
-                    self._params[names[2]].grad += res.db
-                    self._params[names[3]].grad += res.db
-                if per_timestep:
-                    self._collect_timestep(step_grads, grad_norms, names, res, sq_norms, cache, d, rev, layer)
-            d_out = d_in
-        d_x = d_out
+        for k, (res, sq_norms) in enumerate(results):
+            layer, d = divmod(k, D)
+            names = self._names[layer][d]
+            self._params[names[0]].grad += res.dw_ih
+            self._params[names[1]].grad += res.dw_hh
+            if self.bias:
+                self._params[names[2]].grad += res.db
+                self._params[names[3]].grad += res.db
+            if per_timestep:
+                self._collect_timestep(step_grads, grad_norms, names, res, sq_norms, stack, k)
         if tape.unbatched:
             d_x, d_h0, d_c0 = d_x[:, 0], d_h0[:, 0], d_c0[:, 0]
         elif tape.batch_first:
@@ -442,13 +445,15 @@ class LSTM(Module):
             self.grad_norms = grad_norms
         return d_x, (d_h0, d_c0)
 
-    def _collect_timestep(self, step_grads, grad_norms, names, res, sq_norms, cache, d, rev, layer):
+    def _collect_timestep(self, step_grads, grad_norms, names, res, sq_norms, stack, k):
         """Each step's terms of (B8) and the norms of dh_t, dc_t, in original time order."""
+        layer, d = divmod(k, self.num_directions)
+        cache = stack.caches[k]
         da, x, h_prev = res.dgates, cache.x, cache.hs[:-1]
         if d:  # map the reverse run's step s of row b back to original time L_b - 1 - s
-            da, x, h_prev, sq_norms = (_reverse(a, rev) for a in (da, x, h_prev, sq_norms))
-        dw_ih_t, dw_hh_t, db_t = K.api.timestep_core(da, x, h_prev)  # the kernels' own arrays: no checks
-        dh_norm, dc_norm = K.api.batch_norms(sq_norms)
+            da, x, h_prev, sq_norms = (api.reverse_time(a, stack.rev) for a in (da, x, h_prev, sq_norms))
+        dw_ih_t, dw_hh_t, db_t = api.timestep_core(da, x, h_prev)  # the kernels' own arrays: no checks
+        dh_norm, dc_norm = api.batch_norms(sq_norms)
         step_grads[names[0]] = dw_ih_t
         step_grads[names[1]] = dw_hh_t
         if self.bias:

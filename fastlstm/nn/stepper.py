@@ -2,8 +2,8 @@
 
 :meth:`fastlstm.LSTM.stepper` builds a :class:`Stepper`. It validates once, packs
 the weights once, preallocates the state and the scratch buffers, and each
-:meth:`Stepper.step` is one call of one compiled function
-(:func:`fastlstm.kernels.drivers.step_layers`) for all layers: the latency of an
+:meth:`Stepper.step` is one call of one compiled function for all layers (the step
+mode of the kernels' stacked LSTM, :func:`fastlstm.kernels.api.stack_step`): the latency of an
 online forecaster or a controller, where ``LSTM.forward`` would pay its
 validation, allocation and per-layer dispatch at every step.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_float_array, check_int, check_shape
-from ..kernels import drivers
+from ..kernels import api
 
 __all__ = ["Stepper"]
 
@@ -53,21 +53,12 @@ class Stepper:
         self.c = np.zeros((n_layers, B, H), dtype=self.dtype)
         if state is not None:
             self.state = state
-        self._gates = np.empty((B, 4 * H), dtype=self.dtype)
-        self._lengths = np.ones(B, dtype=np.int64)
         self.refresh()
-        _, P, _, U4 = self._packed[1].shape  # [num_layers, P, H, 4U]: P panels of U units
-        self._blk = np.empty((drivers.ROW_BLOCKS[0], P * U4), self.dtype)
+        self._buffers = api.step_buffers(self._pack, B)
 
     def refresh(self) -> None:
         """Pack the layer's current weights (after training it further)."""
-        w = [self.lstm._weights(layer, 0) for layer in range(self.lstm.num_layers)]
-        self._packed = drivers.pack_layers(
-            tuple(v[0] for v in w), *(np.stack([v[i] for v in w]) for i in (1, 2, 3))
-        )
-        for name, arr in zip(("input weights", "recurrent weights", "biases"), self._packed, strict=True):
-            if drivers.nonfinite(arr):
-                raise ValueError(f"lstm: expected finite {name}, got NaN or Inf")
+        self._pack = api.stack_pack(self.lstm._stack_weights())
 
     @property
     def state(self) -> tuple[np.ndarray, np.ndarray]:
@@ -113,11 +104,7 @@ class Stepper:
             x = x.reshape(1, -1)
         if x.shape != self._x_shape:
             raise ValueError(f"x: expected shape {self._x_shape} (batch_size, input_size), got {x.shape}")
-        status, h = drivers.step_layers(
-            x, self.h, self.c, *self._packed, self._gates, self._blk, self._lengths
-        )
-        if status:
-            raise ValueError("x: expected finite values, got NaN or Inf")
+        h, _ = api.stack_step(x, self.h, self.c, self._pack, self._buffers)
         return h[0] if flat else h
 
     def __repr__(self) -> str:
