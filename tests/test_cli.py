@@ -471,3 +471,122 @@ def test_shift_label_refuses_what_is_not_a_date():
 
     with pytest.raises(ValueError, match="label: expected a date .* got 'd7'"):
         shift_label("d7", 1)
+
+
+# ------------------------------------------------------- ISO dates (issue 18: dates through pandas)
+def _dated_csv(path, dates, values):
+    """A CSV of ``date,sales`` rows, dates written as pandas' ``to_csv`` writes a dated index."""
+    path.write_text("date,sales\n" + "".join(f"{d},{v}\n" for d, v in zip(dates, values, strict=False)))
+    return path
+
+
+def _quarter_starts(n, year=1960):
+    return [f"{year + i // 4}-{3 * (i % 4) + 1:02d}-01" for i in range(n)]
+
+
+def _month_starts(n, year=1960):
+    return [f"{year + i // 12}-{i % 12 + 1:02d}-01" for i in range(n)]
+
+
+def test_forecast_reads_quarter_and_month_start_dates(tmp_path, capsys):
+    pytest.importorskip("pandas")
+    air = load_airpassengers()
+    q = _dated_csv(tmp_path / "q.csv", _quarter_starts(40), air[:40])
+    assert main(["forecast", str(q), *QUICK]) == 0
+    captured = capsys.readouterr()
+    assert "season 4 (quarterly dates)" in captured.err and "1960-01-01 .. 1969-10-01" in captured.err
+    rows = _rows(captured.out)
+    assert [r["ds"] for r in rows] == _quarter_starts(8, 1970)  # M4's quarterly horizon, 8
+    m = _dated_csv(tmp_path / "m.csv", _month_starts(48), air[:48])
+    assert main(["forecast", str(m), *QUICK]) == 0
+    captured = capsys.readouterr()
+    assert "season 12 (monthly dates)" in captured.err
+    assert [r["ds"] for r in _rows(captured.out)] == _month_starts(18, 1964)
+
+
+@pytest.mark.parametrize(
+    "dates, season, future",
+    [
+        (  # month ends stay month ends, leap day included
+            ["1963-10-31", "1963-11-30", "1963-12-31"],
+            "season 12 (monthly dates)",
+            ["1964-01-31", "1964-02-29", "1964-03-31"],
+        ),
+        (["1990-01-01", "1991-01-01", "1992-01-01"], "season 1 (yearly dates)", ["1993-01-01", "1994-01-01"]),
+        (["1999-12-31", "2000-12-31", "2001-12-31"], "season 1 (yearly dates)", ["2002-12-31", "2003-12-31"]),
+        (
+            ["2020-12-20", "2020-12-27", "2021-01-03"],
+            "season 52 (weekly dates)",
+            ["2021-01-10", "2021-01-17"],
+        ),
+        (
+            ["2020-03-31", "2020-06-30", "2020-09-30"],
+            "season 4 (quarterly dates)",
+            ["2020-12-31", "2021-03-31"],
+        ),
+    ],
+)
+def test_forecast_continues_iso_dates_at_their_frequency(tmp_path, capsys, dates, season, future):
+    """The last three dates of a 40-point series; its forecasts dated on from them."""
+    pd = pytest.importorskip("pandas")
+    freq = pd.infer_freq(pd.DatetimeIndex(dates))
+    index = pd.date_range(end=dates[-1], periods=40, freq=freq)
+    assert [str(d.date()) for d in index[-3:]] == dates
+    csv = _dated_csv(tmp_path / "d.csv", [str(d.date()) for d in index], load_airpassengers()[:40])
+    assert main(["forecast", str(csv), "--horizon", str(len(future)), *QUICK]) == 0
+    captured = capsys.readouterr()
+    assert season in captured.err
+    assert [r["ds"] for r in _rows(captured.out)] == future
+
+
+def test_month_end_dates_saved_and_predicted(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    air = load_airpassengers()
+    ends = [str(d.date()) for d in pd.date_range("1960-01-31", periods=60, freq=pd.offsets.MonthEnd())]
+    csv = _dated_csv(tmp_path / "m.csv", ends[:48], air[:48])
+    npz = tmp_path / "m.npz"
+    assert main(["forecast", str(csv), "--horizon", "2", "--save", str(npz), *QUICK]) == 0
+    assert [r["ds"] for r in _rows(capsys.readouterr().out)] == ["1964-01-31", "1964-02-29"]
+    # the stored history: dated on from its last month end
+    assert main(["predict", "--model", str(npz), "--horizon", "2"]) == 0
+    assert [r["ds"] for r in _rows(capsys.readouterr().out)] == ["1964-01-31", "1964-02-29"]
+    # a CSV that starts and ends a year later: its place counted in months
+    later = _dated_csv(tmp_path / "later.csv", ends[12:60], air[12:60])
+    assert main(["predict", "--model", str(npz), str(later), "--horizon", "2"]) == 0
+    assert [r["ds"] for r in _rows(capsys.readouterr().out)] == ["1965-01-31", "1965-02-28"]
+
+
+@pytest.mark.parametrize(
+    "dates, message",
+    [
+        (
+            _quarter_starts(12)[:5] + _quarter_starts(12)[6:],
+            "d.csv, column 'date', line 7: gap in a regular series, '1961-01-01' is followed by '1961-07-01'",
+        ),
+        (
+            _month_starts(12)[:4] + _month_starts(12)[3:],
+            "d.csv, column 'date', line 6: duplicated date '1960-04-01'",
+        ),
+        (
+            _month_starts(3) + ["1959-12-01"] + _month_starts(12)[4:],
+            "d.csv, column 'date', line 5: date '1959-12-01' comes before the previous line's '1960-03-01'",
+        ),
+    ],
+)
+def test_irregular_iso_dates_name_the_line_before_any_work(tmp_path, capsys, monkeypatch, dates, message):
+    pytest.importorskip("pandas")
+    monkeypatch.setattr(Forecaster, "fit", _never)
+    csv = _dated_csv(tmp_path / "d.csv", dates, range(len(dates)))
+    assert main(["forecast", str(csv), *QUICK]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_quarter_start_dates_without_pandas_say_how_to_install_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(Forecaster, "fit", _never)
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    csv = _dated_csv(tmp_path / "q.csv", _quarter_starts(12), range(12))
+    assert main(["forecast", str(csv), *QUICK]) == 1
+    err = capsys.readouterr().err
+    assert "q.csv, column 'date': reading dates such as '1960-01-01'" in err
+    assert "needs pandas, an optional dependency: pip install 'fastlstm[pandas]'" in err
