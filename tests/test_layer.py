@@ -454,3 +454,19 @@ def test_zero_grad(rng):
     assert all(np.any(p.grad) for p in layer.parameters())
     layer.zero_grad()
     assert not any(np.any(p.grad) for p in layer.parameters())
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("shape", [(1, 24), (4, 1), (1, 1), (3, 5)])
+def test_eval_forward_of_any_batch_and_length_equals_the_training_path(batch_first, shape):
+    """forward's one-step path (eval, T = 1) must not take a batch of one long sequence for many
+    steps, in either layout (it once read the axes of [B, T, I] as those of [T, B, I])."""
+    B, T = shape
+    x = np.random.default_rng(0).normal(size=(B, T, 3) if batch_first else (T, B, 3))
+    ev = fastlstm.LSTM(3, 5, num_layers=2, batch_first=batch_first, dtype=np.float64, seed=1).eval()
+    tr = fastlstm.LSTM(3, 5, num_layers=2, batch_first=batch_first, dtype=np.float64, seed=1).train()
+    (o1, (h1, c1)), (o2, (h2, c2)) = ev.forward(x), tr.forward(x)
+    assert o1.shape == o2.shape == ((B, T, 5) if batch_first else (T, B, 5))
+    np.testing.assert_array_equal(o1, o2)
+    np.testing.assert_array_equal(h1, h2)
+    np.testing.assert_array_equal(c1, c2)

@@ -327,11 +327,11 @@ class LSTM(Module):
             or x.ndim != 3
             or x.dtype != self.dtype
             or not x.flags.c_contiguous
-            or x.shape[1 - self.batch_first] != 1  # T = 1: [1, B, I] or [B, 1, I]
+            or x.shape[int(self.batch_first)] != 1  # T = 1: [1, B, I], or [B, 1, I] batch first
             or x.shape[2] != self.input_size
         ):
             return None
-        B = x.shape[self.batch_first]
+        B = x.shape[1 - int(self.batch_first)]
         shape = (self.num_layers, B, self.hidden_size)
         if state is None:
             h, c = np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)
