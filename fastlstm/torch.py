@@ -66,6 +66,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from typing import NamedTuple
 
 if __name__ == "torch":  # pragma: no cover - only when the package folder itself is on sys.path
     raise ImportError(
@@ -76,8 +77,8 @@ if __name__ == "torch":  # pragma: no cover - only when the package folder itsel
 
 import numpy as np
 
-from . import kernels as K
 from ._optional import import_optional
+from .kernels import api
 
 torch = import_optional("torch", "fastlstm.torch", extra="torch")
 
@@ -90,85 +91,96 @@ __all__ = ["LSTM"]
 _DTYPES = (torch.float32, torch.float64)
 
 
-def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
+def _numpy(t: torch.Tensor) -> np.ndarray:
     """A NumPy view of a CPU tensor (a copy only if it is not C-contiguous)."""
-    return None if t is None else t.detach().contiguous().numpy()
+    return (t if t.is_contiguous() else t.contiguous()).detach().numpy()
 
 
-class _LSTMLayerFunction(torch.autograd.Function):
-    """One layer and direction of the LSTM as an autograd node, on fastlstm's kernels.
+class _Run(NamedTuple):
+    """One forward call's arguments that are not tensors (what the autograd node keeps)."""
 
-    Inputs: ``x [T, B, I]``, ``h0, c0 [B, H]`` (C-contiguous CPU tensors of the weights'
-    dtype), ``w_ih [4H, I]``, ``w_hh [4H, H]``, ``b_ih, b_hh [4H]`` or None, ``lengths``
-    (int64 ndarray ``[B]`` or None) and ``where`` (a label for error messages).
-    Outputs: ``y [T, B, H]``, ``h_n, c_n [B, H]``.
+    weights: list  # per layer and direction: (w_ih, w_hh, b_ih, b_hh), NumPy views of the parameters
+    directions: int
+    lengths: np.ndarray | None
+    dropout: float  # applied between layers (training mode), else 0
+    dtype: torch.dtype
+
+
+def _dropout_masks(p: float, dtype: torch.dtype, masks: list | None = None):
+    """``stack_forward``'s dropout: torch's generator and arithmetic (the mask ``F.dropout``
+    multiplies its input by), or the masks of an earlier pass replayed in order."""
+    if masks is not None:
+        it = iter(masks)
+        return lambda shape: next(it)
+    return lambda shape: torch.nn.functional.dropout(torch.ones(shape, dtype=dtype), p, True).numpy()
+
+
+def _names(k: int, directions: int) -> dict:
+    layer, d = divmod(k, directions)
+    where = f"fastlstm.torch.LSTM, layer {layer}" + (" (reverse direction)" if d else "")
+    return {
+        "weights": f"{where}, forward: w_ih, w_hh or b",
+        "x": f"{where}, forward: x",
+        "state": f"{where}, forward: h0 or c0",
+        "grad": f"{where}, backward: dy, dh_n or dc_n",
+    }
+
+
+def _stack_forward(run: _Run, x, h0, c0, keep: bool, masks=None):
+    """The kernels' stacked LSTM on NumPy arrays; ``masks`` replays an earlier pass's dropout."""
+    LD = len(run.weights)
+    dropout = _dropout_masks(run.dropout, run.dtype, masks) if run.dropout > 0 else None
+    names = [_names(k, run.directions) for k in range(LD)]
+    return api.stack_forward(x, h0, c0, run.weights, run.directions, run.lengths, dropout, keep, names)
+
+
+class _LSTMFunction(torch.autograd.Function):
+    """The whole stack (layers, directions, dropout between layers) as one autograd node on
+    the kernels' stacked LSTM (:func:`fastlstm.kernels.api.stack_forward`).
+
+    Inputs: a :class:`_Run`, ``x [T, B, I]``, ``h0, c0 [L*D, B, H]`` (C-contiguous CPU
+    tensors of the parameters' dtype) and the parameters (flat, in registration order).
+    Outputs: ``output [T, B, D*H]``, ``h_n, c_n [L*D, B, H]``.
     """
 
     @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, where):
-        w_ih_n, w_hh_n = _numpy(w_ih), _numpy(w_hh)
-        if b_ih is None:
-            b = np.zeros(w_hh_n.shape[0], dtype=w_hh_n.dtype)
-        else:
-            b = _numpy(b_ih) + _numpy(b_hh)
-        try:
-            y, h_n, c_n, cache = K.lstm_forward(
-                _numpy(x), _numpy(h0), _numpy(c0), w_ih_n, w_hh_n, b, lengths=lengths
-            )
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"fastlstm.torch.LSTM, {where}, forward: {exc}") from exc
-        # Without lengths y is hs[1:], the kernel's own state array: handed out without a copy
-        # and saved, so that an in-place change to it makes backward raise instead of lie.
-        y = torch.from_numpy(cache.hs[1:] if lengths is None else y)
-        if any(ctx.needs_input_grad):  # else no graph is recorded (inference): save nothing
-            saved = [x, w_ih, w_hh, torch.from_numpy(cache.hs), torch.from_numpy(cache.cs)]
-            saved += [torch.from_numpy(cache.gates)] + ([y] if lengths is None else [])
-            ctx.save_for_backward(*saved)
-        ctx.lengths = cache.lengths
-        ctx.where = where
-        ctx.has_bias = b_ih is not None
-        ctx.set_materialize_grads(False)  # an unused output passes None: the kernel uses zeros
-        return y, torch.from_numpy(h_n), torch.from_numpy(c_n)
+    def forward(ctx, run, x, h0, c0, *params):
+        x_n, h0_n, c0_n = x.detach().numpy(), h0.detach().numpy(), c0.detach().numpy()
+        output, h_n, c_n, tape = _stack_forward(run, x_n, h0_n, c0_n, True)
+        out = torch.from_numpy(output)
+        # Without lengths, dropout and a reverse direction the output is the last layer's own
+        # state array: saved, so that an in-place change to it makes backward raise.
+        shared = np.shares_memory(output, tape.caches[-1].hs)
+        ctx.save_for_backward(x, h0, c0, *params, *([out] if shared else []))
+        ctx.run, ctx.tape, ctx.has_bias = run, tape, len(params) == 4 * len(run.weights)
+        ctx.set_materialize_grads(False)  # an unused output passes None: zeros
+        return out, torch.from_numpy(h_n), torch.from_numpy(c_n)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, dy, dh_n, dc_n):
-        x, w_ih, w_hh, hs, cs, gates = ctx.saved_tensors[:6]
-        cache = K.ForwardCache(_numpy(x), _numpy(hs), _numpy(cs), _numpy(gates), ctx.lengths)
-        try:
-            g = K.lstm_backward(_numpy(dy), _numpy(dh_n), _numpy(dc_n), cache, _numpy(w_ih), _numpy(w_hh))
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"fastlstm.torch.LSTM, {ctx.where}, backward: {exc}") from exc
-        db_ih = db_hh = None
-        if ctx.has_bias:
-            db_ih = torch.from_numpy(g.db)
-            db_hh = torch.from_numpy(g.db.copy())  # two parameters must not share one .grad
-        return (
-            torch.from_numpy(g.dx),
-            torch.from_numpy(g.dh0),
-            torch.from_numpy(g.dc0),
-            torch.from_numpy(g.dw_ih),
-            torch.from_numpy(g.dw_hh),
-            db_ih,
-            db_hh,
-            None,
-            None,
+    def backward(ctx, d_out, d_h_n, d_c_n):
+        saved = ctx.saved_tensors  # raises if the graph was freed (backward twice)
+        run, tape = ctx.run, ctx.tape
+        if tape is None:  # a retained graph run backward again: the first one consumed the tape
+            x, h0, c0 = (t.detach().numpy() for t in saved[:3])
+            tape = _stack_forward(run, x, h0, c0, True, ctx.masks)[3]
+        ctx.tape, ctx.masks = None, tape.masks  # free the tape now, as torch frees saved tensors
+        T, B = tape.caches[0].x.shape[:2]
+        LD, H = len(tape.caches), tape.caches[0].hs.shape[2]
+        dtype = tape.caches[0].hs.dtype
+        d_out = np.zeros((T, B, run.directions * H), dtype) if d_out is None else _numpy(d_out)
+        d_h_n = np.zeros((LD, B, H), dtype) if d_h_n is None else _numpy(d_h_n)
+        d_c_n = np.zeros((LD, B, H), dtype) if d_c_n is None else _numpy(d_c_n)
+        names = [_names(k, run.directions) for k in range(LD)]
+        d_x, d_h0, d_c0, results = api.stack_backward(
+            d_out, d_h_n, d_c_n, tape, run.weights, names=names, consume=True
         )
-
-
-def _reverse_index(lengths: np.ndarray | None, T: int, B: int) -> torch.Tensor | None:
-    """``[T, B]`` time indices reversing each sequence within its own length (padding stays put)."""
-    if lengths is None:
-        return None
-    t = np.arange(T)[:, None]
-    return torch.from_numpy(np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t))
-
-
-def _reverse(t: torch.Tensor, idx: torch.Tensor | None) -> torch.Tensor:
-    """Reverse ``t [T, B, F]`` in time (an involution: applying it twice restores ``t``)."""
-    if idx is None:
-        return t.flip(0)
-    return t.gather(0, idx[:, :, None].expand(-1, -1, t.shape[2]))
+        grads = []
+        for res, _ in results:
+            grads += [torch.from_numpy(res.dw_ih), torch.from_numpy(res.dw_hh)]
+            if ctx.has_bias:  # two parameters must not share one .grad
+                grads += [torch.from_numpy(res.db), torch.from_numpy(res.db.copy())]
+        return None, torch.from_numpy(d_x), torch.from_numpy(d_h0), torch.from_numpy(d_c0), *grads
 
 
 def _describe(t) -> str:
@@ -291,6 +303,8 @@ class LSTM(torch.nn.Module):
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
         self.proj_size = 0
+        self._weights_key = self._weights_cache = self._step_pack = None
+        self._step_buffers: dict = {}
         H, D = self.hidden_size, self.num_directions
         self._all_weights: list[list[str]] = []
         for layer in range(self.num_layers):
@@ -339,11 +353,6 @@ class LSTM(torch.nn.Module):
         return s
 
     # ------------------------------------------------------------------ checks
-    def _param_dtype(self) -> torch.dtype:
-        """The dtype of ``weight_ih_l0``, after checking it is a CPU float32/float64 tensor
-        (:meth:`_layer_weights` checks that every other parameter matches it)."""
-        return self._check_param("weight_ih_l0", None).dtype
-
     def _check_param(self, name: str, dtype: torch.dtype | None) -> torch.Tensor:
         p = getattr(self, name)
         if p.device.type != "cpu":
@@ -357,10 +366,35 @@ class LSTM(torch.nn.Module):
             raise TypeError(f"parameter {name}: expected {dtype} (the dtype of weight_ih_l0), got {p.dtype}")
         return p
 
-    def _layer_weights(self, k: int, dtype: torch.dtype) -> list:
-        """``[w_ih, w_hh, b_ih, b_hh]`` of layer-direction ``k`` (biases None when bias=False)."""
-        weights = [self._check_param(name, dtype) for name in self._all_weights[k]]
-        return weights if self.bias else weights + [None, None]
+    def _kernel_weights(self):
+        """``(params, weights, dtype)``: the parameters in registration order, the kernels'
+        ``(w_ih, w_hh, b_ih, b_hh)`` per layer and direction as NumPy views of them, and their
+        dtype. The views are kept while every parameter keeps its storage and dtype (in-place
+        changes show through them); a replaced parameter, a new ``.data``, ``.to()`` or
+        ``.half()`` checks them again."""
+        params = [self._parameters[name] for names in self._all_weights for name in names]
+        key = [(p.data_ptr(), p.dtype) for p in params]
+        if key == self._weights_key:
+            return params, self._weights_cache, params[0].dtype
+        dtype = self._check_param("weight_ih_l0", None).dtype
+        H, D, views, contiguous = self.hidden_size, self.num_directions, [], True
+        for k, names in enumerate(self._all_weights):
+            in_size = self.input_size if k < D else H * D
+            shapes = ((4 * H, in_size), (4 * H, H), (4 * H,), (4 * H,))
+            arrays = []
+            for name, shape in zip(names, shapes, strict=False):
+                p = self._check_param(name, dtype)
+                if tuple(p.shape) != shape:
+                    raise ValueError(f"parameter {name}: expected shape {shape}, got {tuple(p.shape)}")
+                contiguous &= p.is_contiguous()
+                arrays.append(_numpy(p))
+            if not self.bias:
+                zero = np.zeros(4 * H, dtype=arrays[0].dtype)
+                arrays += [zero, zero]
+            views.append(tuple(arrays))
+        # a non-contiguous parameter is copied: not kept, so that changes to it are seen
+        self._weights_key, self._weights_cache = (key if contiguous else None), views
+        return params, views, dtype
 
     @staticmethod
     def _check_tensor(t, name: str, dtype: torch.dtype) -> None:
@@ -391,24 +425,6 @@ class LSTM(torch.nn.Module):
             out.append((s.unsqueeze(1) if unbatched else s).contiguous())
         return out[0], out[1]
 
-    @staticmethod
-    def _check_lengths(lengths, T: int, B: int) -> np.ndarray:
-        if isinstance(lengths, torch.Tensor):
-            if lengths.device.type != "cpu":
-                raise ValueError(f"lengths: expected a CPU tensor, got one on {lengths.device}")
-            lengths = lengths.detach().numpy()
-        arr = np.asarray(lengths)
-        if arr.dtype.kind not in "iu":
-            raise TypeError(f"lengths: expected integers, got dtype {arr.dtype}")
-        if arr.shape != (B,):
-            raise ValueError(f"lengths: expected shape ({B},) (one length per batch row), got {arr.shape}")
-        if arr.min() < 0 or arr.max() > T:
-            raise ValueError(
-                f"lengths: expected values in [0, {T}] (T = number of time steps), "
-                f"got min {arr.min()} and max {arr.max()}"
-            )
-        return np.ascontiguousarray(arr, dtype=np.int64)
-
     # ----------------------------------------------------------------- forward
     def forward(self, input, hx=None, lengths=None):
         """Run the LSTM; the signature and results are ``torch.nn.LSTM``'s, plus ``lengths``.
@@ -435,7 +451,7 @@ class LSTM(torch.nn.Module):
             (with the input's batch sizes and indices) for packed input.
         (h_n, c_n) : tuple of Tensor ``[L*D, B, H]`` (``[L*D, H]`` unbatched)
         """
-        dtype = self._param_dtype()
+        params, weights, dtype = self._kernel_weights()
         packed = isinstance(input, PackedSequence)
         if packed:
             if lengths is not None:
@@ -468,31 +484,23 @@ class LSTM(torch.nn.Module):
             raise ValueError(
                 f"input: expected at least one time step and one batch row, got shape {tuple(x.shape)}"
             )
-        if lengths is not None and not packed:
-            lengths = self._check_lengths(lengths, T, B)
+        if lengths is not None:
+            if isinstance(lengths, torch.Tensor):
+                if lengths.device.type != "cpu":
+                    raise ValueError(f"lengths: expected a CPU tensor, got one on {lengths.device}")
+                lengths = lengths.detach().numpy()
+            lengths = api.check_lengths(lengths, T, B)
         h0, c0 = self._check_hx(hx, B, unbatched, dtype)
 
-        D = self.num_directions
-        rev = _reverse_index(lengths, T, B) if D == 2 else None
-        h_n, c_n = [], []
-        inp = x.contiguous()  # time-major and C-contiguous: the kernels read it without a copy
-        for layer in range(self.num_layers):
-            outs = []
-            for d in range(D):
-                k = layer * D + d
-                w_ih, w_hh, b_ih, b_hh = self._layer_weights(k, dtype)
-                src = inp if d == 0 else _reverse(inp, rev).contiguous()
-                where = f"layer {layer}" + (" (reverse direction)" if d else "")
-                y, hk, ck = _LSTMLayerFunction.apply(
-                    src, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, lengths, where
-                )
-                outs.append(y if d == 0 else _reverse(y, rev))
-                h_n.append(hk)
-                c_n.append(ck)
-            inp = outs[0] if D == 1 else torch.cat(outs, dim=2)
-            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                inp = torch.nn.functional.dropout(inp, p=self.dropout, training=True)
-        output, h_n, c_n = inp, torch.stack(h_n), torch.stack(c_n)
+        x = x.contiguous()  # time-major and C-contiguous: the kernels read it without a copy
+        dropout = self.dropout if self.training and self.num_layers > 1 else 0.0
+        run = _Run(weights, self.num_directions, lengths, dropout, dtype)
+        if torch.is_grad_enabled() and (
+            x.requires_grad or h0.requires_grad or c0.requires_grad or any(p.requires_grad for p in params)
+        ):
+            output, h_n, c_n = _LSTMFunction.apply(run, x, h0, c0, *params)
+        else:  # no graph: the kernels alone, nothing kept for backward
+            output, h_n, c_n = self._infer(run, x.detach().numpy(), h0.detach().numpy(), c0.detach().numpy())
 
         if packed:
             order = input.sorted_indices
@@ -507,3 +515,21 @@ class LSTM(torch.nn.Module):
         elif self.batch_first:
             output = output.transpose(0, 1)
         return output, (h_n, c_n)
+
+    def _infer(self, run: _Run, x: np.ndarray, h0: np.ndarray, c0: np.ndarray):
+        """Forward without a graph; one step of one direction through the step mode (the weights
+        packed once, again only when they change)."""
+        T, B, _ = x.shape
+        if T == 1 and run.directions == 1 and run.lengths is None and not run.dropout:
+            h, c = h0.copy(), c0.copy()
+            try:
+                pack = self._step_pack if self._step_pack is not None else api.stack_pack(run.weights)
+                buffers = self._step_buffers.get(B)
+                if buffers is None or buffers[0].dtype != x.dtype:
+                    buffers = self._step_buffers[B] = api.step_buffers(pack, B)
+                h_top, self._step_pack = api.stack_step(x[0], h, c, pack, buffers, run.weights)
+                return torch.from_numpy(h_top[None]), torch.from_numpy(h), torch.from_numpy(c)
+            except ValueError:  # NaN or Inf: the general path names the argument
+                self._step_pack = None
+        output, h_n, c_n, _ = _stack_forward(run, x, h0, c0, keep=False)
+        return torch.from_numpy(output), torch.from_numpy(h_n), torch.from_numpy(c_n)

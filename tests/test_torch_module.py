@@ -22,7 +22,7 @@ from torch.func import functional_call  # noqa: E402
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 import fastlstm.torch as ftorch  # noqa: E402
-from fastlstm import kernels as K  # noqa: E402
+from fastlstm.kernels import api  # noqa: E402
 
 TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 
@@ -218,13 +218,13 @@ def test_gradcheck_float64(case):
 
 def test_gradcheck_catches_a_wrong_gradient(monkeypatch):
     """The tolerance is tight enough to see a weight gradient that is 0.1% off."""
-    real = K.lstm_backward
+    real = api.backward_core
 
     def off_by_a_thousandth(*args, **kwargs):
-        g = real(*args, **kwargs)
-        return g._replace(dw_hh=g.dw_hh * 1.001)
+        g, sq_norms = real(*args, **kwargs)
+        return g._replace(dw_hh=g.dw_hh * 1.001), sq_norms
 
-    monkeypatch.setattr(K, "lstm_backward", off_by_a_thousandth)
+    monkeypatch.setattr(api, "backward_core", off_by_a_thousandth)
     module = ftorch.LSTM(2, 3, dtype=torch.float64)
     x = torch.randn(4, 3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     w = module.weight_hh_l0.detach().clone().requires_grad_(True)
@@ -233,7 +233,7 @@ def test_gradcheck_catches_a_wrong_gradient(monkeypatch):
         return functional_call(module, {"weight_hh_l0": w}, (x,))[0]
 
     assert not torch.autograd.gradcheck(fn, (w,), raise_exception=False, **TORCH_GRADCHECK)
-    monkeypatch.setattr(K, "lstm_backward", real)
+    monkeypatch.setattr(api, "backward_core", real)
     assert torch.autograd.gradcheck(fn, (w,), **TORCH_GRADCHECK)
 
 
@@ -351,22 +351,22 @@ def test_training_loop_only_the_import_changes():
 
 # ------------------------------------------------------------------------- no copies
 def test_kernels_read_and_write_the_tensors_memory(monkeypatch):
-    """A contiguous time-major input and the weights reach the kernel as views; without lengths
-    the output is the kernel's own state array."""
+    """A contiguous time-major input and the weights reach the kernels' stack entry as views;
+    without lengths the output is the kernel's own state array."""
     seen = {}
-    real = K.lstm_forward
+    real = api.stack_forward
 
-    def spy(x, h0, c0, w_ih, w_hh, b, lengths=None):
-        out = real(x, h0, c0, w_ih, w_hh, b, lengths=lengths)
-        seen.update(x=x, w_ih=w_ih, w_hh=w_hh, hs=out[3].hs)
+    def spy(x, h0, c0, weights, *args):
+        out = real(x, h0, c0, weights, *args)
+        seen.update(x=x, w_ih=weights[0][0], w_hh=weights[0][1], hs=out[3].caches[-1].hs)
         return out
 
-    monkeypatch.setattr(K, "lstm_forward", spy)
+    monkeypatch.setattr(api, "stack_forward", spy)
     torch.manual_seed(0)
     m = ftorch.LSTM(3, 4)
     x = torch.randn(5, 2, 3)
-    out, _ = m(x)
-    assert np.shares_memory(seen["x"], x.numpy())
+    out, _ = m(x.requires_grad_(True))
+    assert np.shares_memory(seen["x"], x.detach().numpy())
     assert np.shares_memory(seen["w_ih"], m.weight_ih_l0.detach().numpy())
     assert np.shares_memory(seen["w_hh"], m.weight_hh_l0.detach().numpy())
     assert np.shares_memory(out.detach().numpy(), seen["hs"])
@@ -448,7 +448,7 @@ def _forward_error_cases():
         ("unbatched hx", (x[:, 0], (h, h)), {}, ValueError, "unbatched input: \\(L\\*D, H\\)"),
         ("lengths range", (x,), dict(lengths=[5, 6]), ValueError, "lengths: expected values in \\[0, 5\\]"),
         ("lengths shape", (x,), dict(lengths=[5]), ValueError, "lengths: expected shape \\(2,\\)"),
-        ("lengths dtype", (x,), dict(lengths=[1.0, 2.0]), TypeError, "lengths: expected integers"),
+        ("lengths dtype", (x,), dict(lengths=[1.0, 2.0]), TypeError, "lengths: expected an integer array"),
         (
             "packed and lengths",
             (pack_padded_sequence(x, torch.tensor([5, 3])),),
