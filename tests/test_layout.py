@@ -55,6 +55,61 @@ def test_imports_run_one_way(room):
         assert found <= ALLOWED[room], f"{path.relative_to(PACKAGE)} imports {sorted(found - ALLOWED[room])}"
 
 
+def _imported_names(path: pathlib.Path, package_dir: pathlib.Path = PACKAGE) -> list[list[str]]:
+    """Every dotted name of fastlstm a module imports (``from X import a`` gives ``X.a``,
+    whether ``a`` is a submodule or an attribute); ``package_dir`` is fastlstm's folder."""
+    module = ".".join(path.relative_to(package_dir.parent).with_suffix("").parts)
+    package = module.split(".")[:-1]
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                target = base + (node.module.split(".") if node.module else [])
+            elif node.module:
+                target = node.module.split(".")
+            else:
+                continue
+            names += [target + [a.name] for a in node.names]
+        elif isinstance(node, ast.Import):
+            names += [a.name.split(".") for a in node.names]
+    return [n for n in names if n[0] == "fastlstm"]
+
+
+def _past_the_seam(path: pathlib.Path, package_dir: pathlib.Path = PACKAGE) -> list[str]:
+    """The names under ``fastlstm.kernels`` a module imports other than ``kernels.api``."""
+    return [
+        ".".join(n) for n in _imported_names(path, package_dir) if n[1:2] == ["kernels"] and n[2:3] != ["api"]
+    ]
+
+
+@pytest.mark.parametrize("where", ["nn", "torch.py"])
+def test_nn_and_torch_call_kernels_api_only(where):
+    """``nn`` and ``torch.py`` reach the kernels through ``kernels.api`` alone (the seam of
+    docs/architecture.md): not ``kernels.drivers``, ``kernels.compiled``, ..., nor the package
+    ``fastlstm.kernels`` itself, whose attributes lead past the seam."""
+    paths = sorted((PACKAGE / "nn").rglob("*.py")) if where == "nn" else [PACKAGE / where]
+    for path in paths:
+        assert not _past_the_seam(path), f"{path.relative_to(PACKAGE)} imports {_past_the_seam(path)}"
+
+
+def test_the_seam_rule_sees_each_import_form(tmp_path):
+    folder = tmp_path / "fastlstm" / "nn"
+    folder.mkdir(parents=True)
+    lines = {
+        "from ..kernels import drivers": "fastlstm.kernels.drivers",
+        "from ..kernels.compiled import pack": "fastlstm.kernels.compiled.pack",
+        "from .. import kernels as K": "fastlstm.kernels",
+        "import fastlstm.kernels.drivers": "fastlstm.kernels.drivers",
+        "from fastlstm.kernels import simd": "fastlstm.kernels.simd",
+        "from ..kernels import api\nfrom ..kernels.api import stack_forward": None,
+    }
+    for i, (line, name) in enumerate(lines.items()):
+        path = folder / f"m{i}.py"
+        path.write_text(line + "\n")
+        assert _past_the_seam(path, tmp_path / "fastlstm") == ([name] if name else []), line
+
+
 #: Every module of fastlstm 0.1 (one flat package), the paths users may have imported.
 MODULES_0_1 = (
     "baselines", "bench", "cli", "datasets", "decompose", "distributed", "evaluate", "forecast",
