@@ -218,7 +218,8 @@ def read_csv_series(
         id nor the time column).
     time_col : str, optional
         Date column (default with ``id_col``: the first other column; without:
-        the first column whose first value is a date).
+        the first column whose first value is a date). Its dates are read by
+        :func:`~fastlstm.forecast.timeindex.parse_dates`.
     id_col : str, optional
         Series id column of a long-format panel (one row per id and date).
 
@@ -236,6 +237,10 @@ def read_csv_series(
         or Inf, a duplicated or unordered date, a gap in a regular series,
         or an unknown column. Repeated dates without ``id_col`` in a file that
         looks like a long-format panel say so and name the id column to pass.
+    ImportError
+        ISO dates (``YYYY-MM-DD``) at steps other than a day or a week without
+        pandas, which infers their frequency
+        (:func:`~fastlstm.forecast.timeindex.parse_dates`).
     """
     numbered = _rows(path)
     if len(numbered) < 2:
