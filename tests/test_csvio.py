@@ -181,6 +181,7 @@ def test_shift_label_continues_each_format(label, k, freq, expected):
         ),
         (lambda: shift_label("1960-01-15", 1, "fortnightly"), "freq: expected one of .* got 'fortnightly'"),
         (lambda: shift_label("9999-12-31", 1), "label: '9999-12-31' moved by 1: out of the calendar"),
+        (lambda: shift_label("9999-10-01", 1, "quarterly"), "label: '9999-10-01' moved by 1: out of the"),
         (lambda: periods_between("1960-01", "1960-02-01"), "label: expected two dates of one format"),
         (
             lambda: periods_between("2020-01-05", "2020-01-09", "weekly"),

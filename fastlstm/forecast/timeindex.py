@@ -425,6 +425,8 @@ def _shift(lab: _Label, k: int, freq: str | None):
                     f"{_write_label(lab, t)!r}"
                 )
             year, month = divmod(t.year * 12 + t.month - 1 + k * _MONTH_STEPS[freq], 12)
+            if not _dt.MINYEAR <= year <= _dt.MAXYEAR:
+                raise OverflowError(year)
             day = 1 if t.day == 1 else calendar.monthrange(year, month + 1)[1]
             return t.replace(year=year, month=month + 1, day=day)
         if freq == "business daily":
