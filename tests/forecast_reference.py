@@ -51,7 +51,7 @@ def _panel(n: int = 5, seed: int = 3) -> list[np.ndarray]:
 def _outputs(f, y_bt=None, extra=None, X_bt=None) -> dict[str, np.ndarray]:
     if _SAVE_TO is not None:
         f.save(_SAVE_TO)
-    out = {"mix": np.asarray(f.mix_, dtype=np.float64), "calibration": np.array(f.calibration_)}
+    out = {"mix": _mix_rows(f.mix_), "calibration": np.array(f.calibration_)}
     out["point"] = _flat(f.predict(**(extra or {})))
     if f.conformal:
         out["interval"] = _flat(f.predict_interval(**(extra or {})))
@@ -62,6 +62,15 @@ def _outputs(f, y_bt=None, extra=None, X_bt=None) -> dict[str, np.ndarray]:
         out["backtest"] = b.forecasts
         out["backtest_mase"] = b.metrics["mase"]
     return out
+
+
+#: the candidates in the order of the saved ``mix`` rows
+ORDER = ("network", "seasonal naive", "drift", "damped", "theta", "arima")
+
+
+def _mix_rows(mixes) -> np.ndarray:
+    """Per-series mixes (name -> weight dicts) as rows of weights in :data:`ORDER`."""
+    return np.array([[float(w.get(c, 0.0)) for c in ORDER] for w in mixes])
 
 
 def _flat(obj) -> np.ndarray:

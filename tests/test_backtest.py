@@ -5,6 +5,7 @@ mix would lose to seasonal naive on the back-test; a series without a season kee
 import numpy as np
 
 from fastlstm.forecast.backtest import KEEP_RATIO, MIXES, choose_mix
+from fastlstm.forecast.candidates import Prepared, SeasonalNaive
 
 NETWORK, SNAIVE = MIXES[0], MIXES[2]
 N, H, M = 96, 12, 12
@@ -28,8 +29,12 @@ def _snaive(s, m=M):
 
 
 def _choose(s, fz, mixes, season=M):
-    # no log, no seasonal indices: the z scale is the series itself
-    return choose_mix(s, s.copy(), ORIGINS, fz, None, False, season, mixes)
+    # no log, no seasonal indices: the z scale is the series itself, and the network's forecast
+    # in the original units is fz
+    data = Prepared([s], False, [None], season, H, H, H)
+    snaive = SeasonalNaive().forecast(data, 0, s, ORIGINS, H)
+    cands = None if mixes == [NETWORK] else {"network": fz, "seasonal naive": snaive}
+    return choose_mix(s, s.copy(), ORIGINS, fz, fz, cands, None, False, season, mixes)
 
 
 def _mae(actual, forecast) -> float:
@@ -46,12 +51,12 @@ def test_weak_evidence_keeps_half_the_network():
     mae_net, mae_sn = _mae(actual, fz), _mae(actual, _snaive(s))
     assert KEEP_RATIO * mae_net < mae_sn < mae_net  # the seasonal naive pick, on weak evidence
     err, w = _choose(s, fz, [NETWORK, SNAIVE])
-    assert w.tolist() == [0.5, 0.5, 0.0, 0.0, 0.0, 0.0]
+    assert w == {"network": 0.5, "seasonal naive": 0.5}
     np.testing.assert_allclose(err, actual - (0.5 * fz + 0.5 * _snaive(s)), rtol=1e-12)
     assert np.nanmean(np.abs(err)) <= mae_sn  # never worse than seasonal naive on the back-test
     # one mix: its errors, not shrunk
     err1, w1 = _choose(s, fz, [SNAIVE])
-    assert w1.tolist() == list(SNAIVE)
+    assert w1 == SNAIVE
     np.testing.assert_allclose(err1, actual - _snaive(s), rtol=1e-12)
 
 
@@ -66,7 +71,7 @@ def test_a_half_mix_that_loses_to_seasonal_naive_is_not_taken():
     half = _mae(actual, 0.5 * fz + 0.5 * _snaive(s))
     assert KEEP_RATIO * _mae(actual, fz) < mae_sn < half  # not near-exact, and the half mix loses
     err, w = _choose(s, fz, [NETWORK, SNAIVE])
-    assert w.tolist() == list(SNAIVE)
+    assert w == SNAIVE
     np.testing.assert_allclose(err, actual - _snaive(s), rtol=1e-12)
 
 
@@ -78,7 +83,7 @@ def test_a_series_without_a_season_keeps_its_pick():
     fz = np.where(np.isfinite(actual), actual, s[-1]) + noise
     assert _mae(actual, _snaive(s, 1)) < _mae(actual, fz)
     err, w = _choose(s, fz, [NETWORK, SNAIVE], season=1)
-    assert w.tolist() == list(SNAIVE)
+    assert w == SNAIVE
     np.testing.assert_allclose(err, actual - _snaive(s, 1), rtol=1e-12)
 
 
@@ -90,7 +95,7 @@ def test_strong_evidence_switches_to_the_pick():
     actual = _actual(s)
     fz = _snaive(s) + 0.8
     err, w = _choose(s, fz, [NETWORK, SNAIVE])
-    assert w.tolist() == list(SNAIVE)
+    assert w == SNAIVE
     np.testing.assert_array_equal(err[np.isfinite(actual)], 0.0)
 
 
@@ -99,5 +104,5 @@ def test_the_network_picked_stays_alone():
     actual = _actual(s)
     fz = np.where(np.isfinite(actual), actual, 0.0) + 0.01  # nearly exact
     err, w = _choose(s, fz, list(MIXES[:3]))
-    assert w.tolist() == list(NETWORK)
+    assert w == NETWORK
     np.testing.assert_allclose(err[np.isfinite(actual)], -0.01, rtol=1e-9)

@@ -114,12 +114,13 @@ def test_forecaster_round_trip_predicts_bit_identically(tmp_path):
     f.save(tmp_path / "f.npz")
     g = fastlstm.Forecaster.load(tmp_path / "f.npz")
     assert g.get_params() == f.get_params()
-    for a, b in zip(f.scalers_ + [f.cov_scaler_], g.scalers_ + [g.cov_scaler_], strict=True):
+    fn, gn = f.candidates_["network"], g.candidates_["network"]
+    for a, b in zip(fn.scalers_ + [fn.cov_scaler_], gn.scalers_ + [gn.cov_scaler_], strict=True):
         assert type(a) is type(b) and _same_bits(a.center_, b.center_) and _same_bits(a.scale_, b.scale_)
     assert _same_bits(f.predict(X_future=X[76:80]), g.predict(X_future=X[76:80]))
     assert _same_bits(f.predict(h=9, X_future=X[76:85]), g.predict(h=9, X_future=X[76:85]))
-    assert _same_bits(g.scalers_[0].transform(y), f.scalers_[0].transform(y))
-    for m1, m2 in zip(f.models_, g.models_, strict=True):
+    assert _same_bits(gn.scalers_[0].transform(y), fn.scalers_[0].transform(y))
+    for m1, m2 in zip(fn.models_, gn.models_, strict=True):
         _assert_same_state(m1, m2)
 
 

@@ -217,7 +217,7 @@ def test_panel_csv_trains_one_global_model(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "panel: 3 series of units (store)" in out and "season 12 (monthly dates)" in out
     f = Forecaster.load(npz)
-    assert f.n_series_ == 3 and len(f.models_) == 1
+    assert f.n_series_ == 3 and len(f.candidates_["network"].models_) == 1
     counts = out.split("back-test choice: ")[1].split(" (among")[0]  # "network 2, drift 1"
     assert sum(int(part.rsplit(" ", 1)[1]) for part in counts.split(", ")) == 3
     assert main(["predict", "--model", str(npz), "--horizon", "2"]) == 0

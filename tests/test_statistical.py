@@ -212,7 +212,7 @@ def test_a_series_too_short_for_a_back_test_gets_the_network_and_arima():
 
     y = load_airpassengers()[:14]
     f = Forecaster(input_size=6, horizon=3, **KW).fit(y)
-    assert f.calibration_ == "in-sample" and f.mix_.tolist() == [list(SHORT_MIX)]
+    assert f.calibration_ == "in-sample" and f.mix_ == [SHORT_MIX]
     net = Forecaster(input_size=6, horizon=3, fallback=False, **KW).fit(y).predict(3)  # same networks
     arima = np.exp(st.arima_lite(np.log(y), 3)[0])  # on the log scale (no season)
     np.testing.assert_allclose(f.predict(3), 0.5 * net + 0.5 * arima, rtol=1e-12)
@@ -225,15 +225,15 @@ def test_back_test_chooses_a_statistical_member_and_it_survives_save_load(tmp_pa
     t = np.arange(80)
     y = 5.0 * np.exp(0.02 * t + 0.002 * np.sin(t))  # a small wiggle: the fit depends on the data
     f = Forecaster(input_size=6, horizon=6, **KW).fit(y[:-4], val_size=4)
-    assert f.mix_.tolist() == [[0.0, 0.0, 0.0, 0.0, 0.0, 1.0]]
+    assert f.mix_ == [{"arima": 1.0}]
     # fitted on the points before val_size, forecasting from the end of the whole series
     params = st.fit(np.log(y[:72]), "arima")
-    assert f.stat_params_[0]["arima"]["const"] == params["const"]
+    assert f.candidates_["arima"].params_[0]["const"] == params["const"]
     expected = np.exp(st.forecast_from(params, np.log(y[:76]), [76], 6)[0])
     np.testing.assert_allclose(f.predict(6), expected, rtol=1e-12)
     np.testing.assert_allclose(f.predict(4), y[76:], rtol=1e-2)
     g = Forecaster.load(f.save(tmp_path / "f.npz"))  # the parameters travel with the file
-    assert g.stat_params_[0]["arima"]["const"] == params["const"]
+    assert g.candidates_["arima"].params_[0]["const"] == params["const"]
     np.testing.assert_array_equal(g.predict(6), f.predict(6))
     np.testing.assert_array_equal(g.predict_interval(6), f.predict_interval(6))
     bt = f.backtest(y[:-4], n_windows=3)

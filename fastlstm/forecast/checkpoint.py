@@ -1,31 +1,33 @@
 """A fitted :class:`~fastlstm.forecast.forecaster.Forecaster` as checkpoint arrays and config.
 
 :meth:`Forecaster.save` writes :func:`fitted_state` with :func:`fastlstm.train.io.save_checkpoint`;
-:meth:`Forecaster.load` reads it back with :func:`restore`. Arrays: ``model{j}.*`` (each network's
-weights), ``series{i}``, ``covariates{i}``, ``scaler{i}.*``, ``cov_scaler.*``, ``seasonal{i}``,
-``mix``, ``stat{i}.{method}.*`` (the parameters of the statistical members in series i's mix),
-``calibration.*``, ``esrnn.*`` (``model="esrnn"``: the smoothing parameters); the config holds
-the constructor's parameters and what fit decided, and, in files written by
+:meth:`Forecaster.load` reads it back with :func:`restore`. The arrays are the candidates' own
+(:meth:`~fastlstm.forecast.candidates.Candidate.get_state`: ``model{j}.*``, ``scaler{i}.*``,
+``cov_scaler.*`` and ``esrnn.*`` of the network, ``stat{i}.{method}.*`` of the statistical
+members) and the Forecaster's: ``series{i}``, ``covariates{i}``, ``seasonal{i}``, ``mix`` (one
+row of weights per series, columns named by the config's ``candidates``) and ``calibration.*``.
+The config holds the constructor's parameters and one record of what fit decided
+(``fitted``, the network's config included), and, in files written by
 :func:`save_with_history` (the command line's ``--save``), a ``history`` entry: the training
 history's labels (value column, series ids, first and last dates, frequency), which
 :func:`load_with_history` returns (None for files without it; :meth:`Forecaster.load` ignores it).
+Files written before the candidates were named hold the same arrays; their ``mix`` columns are
+:data:`LEGACY_ORDER`'s.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..nn.layers import LSTMRegressor
 from ..train import io as _io
-from .backtest import CANDIDATES
-from .esrnn import ESRNN
-from .prepare import forward_transform
-from .scalers import StandardScaler, scaler_from_config
+from .candidates import MEMBERS, NAMES, NETWORK, NETWORKS
 
-__all__ = ["KIND", "fitted_state", "load_with_history", "restore", "save_with_history"]
+__all__ = ["KIND", "LEGACY_ORDER", "fitted_state", "load_with_history", "restore", "save_with_history"]
 
 #: the checkpoint kind of a forecaster
 KIND = "forecaster"
+#: the ``mix`` columns of files that do not name them (3 columns before the statistical members)
+LEGACY_ORDER = ("network", "seasonal naive", "drift", "damped", "theta", "arima")
 
 
 def _json_id(u):
@@ -46,31 +48,20 @@ def _config_params(f) -> dict:
 def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
     """The arrays and the JSON config of the fitted forecaster ``f``."""
     arrays: dict[str, np.ndarray] = {}
-    for j, model in enumerate(f.models_):
-        for name, value in model.state_dict().items():
-            arrays[f"model{j}.{name}"] = value
+    net_config: dict = {}
+    for name, cand in f.candidates_.items():
+        cand_arrays, cand_config = cand.get_state()
+        arrays.update(cand_arrays)
+        if name == NETWORK:
+            net_config = cand_config
     for i, s in enumerate(f.series_):
         arrays[f"series{i}"] = s
         if f.covariates_ is not None:
             arrays[f"covariates{i}"] = f.covariates_[i]
-        if f.scalers_[i] is not None:
-            for key, value in f.scalers_[i].get_state().items():
-                arrays[f"scaler{i}.{key}"] = value
-    if f.cov_scaler_ is not None:
-        for key, value in f.cov_scaler_.get_state().items():
-            arrays[f"cov_scaler.{key}"] = value
     for i, ind in enumerate(f.seasonal_):
         if ind is not None:
             arrays[f"seasonal{i}"] = ind
-    arrays["mix"] = f.mix_
-    for i, members in enumerate(getattr(f, "stat_params_", None) or []):
-        for method, params in members.items():  # the statistical members of the series' mix
-            for key, value in params.items():
-                if key != "method":
-                    arrays[f"stat{i}.{method}.{key}"] = np.asarray(value)
-    if f.model == "esrnn":  # the smoothing parameters (its networks are the model{j} above)
-        for key, value in f.esrnn_.get_state().items():
-            arrays[f"esrnn.{key}"] = value
+    arrays["mix"] = np.array([[w.get(c, 0.0) for c in NAMES] for w in f.mix_], dtype=np.float64)
     if hasattr(f, "scores_"):
         arrays["calibration.scores"] = f.scores_
         arrays["calibration.step_scale"] = f.step_scale_
@@ -86,20 +77,31 @@ def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
             "season": f.season_,
             "horizon": f.horizon_,
             "input_size": f.input_size_,
-            "epochs": f.epochs_,
-            "batch_size": f.batch_size_,
             "calibration": f.calibration_,
             "index": f.index_,
             "ids": None if f.ids_ is None else [_json_id(u) for u in f.ids_],
             "columns": None if f.columns_ is None else [_json_id(c) for c in f.columns_],
             "series_name": _json_id(f.series_name_),
-            "scalers": [None if sc is None else sc.get_config() for sc in f.scalers_],
-            "model": f.models_[0].get_config(),
+            "candidates": list(NAMES),
+            **net_config,
         },
     }
-    if f.model == "esrnn":
-        config["fitted"]["esrnn"] = f.esrnn_.get_config()
     return arrays, config
+
+
+def _mixes(a: dict, fitted: dict, n_series: int) -> list[dict]:
+    names = fitted.get("candidates", LEGACY_ORDER)
+    unknown = sorted(set(names) - set(NAMES))
+    if unknown:
+        raise KeyError(f"mix: candidates {unknown} unknown to this version")
+    rows = np.asarray(a["mix"], dtype=np.float64)
+    width = rows.shape[-1] if rows.ndim == 2 else len(names)
+    rows = rows.reshape(-1, width)
+    if width > len(names):
+        raise KeyError(f"mix: {width} candidate weights, {len(names)} candidates named")
+    if len(rows) != n_series:
+        raise KeyError(f"{len(rows)} forecast mixes for {n_series} series")
+    return [{c: float(x) for c, x in zip(names[:width], row, strict=True) if x} for row in rows]
 
 
 def restore(cls, a: dict, cfg: dict):
@@ -119,61 +121,26 @@ def restore(cls, a: dict, cfg: dict):
         int(fitted["horizon"]),
         int(fitted["input_size"]),
     )
-    f.epochs_, f.batch_size_ = int(fitted["epochs"]), int(fitted["batch_size"])
     f.calibration_ = fitted["calibration"]
     f.index_, f.ids_ = fitted["index"], fitted["ids"]
     f.columns_, f.series_name_ = fitted["columns"], fitted["series_name"]
-    f.seasonal_ = [a.get(f"seasonal{i}") for i in range(int(fitted["n_series"]))]
-    mixes = np.asarray(a["mix"], dtype=np.float64)
-    width = mixes.shape[-1] if mixes.ndim == 2 else len(CANDIDATES)
-    if width > len(CANDIDATES):
-        raise KeyError(f"mix: {width} candidate weights, this version knows {len(CANDIDATES)}")
-    # files written before the statistical members hold 3 weights (network, snaive, drift)
-    f.mix_ = np.zeros((mixes.size // width, len(CANDIDATES)))
-    f.mix_[:, :width] = mixes.reshape(-1, width)
-    # statistical members' parameters (files without them refit on the series when predicting)
-    f.stat_params_ = [{} for _ in range(int(fitted["n_series"]))]
-    for key, value in a.items():
-        if key.startswith("stat"):
-            i, method, name = key[len("stat") :].split(".")
-            params = f.stat_params_[int(i)].setdefault(method, {"method": method})
-            params[name] = value.item() if value.ndim == 0 else value
+    f.n_series_, f.n_covariates_ = int(fitted["n_series"]), int(fitted["n_covariates"])
+    f.fit_time_ = float(fitted["fit_time"])
+    f.seasonal_ = [a.get(f"seasonal{i}") for i in range(f.n_series_)]
+    f.series_ = [a[f"series{i}"] for i in range(f.n_series_)]
+    f.covariates_ = [a[f"covariates{i}"] for i in range(f.n_series_)] if f.n_covariates_ else None
+    f.mix_ = _mixes(a, fitted, f.n_series_)
     if "calibration.scores" in a:
         f.scores_ = a["calibration.scores"]
         f.step_scale_ = a["calibration.step_scale"]
         f.noise_scale_ = a["calibration.noise_scale"]
-    f.n_series_, f.n_covariates_ = int(fitted["n_series"]), int(fitted["n_covariates"])
-    f.fit_time_ = float(fitted["fit_time"])
-    f.series_ = [a[f"series{i}"] for i in range(f.n_series_)]
-    f.covariates_ = [a[f"covariates{i}"] for i in range(f.n_series_)] if f.n_covariates_ else None
-    f.scalers_ = []
-    for i, sc_cfg in enumerate(fitted["scalers"]):
-        sc = None
-        if sc_cfg is not None:
-            sc = scaler_from_config(sc_cfg).set_state(
-                {"center": a[f"scaler{i}.center"], "scale": a[f"scaler{i}.scale"]}
-            )
-        f.scalers_.append(sc)
-    f.cov_scaler_ = None
-    if f.n_covariates_:
-        f.cov_scaler_ = StandardScaler().set_state(
-            {"center": a["cov_scaler.center"], "scale": a["cov_scaler.scale"]}
-        )
-    f.models_, f.histories_ = [], []
-    for j in range(f.n_models):
-        model = LSTMRegressor.from_config(fitted["model"], seed=0)
-        prefix = f"model{j}."
-        model.load_state_dict({k[len(prefix) :]: v for k, v in a.items() if k.startswith(prefix)})
-        model.eval()
-        f.models_.append(model)
-    if f.model == "esrnn":
-        state = {k[len("esrnn.") :]: v for k, v in a.items() if k.startswith("esrnn.")}
-        logs = [forward_transform(s, f.log_) for s in f.series_]
-        f.esrnn_ = ESRNN.restore(fitted["esrnn"], state, f.models_, logs)
-    if len(f.scalers_) != f.n_series_:
-        raise KeyError(f"{len(f.scalers_)} scalers for {f.n_series_} series")
-    if len(f.mix_) != f.n_series_:
-        raise KeyError(f"{len(f.mix_)} forecast mixes for {f.n_series_} series")
+    data = f._data
+    network = NETWORKS[f.model](f._network_params(), [])
+    f.candidates_ = {NETWORK: network.restore(data, a, fitted)}
+    for name, make in MEMBERS.items():
+        f.candidates_[name] = make().restore(data, a, fitted)
+    f.epochs_, f.batch_size_ = network.epochs_, network.batch_size_
+    f.histories_ = []  # not saved
     used = (
         "series",
         "covariates",
@@ -184,7 +151,8 @@ def restore(cls, a: dict, cfg: dict):
         "stat",
         "calibration.",
         "esrnn.",
-    ) + tuple(f"model{j}." for j in range(f.n_models))
+    )
+    used += tuple(f"model{j}." for j in range(f.n_models))
     extra = sorted(k for k in a if not k.startswith(used))
     if extra:
         raise KeyError(f"unexpected arrays {extra[:5]}")

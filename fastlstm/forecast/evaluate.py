@@ -217,23 +217,14 @@ def _fastlstm(trains: list[np.ndarray], h: int, m: int, levels, seed: int, param
     return [np.asarray(p) for p in pred], [np.asarray(iv) for iv in ivs], choice_counts(f)
 
 
-def _choice_names() -> dict[tuple, str]:
+def choice_counts(forecaster) -> dict[str, int]:
+    """How many series the back-test gave to each forecast (see ``Forecaster(fallback=...)``):
+    every mix it chooses from by name (:func:`~fastlstm.forecast.backtest.mix_name`), and any
+    pick shrunk towards the network."""
     from .backtest import MIXES, SHORT_MIX, mix_name
 
-    return {tuple(float(x) for x in w): mix_name(w) for w in (*MIXES, SHORT_MIX)}
-
-
-#: names of the back-test's choices, by their weights of ``backtest.CANDIDATES`` (network,
-#: seasonal naive, drift, damped, theta, arima)
-CHOICES = _choice_names()
-
-
-def choice_counts(forecaster) -> dict[str, int]:
-    """How many series the back-test gave to each forecast (see ``Forecaster(fallback=...)``)."""
-    from .backtest import mix_name
-
-    counts = dict.fromkeys(CHOICES.values(), 0)
-    for w in forecaster.mix_:  # mix_name also names a pick shrunk towards the network
+    counts = {mix_name(w): 0 for w in (*MIXES, SHORT_MIX)}
+    for w in forecaster.mix_:
         name = mix_name(w)
         counts[name] = counts.get(name, 0) + 1
     return counts

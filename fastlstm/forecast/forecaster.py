@@ -51,30 +51,13 @@ import numpy as np
 from .._validation import check_int
 from ..nn.layers import derive_seeds
 from ..train import io as _io
-from . import checkpoint, frames, intervals, network
+from . import backtest, checkpoint, frames, intervals
 from .backtest import MIXES as _MIXES  # read at fit time and passed inward: a test swaps it
-from .backtest import (
-    SHORT_MIX,
-    Backtest,
-    backtest_series,
-    candidate_forecasts,
-    choose_mix,
-    fit_statistical,
-    mix,
-    score_backtest,
-    statistical_forecasts,
-)
+from .backtest import SHORT_MIX, Backtest, score_backtest
+from .candidates import MEMBERS, NETWORK, NETWORKS, Prepared, forecasts, mix
 from .params import PARAMS as _PARAMS  # the name sktime.py imports
 from .params import check_params
-from .prepare import (
-    choose_sizes,
-    forward_transform,
-    inverse_transform,
-    seasonal_at,
-    seasonal_indices,
-    to_z,
-    use_log,
-)
+from .prepare import choose_sizes, forward_transform, inverse_transform, seasonal_indices, use_log
 
 __all__ = ["Backtest", "Forecaster"]
 
@@ -328,11 +311,11 @@ class Forecaster:
     @property
     def fallback_(self) -> np.ndarray:
         """Per series: forecast by seasonal naive alone (bool array, after fit)."""
-        return self.mix_[:, 1] == 1.0
+        return np.array([w == {"seasonal naive": 1.0} for w in self.mix_], dtype=bool)
 
     @property
     def fitted(self) -> bool:
-        return bool(getattr(self, "models_", None))
+        return bool(getattr(self, "candidates_", None))
 
     def __sklearn_is_fitted__(self) -> bool:
         """For ``sklearn.utils.validation.check_is_fitted``."""
@@ -357,9 +340,22 @@ class Forecaster:
             "name": self.series_name_,
         }
 
-    def _z(self, i: int, s: np.ndarray) -> np.ndarray:
-        """Series ``i`` on the network's scale: transformed, seasonal indices removed."""
-        return to_z(s, self.log_, self.seasonal_[i])
+    @property
+    def _data(self) -> Prepared:
+        """The fitted panel as the candidates see it."""
+        return Prepared(
+            self.series_,
+            self.log_,
+            self.seasonal_,
+            self.season_,
+            self.horizon_,
+            self.input_size_,
+            self._out_steps,
+            self.covariates_,
+        )
+
+    def _network_params(self) -> dict:
+        return self.get_params()
 
     # ---------------------------------------------------------------------- fit
     def fit(self, y, X=None, val_size: int | None = None) -> Forecaster:
@@ -387,13 +383,18 @@ class Forecaster:
         self
         """
         self._validate_params()
-        self.__dict__.pop("models_", None)  # a fit that fails leaves an unfitted forecaster
+        self.__dict__.pop("candidates_", None)  # a fit that fails leaves an unfitted forecaster
         series, form, meta = frames.ingest(y, "y")  # validated here, once
         lengths = [len(s) for s in series]
         covs = frames.split_covariates(X, lengths, "X")
         val = 0 if val_size is None else check_int(val_size, "val_size", minimum=0)
-        if self.model == "esrnn" and (covs is not None or val):
-            raise ValueError(f"{'X' if covs is not None else 'val_size'}: not supported with model='esrnn'")
+        network_cls = NETWORKS[self.model]
+        for given, name, ok in (
+            (covs is not None, "X", network_cls.covariates),
+            (val, "val_size", network_cls.validation),
+        ):
+            if given and not ok:
+                raise ValueError(f"{name}: not supported with model={self.model!r}")
         mimo = self.strategy == "mimo"
         self.season_, self.horizon_, self.input_size_ = choose_sizes(
             self.season, self.horizon, self.input_size, mimo, meta.get("index"), lengths, val
@@ -417,51 +418,46 @@ class Forecaster:
         if covs is not None and any(c.shape[1] != self.n_covariates_ for c in covs):
             raise ValueError("X: expected the same number of covariates for every series")
         self.seasonal_ = seasonal_indices(series, val, self.season_, self.deseasonalize, self.log_)
-        zs = [self._z(i, s) for i, s in enumerate(series)]
         self.series_ = [s.copy() for s in series]
         self.covariates_ = None if covs is None else [c.copy() for c in covs]
+        data = self._data
         seeds = derive_seeds(self.seed, 4 * self.n_models)
+        params = self._network_params()
 
         t0 = time.perf_counter()
-        # back-test: every series less its last stretch, forecasts from each origin in it
         ends = [n - val for n in lengths]
-        stretch, bt = backtest_series(ends, self.season_, horizon, lookback, out_steps)
-        self.mix_ = np.tile(np.array(_MIXES[0]), (len(series), 1))
+        self.mix_ = [{NETWORK: 1.0} for _ in series]
         errors = {}
         self.calibration_ = "none"
-        if (self.fallback or self.conformal) and bt:
-            trained = self._train(
-                [zs[i][: ends[i] - stretch] for i in bt],
-                None if covs is None else [covs[i][: ends[i] - stretch] for i in bt],
-                0,
-                seeds[2 * self.n_models :],
-                [series[i] for i in bt],
-            )
+        if self.fallback or self.conformal:
             mixes = _MIXES if self.fallback else _MIXES[:1]  # read at fit time (a test swaps them)
-            for j, i in enumerate(bt):
-                origins = np.arange(ends[i] - stretch, ends[i])
-                errors[i], self.mix_[i] = self._errors(
-                    i, series, zs, covs, ends[i], origins, trained, j, mixes
-                )
-            self.calibration_ = "backtest"
-        if self.fallback:  # too short for a back-test: the network and ARIMA, equally
-            for i in set(range(len(series))) - set(bt):
-                self.mix_[i] = SHORT_MIX
-        # the statistical members of each series' mix, fitted on all its points (before val)
-        self.stat_params_ = [fit_statistical(zs[i][: ends[i]], [w]) for i, w in enumerate(self.mix_)]
-        trained = self._train(zs, covs, val, seeds[: 2 * self.n_models], series)
-        self.models_, self.histories_, self.scalers_, self.cov_scaler_ = trained
-        if self.model == "esrnn":  # models_: its networks (checkpoints), esrnn_: the model
-            self.esrnn_, self.models_ = trained[0], trained[0].networks_
+            short = SHORT_MIX if self.fallback else None
+            self.mix_, errors = backtest.run(
+                data, network_cls(params, seeds[2 * self.n_models :]), ends, mixes, short
+            )
+            if errors:
+                self.calibration_ = "backtest"
+        # the final candidates: the network on all the data, each statistical member on the
+        # series whose mix it is in (on all their points before the validation tail)
+        network = network_cls(params, seeds[: 2 * self.n_models]).fit(
+            data, range(len(series)), lengths, val=val
+        )
+        self.candidates_ = {NETWORK: network}
+        for name in MEMBERS:
+            rows = [i for i, w in enumerate(self.mix_) if w.get(name)]
+            self.candidates_[name] = MEMBERS[name]().fit(data, rows, [ends[i] for i in rows])
+        self.epochs_, self.batch_size_ = network.epochs_, network.batch_size_
+        self.histories_ = network.histories_
         if self.conformal:
             missing = [i for i in range(len(series)) if i not in errors]
             for i in missing:  # in-sample errors of the final model
                 origins = np.arange(max(lookback, ends[i] - horizon), ends[i])
-                errors[i] = self._errors(
-                    i, series, zs, covs, ends[i], origins, trained, i, [tuple(self.mix_[i])], ends[i]
+                errors[i] = backtest.errors_and_mix(
+                    data, self.candidates_, i, ends[i], origins, [self.mix_[i]]
                 )[0]
             if missing:
                 self.calibration_ = "in-sample" if len(missing) == len(series) else "mixed"
+            zs = [data.z(i, s) for i, s in enumerate(series)]
             self.noise_scale_, self.step_scale_, self.scores_ = intervals.calibrate(errors, zs, horizon)
         self.fit_time_ = time.perf_counter() - t0
         logger.info(
@@ -475,57 +471,6 @@ class Forecaster:
         )
         return self
 
-    def _train(self, zs, covs, val: int, seeds, raw) -> tuple:
-        """Train the ensemble on the z-scale series ``zs``: (models, histories, scalers, cov_scaler)."""
-        if self.model == "esrnn":
-            logs = [forward_transform(r[: len(z)], self.log_) for z, r in zip(zs, raw, strict=True)]
-            esr = network.train_esrnn(logs, self.season_, self.horizon_, self.input_size_, seeds[0], self)
-            self.epochs_, self.batch_size_ = esr.epochs_, esr.batch_size_
-            return esr, esr.losses_, [None] * len(zs), None
-        params = self.get_params()
-        x_tr, y_tr, validation, scalers, cov_scaler = network.training_data(
-            zs, covs, val, self.input_size_, self._out_steps, params, raw
-        )
-        models, histories, self.epochs_, self.batch_size_ = network.train_networks(
-            x_tr, y_tr, validation, seeds, params
-        )
-        return models, histories, scalers, cov_scaler
-
-    def _errors(self, i, series, zs, covs, end: int, origins, trained, j: int, mixes, fit_end=None) -> tuple:
-        """Series ``i``'s z-scale errors from ``origins`` of its first ``end`` points, forecast by
-        the ensemble ``trained`` (series ``i`` is its ``j``-th), and the best of ``mixes`` (the
-        statistical members fitted on the first ``fit_end`` points: by default up to the first
-        origin)."""
-        models, _, scalers, cov_scaler = trained
-        cov = None if covs is None else covs[i]
-        if self.model == "esrnn":
-            fz = self._esrnn_z(models, j, i, series[i][:end], origins, self.horizon_)
-        else:
-            fz = self._chain(zs[i][:end], origins, self.horizon_, models, scalers[j], cov_scaler, cov)
-        return choose_mix(
-            series[i][:end],
-            zs[i][:end],
-            origins,
-            fz,
-            self.seasonal_[i],
-            self.log_,
-            self.season_,
-            mixes,
-            fit_end,
-        )
-
-    def _esrnn_z(self, esr, j: int, i: int, s: np.ndarray, origins, steps: int) -> np.ndarray:
-        """The ES-RNN's forecasts (n_origins, steps) on the z scale (its parameters of fitted series
-        ``j``; series ``i``'s classical seasonal indices removed) from each origin of ``s``."""
-        t = np.asarray(origins)[:, None] + np.arange(steps)[None, :]
-        fz = esr._forecast(j, forward_transform(s, self.log_), np.asarray(origins), steps)
-        return fz - seasonal_at(self.seasonal_[i], t)
-
-    def _chain(self, z, origins, steps: int, models, scaler, cov_scaler, cov) -> np.ndarray:
-        """The ensemble's forecasts (n_origins, steps) on the z scale from each origin of ``z``."""
-        block = network.ensemble_block(models, scaler, cov_scaler, self.normalize, self._dtype)
-        return network.chain_blocks(z, origins, steps, self.input_size_, self._out_steps, block, cov)
-
     # ------------------------------------------------------------------ predict
     def _check_fitted(self) -> None:
         if not self.fitted:
@@ -533,9 +478,11 @@ class Forecaster:
 
     def _positional(self) -> list[bool]:
         """Per series, whether its forecast depends on the season position of the history: it has
-        seasonal indices, or the ES-RNN learned its season."""
-        learned = self.esrnn_.seasonal_ if self.model == "esrnn" else [False] * self.n_series_
-        return [ind is not None or bool(e) for ind, e in zip(self.seasonal_, learned, strict=True)]
+        seasonal indices, or a candidate learned its season."""
+        return [
+            ind is not None or any(c.positional(i) for c in self.candidates_.values())
+            for i, ind in enumerate(self.seasonal_)
+        ]
 
     def _histories(self, h, X_future, y, X, start=None):
         """(series, covariates of history + future, the history's dates) for predict and the
@@ -558,50 +505,30 @@ class Forecaster:
             fitted_ids=self.ids_,
         )
 
-    def _network_z(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
-        """The network's forecast (h,) of series ``i`` from the end of ``s``, on the transformed
-        scale (seasonal indices added back)."""
-        origin = np.array([len(s)])
-        if self.model == "esrnn":
-            return self.esrnn_._forecast(i, forward_transform(s, self.log_), origin, h)[0]
-        zf = self._chain(self._z(i, s), origin, h, self.models_, self.scalers_[i], self.cov_scaler_, cov)
-        return zf[0] + seasonal_at(self.seasonal_[i], len(s) + np.arange(h))
-
-    def _members(self, i: int, s: np.ndarray, origins: np.ndarray, h: int) -> tuple:
-        """The statistical members of series ``i``'s mix (n_origins, h) from ``origins`` of ``s``
-        (original units; None for those without weight), with the parameters fitted in :meth:`fit`
-        (refitted on ``s`` after :meth:`load`, or where ``s`` is too short for them)."""
-        w = self.mix_[i]
-        z = self._z(i, s)
-        stored = getattr(self, "stat_params_", None)
-        params = stored[i] if stored is not None else fit_statistical(z, [w])
-        try:
-            return statistical_forecasts(z, origins, h, self.seasonal_[i], self.log_, params, [w])
-        except (ValueError, KeyError):  # a history shorter than the AR order: refit on it
-            params = fit_statistical(z, [w])
-            return statistical_forecasts(z, origins, h, self.seasonal_[i], self.log_, params, [w])
-
-    def _point(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
-        """Point forecast of series ``i`` in the original units (the chosen mix of the candidates)."""
-        w = self.mix_[i]
+    def _point(self, i: int, s: np.ndarray, h: int, cov, transformed: bool = False) -> np.ndarray:
+        """Point forecast (h,) of series ``i`` from the end of ``s``: the chosen mix of the
+        candidates, in the original units, or on the transformed scale (seasonal indices
+        included: the intervals' scale)."""
+        w, data, origin = self.mix_[i], self._data, np.array([len(s)])
         net = None
-        if w[0]:
-            zf = self._network_z(i, s, h, cov)
+        if w.get(NETWORK):
+            zf = self.candidates_[NETWORK].forecast_transformed(data, i, s, origin, h, cov)[0]
+            if transformed and w[NETWORK] == 1:
+                return zf
             with np.errstate(over="ignore", invalid="ignore"):
                 net = inverse_transform(zf, self.log_)
-            if w[0] == 1:
+            if w[NETWORK] == 1:
                 return net
-        origin = np.array([len(s)])
-        stats = self._members(i, s, origin, h)  # None for the members without weight
-        cands = candidate_forecasts(s, origin, h, self.season_, None, stats)
-        return mix(w, (net, *(None if c is None else c[0] for c in cands[1:])))
-
-    def _point_z(self, i: int, s: np.ndarray, h: int, cov) -> np.ndarray:
-        """Point forecast of series ``i`` on the transformed scale (seasonal indices included)."""
-        if self.mix_[i][0] == 1:
-            return self._network_z(i, s, h, cov)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            f = self._point(i, s, h, cov)
+            names = [name for name in MEMBERS if w.get(name)]
+            cands = {
+                k: v[0] for k, v in forecasts(self.candidates_, data, names, i, s, origin, h, cov).items()
+            }
+            if net is not None:
+                cands[NETWORK] = net
+            f = mix(w, cands)
+            if not transformed:
+                return f
             if self.log_ and np.any(f <= 0):
                 raise ValueError(
                     "y: a drift forecast crosses zero on the log scale (refit with transform=None)"
@@ -680,7 +607,9 @@ class Forecaster:
         series, cov, index = self._histories(h, X_future, y, X, start)
         widths = [intervals.halfwidth(self.scores_, self.step_scale_, c, h) for c in coverage]
         out = [
-            intervals.bounds(self._point_z(i, s, h, cov[i]), widths, self.noise_scale_[i], self.log_)
+            intervals.bounds(
+                self._point(i, s, h, cov[i], transformed=True), widths, self.noise_scale_[i], self.log_
+            )
             for i, s in enumerate(series)
         ]
         return out, index
@@ -821,27 +750,11 @@ class Forecaster:
         covs = None if covs is None else [c[drop:] for c in covs]
         if (covs is None) != (self.n_covariates_ == 0):
             raise ValueError(f"X: expected {'covariates' if self.n_covariates_ else 'None'} as in fit")
-        w = self.mix_[0]
-        net = None
-        if w[0]:
-            cov = None if covs is None else covs[0]
-            if self.model == "esrnn":
-                fz = self._esrnn_z(self.esrnn_, 0, 0, s, origins, horizon)
-            else:
-                fz = self._chain(
-                    self._z(0, s),
-                    origins,
-                    horizon,
-                    self.models_,
-                    self.scalers_[0],
-                    self.cov_scaler_,
-                    cov,
-                )
-            t = origins[:, None] + np.arange(horizon)[None, :]
-            net = inverse_transform(fz + seasonal_at(self.seasonal_[0], t), self.log_)
-        stats = self._members(0, s, origins, horizon)
-        forecasts = mix(w, candidate_forecasts(s, origins, horizon, self.season_, net, stats))
-        return score_backtest(s, origins, forecasts, m)
+        w, data = self.mix_[0], self._data
+        cov = None if covs is None else covs[0]
+        names = [name for name in (NETWORK, *MEMBERS) if w.get(name)]
+        cands = forecasts(self.candidates_, data, names, 0, s, origins, horizon, cov)
+        return score_backtest(s, origins, mix(w, cands), m)
 
     # ---------------------------------------------------------------- save/load
     def save(self, path) -> str:

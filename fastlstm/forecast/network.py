@@ -200,23 +200,24 @@ def train_networks(x_tr, y_tr, validation, seeds, params: dict):
     return models, histories, epochs, batch
 
 
-def train_esrnn(logs, season: int, horizon: int, input_size: int, seed: int, f) -> ESRNN:
+def train_esrnn(logs, season: int, horizon: int, input_size: int, seed: int, params: dict) -> ESRNN:
     """The ES-RNN hybrid (:mod:`.esrnn`) trained on the transformed series ``logs`` with the
-    Forecaster ``f``'s settings (its ``deseasonalize`` decides per series whether a season is learned)."""
+    Forecaster's parameters ``params`` (its ``deseasonalize`` decides per series whether a season
+    is learned)."""
     return ESRNN(
         season=season,
         horizon=horizon,
         input_size=input_size,
-        hidden_size=f.hidden_size,
-        num_layers=f.num_layers,
-        n_models=f.n_models,
-        epochs=f.epochs,
-        batch_size=f.batch_size,
-        lr=f.lr,
-        clip_norm=f.clip_norm,
-        loss=f.loss,
-        seasonality=f.deseasonalize,
-        dtype=f.dtype,
+        hidden_size=params["hidden_size"],
+        num_layers=params["num_layers"],
+        n_models=params["n_models"],
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        lr=params["lr"],
+        clip_norm=params["clip_norm"],
+        loss=params["loss"],
+        seasonality=params["deseasonalize"],
+        dtype=params["dtype"],
         seed=seed,
     ).fit(logs)
 
