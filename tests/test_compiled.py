@@ -30,7 +30,13 @@ def user_cell(x, h, c, w_ih, w_hh, b, dh, dc):
 @numba.njit
 def user_sequence(x, h0, c0, w_ih, w_hh, b, dy, dh_n, dc_n):
     y, h_n, c_n, cache = K.lstm_forward(x, h0, c0, w_ih, w_hh, b)
-    return y, h_n, c_n, K.lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh)
+    return y, h_n, c_n, K.lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, True)
+
+
+@numba.njit
+def user_sequence_no_dgates(x, h0, c0, w_ih, w_hh, b, dy):
+    cache = K.lstm_forward(x, h0, c0, w_ih, w_hh, b)[3]
+    return K.lstm_backward(dy, None, None, cache, w_ih, w_hh)
 
 
 @numba.njit
@@ -41,7 +47,7 @@ def user_sequence_lengths(x, h0, c0, w_ih, w_hh, b, lengths):
 
 @numba.njit
 def user_loop(x, h0, c0, packed, dy, dh_n, dc_n):
-    """Forward with cell_step, then BPTT with cell_step_backward: no allocation inside the loops."""
+    """Forward with cell_step, then BPTT with cell_step_backward, into preallocated outputs."""
     T, B, n_in = x.shape
     H = h0.shape[1]
     hs = np.empty((T + 1, B, H), x.dtype)
@@ -59,6 +65,16 @@ def user_loop(x, h0, c0, packed, dy, dh_n, dc_n):
         dh += dy[t]
         K.cell_step_backward(dh, dc, x[t], hs[t], cs[t], gates[t], cs[t + 1], packed, dx[t], dh, dc, grads)
     return hs, cs, dx, dh, dc, grads
+
+
+@numba.njit
+def user_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed):
+    grads = K.CellGrads(np.zeros_like(packed.w_ih), np.zeros_like(packed.w_hh), np.zeros_like(packed.b))
+    dx = np.empty_like(x)
+    dh_prev = np.empty_like(dh)
+    dc_prev = np.empty_like(dc)
+    K.cell_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev, dc_prev, grads)
+    return dx, dh_prev, dc_prev, grads.dw_ih, grads.dw_hh, grads.db
 
 
 @numba.njit
@@ -92,6 +108,38 @@ def test_cell_kernels_from_njit_match_naive(rng, dtype):
         ("db", db, ref.db),
     ):
         assert_close(got, want, dtype, name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_backward_from_python_and_from_njit(rng, dtype):
+    """cell_backward and cell_step_backward run the sequence BPTT of the drivers, from Python
+    and from nopython code alike: the same bits; lstm_backward's dgates is None unless asked."""
+    p = kernel_problem(rng, 4, B_, I_, H_, dtype)
+    args = (p["x"][0], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"], p["dh_n"], p["dc_n"])
+    h, c, gates, *from_njit = user_cell(*args)
+    from_python = K.cell_backward(
+        p["dh_n"], p["dc_n"], p["x"][0], p["h0"], p["c0"], gates, c, p["w_ih"], p["w_hh"]
+    )
+    packed = K.pack(p["w_ih"], p["w_hh"], p["b"])
+    step_args = (p["dh_n"], p["dc_n"], p["x"][0], p["h0"], p["c0"], gates, c, packed)
+    from_step = user_step_backward(*step_args)
+    grads = K.CellGrads(np.zeros_like(p["w_ih"]), np.zeros_like(p["w_hh"]), np.zeros_like(p["b"]))
+    outs = np.empty_like(p["x"][0]), np.empty_like(p["h0"]), np.empty_like(p["c0"])
+    K.cell_step_backward(*step_args, *outs, grads)
+    for i, name in enumerate(("dx", "dh_prev", "dc_prev", "dw_ih", "dw_hh", "db")):
+        for other in (from_python, from_step, outs + tuple(grads)):
+            np.testing.assert_array_equal(other[i], from_njit[i], err_msg=name)
+    # the same sequence BPTT: a one-step lstm_backward with dy = dh gives these bits too
+    cache = K.lstm_forward(p["x"][:1], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"])[3]
+    g = K.lstm_backward(p["dh_n"][None], None, p["dc_n"], cache, p["w_ih"], p["w_hh"])
+    assert g.dgates is None
+    for name, got in zip(("dx", "dh0", "dc0", "dw_ih", "dw_hh", "db"), from_njit, strict=True):
+        want = g.dx[0] if name == "dx" else getattr(g, name)
+        np.testing.assert_array_equal(got, want, err_msg=name)
+    assert (
+        user_sequence_no_dgates(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b"], p["dy"]).dgates
+        is None
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -3,9 +3,9 @@ r"""Compiled kernels for a user's own ``@njit`` code, callable from Python alike
 Everything here works in nopython mode (as numba-stats' and numbagg's functions
 do): the allocating :func:`~fastlstm.kernels.cell_forward`,
 :func:`~fastlstm.kernels.cell_backward`, :func:`~fastlstm.kernels.lstm_forward`,
-:func:`~fastlstm.kernels.lstm_backward`, the activations, and, for loops that
-must not allocate, the out-parameter pair :func:`cell_step` /
-:func:`cell_step_backward` on weights packed once by :func:`pack`::
+:func:`~fastlstm.kernels.lstm_backward`, the activations, and, for loops over
+preallocated arrays, the out-parameter pair :func:`cell_step` (which allocates
+nothing) / :func:`cell_step_backward` on weights packed once by :func:`pack`::
 
     from fastlstm import kernels as K
 
@@ -40,7 +40,11 @@ Records (named tuples, usable inside and outside compiled code):
   :func:`cell_step_backward` accumulates into, over the steps of a sequence.
 
 Each ``@overload`` sits next to the Python function whose contract it repeats for
-nopython callers, and all of them share the compile-time checks at the top.
+nopython callers, and all of them share the compile-time checks at the top. Each
+name runs the same code from Python and from nopython code: the backward functions
+are the drivers' sequence BPTT (at ``T = 1`` for the cell), and
+:func:`~fastlstm.kernels.lstm_backward` returns ``dgates`` only when asked
+(``keep_dgates``, a constant in nopython code).
 """
 
 from __future__ import annotations
@@ -56,8 +60,7 @@ from numba.extending import intrinsic, overload
 from .._config import JIT
 from .._validation import as_float_array
 from . import api, drivers
-from .activations import tanh
-from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, nonfinite
+from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, OK, nonfinite
 from .simd import ROW_BLOCKS, VECTOR_BITS
 
 __all__ = ["CellGrads", "PackedLSTM", "cell_step", "cell_step_backward", "pack"]
@@ -198,56 +201,63 @@ def _cell_step(x, h_prev, c_prev, packed, h, c, gates):
 
 
 @njit(**JIT)
+def _cell_backward(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
+    """One step of BPTT (B1)-(B8): the sequence BPTT of the drivers at ``T = 1``, the code
+    :func:`~fastlstm.kernels.cell_backward` runs from Python too. Returns
+    ``(status, dx, dh_prev, dc_prev, dw_ih, dw_hh, db)``."""
+    B, n_in = x.shape
+    H = w_hh.shape[1]
+    if dh.shape != (B, H) or dc.shape != (B, H) or h_prev.shape != (B, H) or c_prev.shape != (B, H):
+        raise ValueError(
+            "dh, dc, h_prev, c_prev: expected shape (B, H) with B = x.shape[0], H = w_hh.shape[1]"
+        )
+    if c.shape != (B, H) or gates.shape != (B, 4 * H) or w_ih.shape != (4 * H, n_in):
+        raise ValueError("c, gates, w_ih: expected shapes (B, H), (B, 4*H), (4*H, I)")
+    hs = np.zeros((2, B, H), dtype=w_hh.dtype)  # [h_{t-1}, h_t]: backward reads hs[0] only
+    cs = np.empty((2, B, H), dtype=w_hh.dtype)
+    hs[0] = h_prev
+    cs[0] = c_prev
+    cs[1] = c
+    # dh already holds dy + dh^rec: fed as dy with a zero carried dh
+    status, dx, dh0, dc0, _, dw_ih, dw_hh, db, _ = drivers.backward_alloc(
+        np.ascontiguousarray(dh).reshape((1, B, H)),
+        np.zeros((B, H), dtype=w_hh.dtype),
+        np.ascontiguousarray(dc),
+        np.ascontiguousarray(x).reshape((1, B, n_in)),
+        hs,
+        cs,
+        np.ascontiguousarray(gates).reshape((1, B, 4 * H)),
+        np.ascontiguousarray(w_ih),
+        np.ascontiguousarray(w_hh),
+        np.empty(0, dtype=np.int64),
+        1,
+    )
+    return status, dx[0], dh0, dc0, dw_ih, dw_hh, db
+
+
+@njit(**JIT)
 def _cell_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev, dc_prev, grads):
     B, n_in = x.shape
     H = packed.w_hh.shape[1]
-    w_ih = packed.w_ih
-    w_hh = packed.w_hh
-    if n_in != w_ih.shape[1] or dx.shape[0] != B or dx.shape[1] != n_in:
-        raise ValueError("x, dx: expected shape (B, I) with I = w_ih.shape[1]")
-    for arr in (dh, dc, h_prev, c_prev, c, dh_prev, dc_prev):
-        if arr.shape[0] != B or arr.shape[1] != H:
-            raise ValueError("dh, dc, h_prev, c_prev, c, dh_prev, dc_prev: expected shape (B, H)")
-    if gates.shape[0] != B or gates.shape[1] != 4 * H:
-        raise ValueError("gates: expected shape (B, 4*H)")
-    if grads.dw_ih.shape != w_ih.shape or grads.dw_hh.shape != w_hh.shape or grads.db.shape[0] != 4 * H:
+    if dx.shape != (B, n_in) or dh_prev.shape != (B, H) or dc_prev.shape != (B, H):
+        raise ValueError("dx, dh_prev, dc_prev: expected shapes (B, I), (B, H), (B, H)")
+    if (
+        grads.dw_ih.shape != packed.w_ih.shape
+        or grads.dw_hh.shape != packed.w_hh.shape
+        or grads.db.shape[0] != 4 * H
+    ):
         raise ValueError("grads: expected dw_ih, dw_hh, db of the weights' shapes")
-    one = c.dtype.type(1.0)
-    da = packed.work[0, : 4 * H]  # dA_t of one row (B4)
-    for b in range(B):
-        g = gates[b]
-        for j in range(H):
-            i, f, gg, o = g[j], g[H + j], g[2 * H + j], g[3 * H + j]
-            tc = tanh(c[b, j])
-            dcj = dc[b, j] + dh[b, j] * o * (one - tc * tc)  # (B2)
-            da[3 * H + j] = dh[b, j] * tc * o * (one - o)  # (B3), (B4)
-            da[j] = dcj * gg * i * (one - i)
-            da[H + j] = dcj * c_prev[b, j] * f * (one - f)
-            da[2 * H + j] = dcj * i * (one - gg * gg)
-            dc_prev[b, j] = dcj * f  # (B5)
-        xb = x[b]
-        hb = h_prev[b]
-        dxb = dx[b]
-        dhb = dh_prev[b]
-        for k in range(n_in):
-            dxb[k] = 0
-        for k in range(H):
-            dhb[k] = 0
-        for j in range(4 * H):  # (B6), (B7), (B8) as axpy loops: vectorised, fixed order
-            d = da[j]
-            wi = w_ih[j]
-            wh = w_hh[j]
-            gi = grads.dw_ih[j]
-            gh = grads.dw_hh[j]
-            for k in range(n_in):
-                dxb[k] += d * wi[k]
-            for k in range(H):
-                dhb[k] += d * wh[k]
-            for k in range(n_in):
-                gi[k] += d * xb[k]
-            for k in range(H):
-                gh[k] += d * hb[k]
-            grads.db[j] += d
+    status, sdx, sdh, sdc, dw_ih, dw_hh, db = _cell_backward(
+        dh, dc, x, h_prev, c_prev, gates, c, packed.w_ih, packed.w_hh
+    )
+    if status != OK:
+        raise ValueError("dh or dc: expected finite values, got NaN or Inf")
+    dx[:, :] = sdx  # written after every read: the outputs may be dh, dc themselves
+    dh_prev[:, :] = sdh
+    dc_prev[:, :] = sdc
+    np.add(grads.dw_ih, dw_ih, grads.dw_ih)  # (B8): this step's terms
+    np.add(grads.dw_hh, dw_hh, grads.dw_hh)
+    np.add(grads.db, db, grads.db)
 
 
 # --------------------------------------------------------------------------
@@ -347,6 +357,9 @@ def _ol_cell_step(x, h_prev, c_prev, packed, h, c, gates):
 
 def cell_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev, dc_prev, grads) -> None:
     """One step of BPTT (B2)-(B8) into preallocated outputs; accumulates ``grads``.
+
+    The same computation as :func:`~fastlstm.kernels.cell_backward` (the same bits, from
+    Python and from nopython code); it allocates the step's temporaries.
 
     Parameters
     ----------
@@ -483,17 +496,12 @@ def _ol_cell_backward(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
         _float_array(name, value, 2, dt)
 
     def impl(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
-        packed = _pack(w_ih, w_hh, np.zeros(w_hh.shape[0], dtype=w_hh.dtype))
-        B, n_in = x.shape
-        H = w_hh.shape[1]
-        dx = np.empty((B, n_in), dtype=w_hh.dtype)
-        dh_prev = np.empty((B, H), dtype=w_hh.dtype)
-        dc_prev = np.empty((B, H), dtype=w_hh.dtype)
-        grads = CellGrads(
-            np.zeros_like(packed.w_ih), np.zeros_like(packed.w_hh), np.zeros(4 * H, dtype=w_hh.dtype)
+        status, dx, dh_prev, dc_prev, dw_ih, dw_hh, db = _cell_backward(
+            dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh
         )
-        _cell_step_backward(dh, dc, x, h_prev, c_prev, gates, c, packed, dx, dh_prev, dc_prev, grads)
-        return dx, dh_prev, dc_prev, grads.dw_ih, grads.dw_hh, grads.db
+        if status != OK:
+            raise ValueError("dh or dc: expected finite values, got NaN or Inf")
+        return dx, dh_prev, dc_prev, dw_ih, dw_hh, db
 
     return impl
 
@@ -550,9 +558,19 @@ def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
     return impl
 
 
-@overload(api.lstm_backward, jit_options=JIT)
+@overload(api.lstm_backward, jit_options=JIT, prefer_literal=True)
 def _ol_lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
     _record("cache", cache, api.ForwardCache)
+    # dgates is None unless asked for, as from Python: the flag picks the result's type, so
+    # nopython callers pass it as a constant
+    if keep_dgates is False or isinstance(keep_dgates, (types.Omitted, types.NoneType)):
+        keep = False
+    elif isinstance(keep_dgates, types.BooleanLiteral):
+        keep = keep_dgates.literal_value
+    else:
+        raise TypingError(
+            f"keep_dgates: expected a constant True or False in nopython code, got {keep_dgates}"
+        )
     dt = _float_array("w_hh", w_hh, 2)
     _float_array("w_ih", w_ih, 2, dt)
     for name, value, ndim in (("dy", dy, 3), ("dh_n", dh_n, 2), ("dc_n", dc_n, 2)):
@@ -588,6 +606,10 @@ def _ol_lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
         )
         _raise_status(status)
         both = np.sqrt(sq_norms.sum(axis=1))  # as api.batch_norms, which nopython code cannot call
-        return api.BackwardResult(dx, dh0, dc0, dw_ih, dw_hh, db, da, both[:, 0].copy(), both[:, 1].copy())
+        if keep:
+            return api.BackwardResult(
+                dx, dh0, dc0, dw_ih, dw_hh, db, da, both[:, 0].copy(), both[:, 1].copy()
+            )
+        return api.BackwardResult(dx, dh0, dc0, dw_ih, dw_hh, db, None, both[:, 0].copy(), both[:, 1].copy())
 
     return impl
