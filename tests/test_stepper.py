@@ -65,3 +65,62 @@ def test_stepper_refresh_picks_up_new_weights(rng):
     lstm.weight_ih_l0.data[0, 0] = np.inf
     with pytest.raises(ValueError, match="lstm: expected finite input weights"):
         s.refresh()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("layers", "batch", "batch_first"), [(1, 1, False), (3, 5, False), (2, 4, True)])
+def test_one_step_forward_is_the_stepper_bitwise(rng, dtype, layers, batch, batch_first):
+    """LSTM.forward of one step in eval mode takes the stepper's compiled path: the same bits,
+    step after step with the state carried, and the caller's state arrays are left alone."""
+    lstm = LSTM(3, 21, num_layers=layers, dtype=dtype, seed=1, batch_first=batch_first)
+    lstm.eval()
+    x = rng.standard_normal((6, batch, 3)).astype(dtype)
+    s = lstm.stepper(batch_size=batch)
+    state = None
+    for t in range(6):
+        x_t = np.ascontiguousarray(x[t][:, None] if batch_first else x[t][None])
+        before = None if state is None else (state[0].copy(), state[1].copy())
+        out, new_state = lstm.forward(x_t, state)
+        if before is not None:
+            np.testing.assert_array_equal(state[0], before[0])
+            np.testing.assert_array_equal(state[1], before[1])
+        want = s.step(x[t])
+        np.testing.assert_array_equal(out[:, 0] if batch_first else out[0], want)
+        np.testing.assert_array_equal(new_state[0], s.h)
+        np.testing.assert_array_equal(new_state[1], s.c)
+        assert out.shape == ((batch, 1, 21) if batch_first else (1, batch, 21))
+        state = new_state
+    # the general path (training mode records a tape) gives the same bits
+    lstm.train()
+    out, (h, c) = lstm.forward(np.ascontiguousarray(x[:1].transpose(1, 0, 2) if batch_first else x[:1]))
+    lstm.eval()
+    out1, (h1, c1) = lstm.forward(np.ascontiguousarray(x[:1].transpose(1, 0, 2) if batch_first else x[:1]))
+    np.testing.assert_array_equal(out, out1)
+    np.testing.assert_array_equal(h, h1)
+    np.testing.assert_array_equal(c, c1)
+
+
+def test_one_step_forward_sees_changed_weights_and_reports_errors(rng):
+    """The packed weights of forward's step path are made again when the weights change (in
+    place or replaced); NaN in x, the state or a weight raises as on the general path."""
+    lstm = LSTM(2, 8, num_layers=2, seed=0)
+    lstm.eval()
+    x = rng.standard_normal((1, 3, 2)).astype(np.float32)
+    first, _ = lstm.forward(x)
+    lstm.weight_ih_l1.data[0, :] += 0.5  # in place
+    changed, _ = lstm.forward(x)
+    assert not np.array_equal(first, changed)
+    np.testing.assert_array_equal(changed[0], lstm.stepper(batch_size=3).step(x[0]))
+    lstm.bias_ih_l0.data = lstm.bias_ih_l0.data * 2  # replaced
+    np.testing.assert_array_equal(lstm.forward(x)[0][0], lstm.stepper(batch_size=3).step(x[0]))
+    bad = x.copy()
+    bad[0, 1, 1] = np.nan
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        lstm.forward(bad)
+    h = np.zeros((2, 3, 8), np.float32)
+    h[1, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="state"):
+        lstm.forward(x, (h, np.zeros_like(h)))
+    lstm.weight_hh_l1.data[0, 0] = np.nan
+    with pytest.raises(ValueError, match="weight_hh_l1"):
+        lstm.forward(x)
