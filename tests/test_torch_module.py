@@ -485,3 +485,66 @@ def test_non_finite_gradient_is_reported():
     out, _ = m(torch.zeros(5, 2, 3))
     with pytest.raises(ValueError, match="layer 1, backward: dy, dh_n or dc_n: expected finite"):
         out.backward(torch.full_like(out, float("inf")))
+
+
+# ------------------------------------------------- one stack entry under both surfaces
+@pytest.mark.parametrize("case", ["L1", "L2-bi-hx", "L2-batch_first-hx-nobias", "L1-bi-batch_first-lengths"])
+def test_same_bits_as_the_numpy_layer(case):
+    """fastlstm.torch.LSTM and fastlstm.nn.LSTM run the same stack entry (kernels.api): the
+    same weights and inputs give the same bits, forward and backward."""
+    import fastlstm
+
+    c = CASES[case]
+    ours, _ = make_pair(c, np.float64, seed=3)
+    layer = fastlstm.LSTM(
+        SIZES["I"],
+        SIZES["H"],
+        **{k: c[k] for k in ("num_layers", "bidirectional", "batch_first", "bias")},
+        dtype=np.float64,
+    )
+    layer.load_state_dict({k: v.detach().numpy().copy() for k, v in ours.state_dict().items()})
+    data = make_data(c, np.float64, seed=3)
+    lengths = None if data["lengths"] is None else data["lengths"].numpy()
+    x = data["x"].clone().requires_grad_(True)
+    h0 = data["h0"].clone().requires_grad_(True)
+    c0 = data["c0"].clone().requires_grad_(True)
+    out, (h_n, c_n) = ours(x, (h0, c0) if c["hx"] else None, lengths=lengths)
+    ((out * data["R"]).sum() + (h_n * data["Rh"]).sum() + (c_n * data["Rc"]).sum()).backward()
+    state = (data["h0"].numpy(), data["c0"].numpy()) if c["hx"] else None
+    out2, (h2, c2) = layer.forward(data["x"].numpy(), state, lengths=lengths)
+    d_x, (d_h0, d_c0) = layer.backward(data["R"].numpy(), data["Rh"].numpy(), data["Rc"].numpy())
+    for name, a, b in (("output", out, out2), ("h_n", h_n, h2), ("c_n", c_n, c2), ("d_x", x.grad, d_x)):
+        np.testing.assert_array_equal(a.detach().numpy(), b, err_msg=name)
+    if c["hx"]:
+        np.testing.assert_array_equal(h0.grad.numpy(), d_h0)
+        np.testing.assert_array_equal(c0.grad.numpy(), d_c0)
+    for name, p in ours.named_parameters():
+        np.testing.assert_array_equal(p.grad.numpy(), getattr(layer, name).grad, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_one_step_without_a_graph_is_the_stepper(dtype):
+    """Inference of one step (no graph) takes the step mode: the bits of fastlstm's stepper and
+    of the general path; weights changed in place are seen; NaN input still raises."""
+    import fastlstm
+
+    torch.manual_seed(0)
+    m = ftorch.LSTM(3, 5, num_layers=2, dtype=dtype)
+    layer = fastlstm.LSTM(3, 5, num_layers=2, dtype=np.dtype(str(dtype).split(".")[1]))
+    layer.load_state_dict({k: v.detach().numpy().copy() for k, v in m.state_dict().items()})
+    stepper = layer.stepper(batch_size=4)
+    x = torch.randn(6, 4, 3, dtype=dtype)
+    state = None
+    for t in range(6):
+        with torch.no_grad():
+            out, state = m(x[t : t + 1], state)
+        np.testing.assert_array_equal(out[0].numpy(), stepper.step(x[t].numpy()))
+        np.testing.assert_array_equal(state[0].numpy(), stepper.h)
+    with torch.no_grad():
+        m.weight_ih_l0.add_(0.25)
+        fast = m(x[:1], state)
+    general = m(x[:1], state)  # with a graph: the general path
+    for a, b in zip((fast[0], *fast[1]), (general[0], *general[1]), strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.detach().numpy())
+    with torch.no_grad(), pytest.raises(ValueError, match="layer 0, forward: x: expected finite"):
+        m(torch.full_like(x[:1], float("nan")))
