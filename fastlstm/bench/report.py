@@ -102,7 +102,18 @@ def format_report(report: dict) -> str:
     lines += _torch_module_rows(report)
     lines += [
         "",
-        "* streaming: one time step per call, state carried (inference = per-step latency)",
+        "* streaming: one time step per call, state carried (inference = per-step latency, "
+        "fastlstm's stepper)",
+    ]
+    for e in report["results"]:
+        inf = e["inference"]
+        if "fastlstm_forward" in inf:
+            fwd, ref = _ms(inf["fastlstm_forward"]["median"]), _ms(inf["baseline"]["median"])
+            lines.append(
+                f"  {e['config']['name']}: LSTM.forward(x_t, state) {fwd} ms, {base} {ref} ms: "
+                f"{_x(inf['speedup_fastlstm_forward'])}"
+            )
+    lines += [
         "check: max relative error vs "
         + (report["results"][0]["check"]["reference"] if report["results"] else "the float64 oracle"),
         "MiB: peak memory of one training step above the memory held before it (child process RSS)",

@@ -12,6 +12,7 @@ from .environment import _code_path, environment_info
 from .memory import measure_cold_start, measure_peak_memory
 from .runners import (
     _RUNNERS,
+    _FastlstmForwardRunner,
     _FastlstmRunner,
     _FastlstmTorchRunner,
     _import_torch,
@@ -137,6 +138,13 @@ def _measure(report: dict, configs: Sequence[Config], baseline: str, memory: boo
             if "fastlstm_torch" in block:
                 block["speedup_fastlstm_torch"] = _ratio(
                     block["baseline"]["median"], block["fastlstm_torch"]["median"]
+                )
+            if kind == "inference" and cfg.streaming:  # the stepper above; LSTM.forward here
+                runner = _FastlstmForwardRunner(cfg, x, dy, weights)
+                runner.prepare_inference()
+                block["fastlstm_forward"] = time_call(runner.infer, repeat)
+                block["speedup_fastlstm_forward"] = _ratio(
+                    block["baseline"]["median"], block["fastlstm_forward"]["median"]
                 )
             entry[kind] = block
         if memory:

@@ -66,6 +66,21 @@ class _FastlstmRunner:
         return self.layer.forward(self.x)[0]
 
 
+class _FastlstmForwardRunner(_FastlstmRunner):
+    """Streaming inference through ``LSTM.forward(x_t, state)`` (what users call), beside the
+    stepper that ``_FastlstmRunner`` times: one step per call, the state carried."""
+
+    name = "fastlstm.forward"
+
+    def infer(self):
+        y, self.state = self.layer.forward(self.x, self.state)
+        return y
+
+    def prepare_inference(self):
+        self.layer.eval()
+        self.state = None
+
+
 class _TorchRunner:
     name = "torch"
 
