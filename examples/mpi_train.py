@@ -36,7 +36,7 @@ def main() -> None:
     y = load_airpassengers()
     train, test = y[:-H], y[-H:]
 
-    f = Forecaster(input_size=24, horizon=H, epochs=100, batch_size=32, n_models=1, seed=0, comm=comm)
+    f = Forecaster(lookback=24, horizon=H, epochs=100, batch_size=32, n_models=1, seed=0, comm=comm)
     t0 = time.perf_counter()
     f.fit(train)
     elapsed = time.perf_counter() - t0

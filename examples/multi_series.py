@@ -39,7 +39,7 @@ def main() -> None:
     X_train = [month_features(len(s))[:-H] for s in series]
     X_future = [month_features(len(s))[-H:] for s in series]
 
-    f = Forecaster(input_size=24, horizon=H, epochs=80, n_models=1, seed=0)
+    f = Forecaster(lookback=24, horizon=H, epochs=80, n_models=1, seed=0)
     f.fit(train, X=X_train)
     preds = f.predict(X_future=X_future)
     print(f"one model for {len(series)} series, trained in {f.fit_time_:.1f} s")
@@ -51,7 +51,7 @@ def main() -> None:
         )
 
     # backtest needs a model of one series: refit on the first one alone
-    g = Forecaster(input_size=24, horizon=H, epochs=80, n_models=1, seed=0).fit(air[:-36])
+    g = Forecaster(lookback=24, horizon=H, epochs=80, n_models=1, seed=0).fit(air[:-36])
     bt = g.backtest(air, n_windows=3, step=12, m=12)
     print("backtest origins", bt.origins.tolist(), {k: round(v, 3) for k, v in bt.summary().items()})
 

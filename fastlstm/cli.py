@@ -291,13 +291,13 @@ def _plot(path: str, blocks: list[dict], title: str, ylabel: str, n_series: int,
 def _season(args, data) -> tuple[int, str]:
     if args.season == "auto":
         m = data["season"] or 1
-        return m, (f"{data['freq']} dates" if data["season"] else "no dates found; pass --season")
+        return m, (f"{data['freq']} dates" if data["season"] else "no dates found; pass --season-length")
     try:
         m = int(args.season)
     except ValueError:
-        raise ValueError(f"--season: expected 'auto' or a whole number, got {args.season!r}") from None
+        raise ValueError(f"--season-length: expected 'auto' or a whole number, got {args.season!r}") from None
     if m < 1:
-        raise ValueError(f"--season: expected at least 1, got {m}")
+        raise ValueError(f"--season-length: expected at least 1, got {m}")
     return m, "given"
 
 
@@ -312,14 +312,14 @@ def _check_lengths(data, lengths: list[int], test_size: int, m: int, horizon: in
         if n >= need:
             continue
         where = data["where"] + (f", {data['id_col']} {uid!r}" if data["id_col"] else "")
-        parts = f"input_size + horizon = {need} points" if mimo else f"input_size + 1 = {need} points"
+        parts = f"lookback + horizon = {need} points" if mimo else f"lookback + 1 = {need} points"
         if test_size:
             tail = (
                 f" ({n + test_size} points, of which the last {test_size} are held out for evaluation; "
                 "pass a smaller --test-size, --input-size or --horizon)"
             )
         else:
-            tail = f" (input_size {lookback}, horizon {hz}; pass a smaller --input-size or --horizon)"
+            tail = f" (lookback {lookback}, horizon {hz}; pass a smaller --lookback or --horizon)"
         raise ValueError(f"{where}: expected at least {parts}, got {n}{tail}")
 
 
@@ -377,14 +377,14 @@ def _cmd_forecast(args) -> int:
         horizon = args.horizon if args.horizon is not None else default_horizon(m)
     trains = [v[: len(v) - test_size] for v in values_all]
     tests = [v[len(v) - test_size :] for v in values_all]
-    _check_lengths(data, [len(t) for t in trains], test_size, m, horizon, args.input_size)
+    _check_lengths(data, [len(t) for t in trains], test_size, m, horizon, args.lookback)
     f = Forecaster(
-        args.input_size,
+        args.lookback,
         horizon,
         hidden_size=args.hidden_size,
         epochs=args.epochs,
         n_models=args.n_models,
-        season=m,
+        season_length=m,
         seed=args.seed,
         progress=args.progress,
     )
@@ -422,7 +422,7 @@ def _cmd_forecast(args) -> int:
         )
         _note(
             f"{what}; season {m} ({season_note}); fitted on all the data in {fit_time:.1f} s: "
-            f"{f.n_models} LSTM(s), hidden {f.hidden_size}, input_size {f.input_size_}, "
+            f"{f.n_models} LSTM(s), hidden {f.hidden_size}, lookback {f.lookback_}, "
             f"{f.epochs_} epochs, seed {f.seed}"
         )
         _note(_choice_line(f))
@@ -502,7 +502,7 @@ def _report(args, data, f, trains, tests, preds, ivs, m, season_note, fit_time, 
             f"tested on the last {test_size}"
         )
     out.append(
-        f"model: {f.n_models} LSTM(s), hidden {f.hidden_size}, input_size {f.input_size_}, "
+        f"model: {f.n_models} LSTM(s), hidden {f.hidden_size}, lookback {f.lookback_}, "
         f"horizon {f.horizon_}, {f.epochs_} epochs, seed {f.seed}; season {m} ({season_note})"
     )
     out.append(_choice_line(f))
@@ -719,7 +719,13 @@ def _parser() -> argparse.ArgumentParser:
         help="steps to forecast (default: 18 monthly, 8 quarterly, 6 yearly; with --evaluate the test size)",
     )
     fc.add_argument(
-        "--input-size", type=int, default=None, help="lookback steps (default: from the season and length)"
+        "--lookback",
+        "--input-size",
+        dest="lookback",
+        type=int,
+        default=None,
+        help="past steps the network reads (default: from the season length and the series' length; "
+        "formerly --input-size)",
     )
     fc.add_argument(
         "--evaluate",
@@ -735,9 +741,12 @@ def _parser() -> argparse.ArgumentParser:
         "default with --evaluate: the horizon, else 18 monthly, 8 quarterly, 6 yearly)",
     )
     fc.add_argument(
+        "--season-length",
         "--season",
+        dest="season",
         default="auto",
-        help="season length (default auto: from the dates, 12 for monthly, 4 quarterly, 1 without dates)",
+        help="season length (default auto: from the dates, 12 for monthly, 4 quarterly, 1 without dates; "
+        "formerly --season)",
     )
     defaults = _forecaster_defaults()
     fc.add_argument(

@@ -26,10 +26,12 @@ Scope
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ._optional import import_optional
-from .forecast.forecaster import _PARAMS as _FORECASTER_PARAMS
+from ._params import param_names
 from .forecast.forecaster import Forecaster
 from .forecast.timeindex import season_of_freq
 
@@ -39,10 +41,13 @@ BaseForecaster, ForecastingHorizon = _base.BaseForecaster, _base.ForecastingHori
 
 __all__ = ["LSTMForecaster"]
 
-# Forecaster's constructor arguments passed through unchanged: all but ``horizon`` and
-# ``season`` (resolved in fit from fh and the dates) and ``progress``/``comm`` (a progress
-# bar and MPI training have no place inside sktime's loops).
-_PASSED = tuple(name for name in _FORECASTER_PARAMS if name not in ("horizon", "season", "progress", "comm"))
+# Forecaster's constructor arguments passed through unchanged (read from its signature): all
+# but ``horizon`` and ``season_length`` (resolved in fit from fh and the dates; sktime calls
+# the season length ``sp``) and ``progress``/``comm`` (a progress bar and MPI training have no
+# place inside sktime's loops).
+_PASSED = tuple(
+    name for name in param_names(Forecaster) if name not in ("horizon", "season_length", "progress", "comm")
+)
 
 
 class LSTMForecaster(BaseForecaster):
@@ -55,16 +60,18 @@ class LSTMForecaster(BaseForecaster):
 
     Parameters
     ----------
-    input_size : int or None, default=None
-        Past steps the network reads (lookback); None: from the season and horizon.
+    lookback : int or None, default=None
+        Past steps the network reads; None: from the season length and horizon. Formerly
+        ``input_size``.
     horizon : int or None, default=None
         Steps the network forecasts in one block. None: the largest step of the
         ``fh`` passed to ``fit`` (which is then required in ``fit``). With an int,
         ``fh`` may be given in ``predict`` only, and may reach past ``horizon``.
     hidden_size, num_layers, strategy, scaler, transform, normalize
         As in :class:`fastlstm.Forecaster`.
-    season : int or "auto", default="auto"
-        Season length; "auto" reads it from the dated index of ``y`` (1 without one).
+    sp : int or "auto", default="auto"
+        Season length (sktime's name; ``season_length`` of :class:`fastlstm.Forecaster`);
+        "auto" reads it from the dated index of ``y`` (1 without one). Formerly ``season``.
     deseasonalize, epochs, lr, batch_size, weight_decay, clip_norm, n_models, loss
         As in :class:`fastlstm.Forecaster`.
     dropout, patience, fallback, conformal
@@ -73,6 +80,9 @@ class LSTMForecaster(BaseForecaster):
         Network precision.
     seed, model
         As in :class:`fastlstm.Forecaster`.
+    input_size, season : optional
+        The former names of ``lookback`` and ``sp``: still read, with a ``DeprecationWarning``,
+        until the next release.
 
     Attributes
     ----------
@@ -92,7 +102,7 @@ class LSTMForecaster(BaseForecaster):
     >>> from sktime.datasets import load_airline  # doctest: +SKIP
     >>> from fastlstm.sktime import LSTMForecaster  # doctest: +SKIP
     >>> y = load_airline()  # doctest: +SKIP
-    >>> f = LSTMForecaster(input_size=24, epochs=50).fit(y, fh=range(1, 13))  # doctest: +SKIP
+    >>> f = LSTMForecaster(lookback=24, epochs=50).fit(y, fh=range(1, 13))  # doctest: +SKIP
     >>> f.predict().index[0]  # doctest: +SKIP
     Period('1961-01', 'M')
     """
@@ -123,7 +133,7 @@ class LSTMForecaster(BaseForecaster):
 
     def __init__(
         self,
-        input_size=None,
+        lookback=None,
         horizon=None,
         hidden_size=32,
         num_layers=1,
@@ -131,7 +141,7 @@ class LSTMForecaster(BaseForecaster):
         scaler="standard",
         transform="auto",
         normalize="window",
-        season="auto",
+        sp="auto",
         deseasonalize="auto",
         epochs=None,
         lr=1e-2,
@@ -147,9 +157,11 @@ class LSTMForecaster(BaseForecaster):
         dtype="float32",
         seed=0,
         model="lstm",
+        input_size=None,
+        season=None,
     ):
-        self.input_size = input_size
-        self.season = season
+        self.lookback = lookback
+        self.sp = sp
         self.deseasonalize = deseasonalize
         self.patience = patience
         self.fallback = fallback
@@ -172,6 +184,8 @@ class LSTMForecaster(BaseForecaster):
         self.dtype = dtype
         self.seed = seed
         self.model = model
+        self.input_size = input_size
+        self.season = season
         super().__init__()
         # sktime sets these only when remember_data is on; its checks may turn it on later
         self._y = self._X = None
@@ -179,13 +193,28 @@ class LSTMForecaster(BaseForecaster):
             self.set_tags(**{"requires-fh-in-fit": False})
 
     # ----------------------------------------------------------------------- fit
-    def _make_forecaster(self, horizon: int, season) -> Forecaster:
-        return Forecaster(horizon=horizon, season=season, **{name: getattr(self, name) for name in _PASSED})
+    def _renamed(self, old: str, new: str):
+        """The value of ``new``, or of its deprecated name ``old`` when that was given."""
+        if getattr(self, old) is None:
+            return getattr(self, new)
+        warnings.warn(
+            f"LSTMForecaster: the argument {old!r} is renamed {new!r}; {old!r} will be removed "
+            "in the next release",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return getattr(self, old)
+
+    def _make_forecaster(self, horizon: int, sp) -> Forecaster:
+        params = {name: getattr(self, name) for name in _PASSED}
+        params["lookback"] = self._renamed("input_size", "lookback")
+        return Forecaster(horizon=horizon, season_length=sp, **params)
 
     def _season(self, y):
-        """``season``, or with "auto" the season of y's dated index (1 without dates)."""
-        if self.season != "auto":
-            return self.season
+        """``sp``, or with "auto" the season length of y's dated index (1 without dates)."""
+        sp = self._renamed("season", "sp")
+        if sp != "auto":
+            return sp
         freq = getattr(y.index, "freqstr", None)
         return season_of_freq(freq)[0] if freq else 1
 
@@ -306,7 +335,7 @@ class LSTMForecaster(BaseForecaster):
         -------
         list of dict
         """
-        tiny = {"input_size": 3, "hidden_size": 2, "epochs": 1, "n_models": 1, "batch_size": 64}
+        tiny = {"lookback": 3, "hidden_size": 2, "epochs": 1, "n_models": 1, "batch_size": 64}
         return [
             {**tiny},  # mimo, horizon from fh, float32
             {**tiny, "horizon": 2, "strategy": "recursive", "scaler": "minmax", "dtype": "float64"},

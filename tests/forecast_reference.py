@@ -58,7 +58,7 @@ def _outputs(f, y_bt=None, extra=None, X_bt=None) -> dict[str, np.ndarray]:
         out["quantiles"] = _flat(f.predict_quantiles(quantiles=(0.1, 0.5, 0.9), **(extra or {})))
         out["noise_scale"] = np.asarray(f.noise_scale_, dtype=np.float64)
     if y_bt is not None:
-        b = f.backtest(y_bt, n_windows=3, step=2, X=X_bt)
+        b = f.backtest(y_bt, n_windows=3, step=2, X=X_bt, season_length=1)
         out["backtest"] = b.forecasts
         out["backtest_mase"] = b.metrics["mase"]
     return out

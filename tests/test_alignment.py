@@ -26,8 +26,8 @@ def _quarterly(n=48, seed=0):
 def fitted():
     y = _quarterly()
     s = pd.Series(y, index=pd.date_range("2000-01-01", periods=len(y), freq="QS"), name="sales")
-    f = Forecaster(input_size=8, horizon=4, **QUICK).fit(s.iloc[:40])
-    assert f.season_ == 4 and f.seasonal_[0] is not None
+    f = Forecaster(lookback=8, horizon=4, **QUICK).fit(s.iloc[:40])
+    assert f.season_length_ == 4 and f.seasonal_[0] is not None
     return f, s
 
 
@@ -51,14 +51,14 @@ def test_dated_history_is_aligned_by_its_dates(fitted):
 def test_period_index_and_panels_align_from_dates():
     y = _quarterly()
     s = pd.Series(y, index=pd.period_range("2000Q1", periods=len(y), freq="Q"))
-    f = Forecaster(input_size=8, horizon=4, **QUICK).fit(s.iloc[:40])
+    f = Forecaster(lookback=8, horizon=4, **QUICK).fit(s.iloc[:40])
     np.testing.assert_array_equal(f.predict(y=s.iloc[2:]).to_numpy(), f.predict(y=s.iloc[4:]).to_numpy())
     ds = pd.date_range("2000-01-01", periods=len(y), freq="QS")
     panel = pd.concat(
         [pd.DataFrame({"unique_id": u, "ds": ds, "y": y * k}) for u, k in (("a", 1.0), ("b", 2.0))],
         ignore_index=True,
     )
-    g = Forecaster(input_size=8, horizon=4, **QUICK).fit(panel[panel.ds < ds[40]])
+    g = Forecaster(lookback=8, horizon=4, **QUICK).fit(panel[panel.ds < ds[40]])
     late = panel[panel.ds >= ds[3]]  # each series starts three quarters later
     aligned = panel[panel.ds >= ds[4]]
     np.testing.assert_array_equal(g.predict(y=late)["forecast"], g.predict(y=aligned)["forecast"])
@@ -68,7 +68,7 @@ def test_period_index_and_panels_align_from_dates():
     ):
         g.predict(y=swapped)  # never paired with another series' model state
     wide = pd.DataFrame({"a": y, "b": 2.0 * y}, index=ds)
-    w = Forecaster(input_size=8, horizon=4, **QUICK).fit(wide.iloc[:40])
+    w = Forecaster(lookback=8, horizon=4, **QUICK).fit(wide.iloc[:40])
     np.testing.assert_array_equal(
         w.predict(y=wide.iloc[2:]).to_numpy(), w.predict(y=wide.iloc[4:]).to_numpy()
     )
@@ -103,10 +103,10 @@ def test_undated_history_needs_its_start_unless_it_begins_as_fitted(fitted):
 
 def test_position_free_models_take_any_history_with_known_dates():
     y = _quarterly()
-    f = Forecaster(input_size=8, horizon=4, season=4, **{**QUICK, "deseasonalize": False}).fit(y[:40])
+    f = Forecaster(lookback=8, horizon=4, season_length=4, **{**QUICK, "deseasonalize": False}).fit(y[:40])
     assert f.predict(y=y[1:]).shape == (4,)  # no seasonal indices: the position does not matter
     s = pd.Series(y, index=pd.date_range("2000-01-01", periods=len(y), freq="QS"))
-    g = Forecaster(input_size=8, horizon=4, **{**QUICK, "deseasonalize": False}).fit(s.iloc[:40])
+    g = Forecaster(lookback=8, horizon=4, **{**QUICK, "deseasonalize": False}).fit(s.iloc[:40])
     assert g._positional() == [False]
     with pytest.raises(ValueError, match=r"unknown \(needed for the forecast dates\)"):
         g.predict(y=y[1:])  # the forecasts' dates would be unknown
@@ -138,9 +138,9 @@ def test_saved_model_aligns_as_before(fitted, tmp_path):
 def test_date_and_value_frame_is_one_dated_series(fitted):
     f, s = fitted
     df = pd.DataFrame({"ds": s.index[:40], "y": s.to_numpy()[:40]})
-    g = Forecaster(input_size=8, horizon=4, **QUICK).fit(df)
+    g = Forecaster(lookback=8, horizon=4, **QUICK).fit(df)
     p = g.predict()
-    assert g.n_series_ == 1 and g.season_ == 4 and isinstance(p, pd.Series) and p.name == "y"
+    assert g.n_series_ == 1 and g.season_length_ == 4 and isinstance(p, pd.Series) and p.name == "y"
     assert list(p.index) == list(pd.date_range("2010-01-01", periods=4, freq="QS"))  # continues
     np.testing.assert_array_equal(p.to_numpy(), f.predict().to_numpy())  # as the dated Series
     assert p.min() > 300  # never the dates' numbers
@@ -151,7 +151,7 @@ def test_date_and_value_frame_is_one_dated_series(fitted):
     late = pd.DataFrame({"ds": s.index[1:40], "y": s.to_numpy()[1:40]})
     np.testing.assert_array_equal(g.predict(y=late).to_numpy(), g.predict(y=df.iloc[4:]).to_numpy())
     ints = pd.DataFrame({"ds": np.arange(40), "y": s.to_numpy()[:40]})
-    assert list(Forecaster(input_size=8, horizon=4, **QUICK).fit(ints).predict(h=2).index) == [40, 41]
+    assert list(Forecaster(lookback=8, horizon=4, **QUICK).fit(ints).predict(h=2).index) == [40, 41]
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,7 @@ def test_date_and_value_frame_is_one_dated_series(fitted):
 def test_dates_are_never_values(fitted, make, message):
     s = fitted[1]
     with pytest.raises(ValueError, match=message):
-        Forecaster(input_size=8, horizon=4, **QUICK).fit(make(s))
+        Forecaster(lookback=8, horizon=4, **QUICK).fit(make(s))
 
 
 # ------------------------------------------------------------- pandas warnings

@@ -109,7 +109,7 @@ def test_forecaster_round_trip_predicts_bit_identically(tmp_path):
     t = np.arange(89.0)
     y = (50 + 10 * np.sin(t / 4) + 0.3 * t)[:76]
     X = np.stack([np.sin(t / 6), np.cos(t / 6)], axis=1)
-    f = fastlstm.Forecaster(input_size=8, horizon=4, hidden_size=6, epochs=3, n_models=2, scaler="robust")
+    f = fastlstm.Forecaster(lookback=8, horizon=4, hidden_size=6, epochs=3, n_models=2, scaler="robust")
     f.fit(y, X=X[:76], val_size=4)
     f.save(tmp_path / "f.npz")
     g = fastlstm.Forecaster.load(tmp_path / "f.npz")
@@ -229,7 +229,7 @@ def test_mismatched_checkpoints_are_refused(tmp_path):
 
 
 def test_forecaster_checkpoint_with_an_extra_model_is_refused(tmp_path):
-    f = fastlstm.Forecaster(input_size=4, horizon=2, hidden_size=3, epochs=1, n_models=1).fit(
+    f = fastlstm.Forecaster(lookback=4, horizon=2, hidden_size=3, epochs=1, n_models=1).fit(
         np.arange(1.0, 20.0)
     )
     f.save(tmp_path / "f.npz")
@@ -500,7 +500,7 @@ def test_saved_files_follow_the_umask(tmp_path, umask):
     tr.fit(x, y, validation_data=val)
     tr.save_checkpoint(tmp_path / "trainer.npz")
     t = np.arange(40.0)
-    f = fastlstm.Forecaster(input_size=6, horizon=2, hidden_size=3, epochs=1, n_models=1)
+    f = fastlstm.Forecaster(lookback=6, horizon=2, hidden_size=3, epochs=1, n_models=1)
     f.fit(10 + np.sin(t / 3) + 0.1 * t)
     f.save(tmp_path / "forecaster.npz")
     names = ["layer.npz", "model.npz", "cb0.npz", "trainer.npz", "forecaster.npz"]

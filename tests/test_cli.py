@@ -407,7 +407,7 @@ def test_a_short_series_says_what_was_held_out(tmp_path, capsys, monkeypatch):
     argv = ["forecast", str(csv), "--test-size", "8", "--input-size", "4", "--horizon", "2", *QUICK]
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert "s.csv, column 'sales': expected at least input_size + horizon = 6 points, got 4" in err
+    assert "s.csv, column 'sales': expected at least lookback + horizon = 6 points, got 4" in err
     assert "12 points, of which the last 8 are held out for evaluation" in err and "--test-size" in err
     panel = tmp_path / "p.csv"
     panel.write_text(
@@ -415,7 +415,7 @@ def test_a_short_series_says_what_was_held_out(tmp_path, capsys, monkeypatch):
     )
     assert main(["forecast", str(panel), "--id-col", "id", "--input-size", "4", "--horizon", "2"]) == 1
     err = capsys.readouterr().err
-    assert "p.csv, column 'v', id 'b': expected at least input_size + horizon = 6 points, got 5" in err
+    assert "p.csv, column 'v', id 'b': expected at least lookback + horizon = 6 points, got 5" in err
 
 
 @pytest.mark.parametrize("header", ["store,month,units", "month,store,units"])

@@ -56,7 +56,7 @@ _SERIES = 100 + 10 * np.sin(np.arange(72) / 4) + 0.2 * np.arange(72)
 
 def _forecast(dtype, seed=0):
     f = fastlstm.Forecaster(
-        input_size=12, horizon=6, hidden_size=8, epochs=4, n_models=2, dtype=dtype, seed=seed
+        lookback=12, horizon=6, hidden_size=8, epochs=4, n_models=2, dtype=dtype, seed=seed
     )
     return f.fit(_SERIES).predict(h=9)
 

@@ -103,7 +103,7 @@ from fastlstm.nn import LSTMRegressor
 from fastlstm.train.trainer import Trainer
 x, y = np.zeros((6, 4, 1)), np.zeros((6, 2))
 Trainer(LSTMRegressor(1, 2, hidden_size=4, seed=0), epochs=1, batch_size=4, seed=0).fit(x, y)
-Forecaster(input_size=4, horizon=2, hidden_size=4, epochs=1, n_models=1).fit(np.arange(1.0, 20.0))
+Forecaster(lookback=4, horizon=2, hidden_size=4, epochs=1, n_models=1).fit(np.arange(1.0, 20.0))
 assert "mpi4py" not in sys.modules, "mpi4py was imported"
 print("OK")
 """

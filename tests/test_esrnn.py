@@ -170,20 +170,20 @@ TINY = {"epochs": 3, "n_models": 1, "hidden_size": 6, "seed": 0}
 
 
 def test_forecaster_model_argument_is_checked():
-    with pytest.raises(ValueError, match="model: expected one of"):
-        Forecaster(model="gru")
-    with pytest.raises(ValueError, match="strategy: model='esrnn' expected 'mimo'"):
-        Forecaster(model="esrnn", strategy="recursive")
     y = np.exp(_sim(0, 80))
+    with pytest.raises(ValueError, match="model: expected 'lstm' or 'esrnn', got 'gru'"):
+        Forecaster(model="gru").fit(y)
+    with pytest.raises(ValueError, match="strategy: model='esrnn' expected 'mimo'"):
+        Forecaster(model="esrnn", strategy="recursive").fit(y)
     with pytest.raises(ValueError, match="X: not supported with model='esrnn'"):
-        Forecaster(model="esrnn", season=4, **TINY).fit(y, X=np.ones((80, 1)))
+        Forecaster(model="esrnn", season_length=4, **TINY).fit(y, X=np.ones((80, 1)))
     with pytest.raises(ValueError, match="val_size: not supported"):
-        Forecaster(model="esrnn", season=4, **TINY).fit(y, val_size=4)
+        Forecaster(model="esrnn", season_length=4, **TINY).fit(y, val_size=4)
 
 
 def test_forecaster_esrnn_fits_predicts_and_round_trips(tmp_path):
     ys = [np.exp(_sim(s, 80)) for s in range(3)]
-    f = Forecaster(model="esrnn", season=4, **TINY).fit(ys)
+    f = Forecaster(model="esrnn", season_length=4, **TINY).fit(ys)
     net = f.candidates_["network"]
     assert net.esrnn_.n_series_ == 3 and net.models_ == net.esrnn_.networks_
     assert f.calibration_ == "backtest" and len(f.mix_) == 3 and all(isinstance(w, dict) for w in f.mix_)

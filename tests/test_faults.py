@@ -228,7 +228,7 @@ def test_lstm_regressor_backward_reports_an_overflowing_gradient():
 
 # -------------------------------------------------------------- extreme data
 def _fc(**kw):
-    args = {"input_size": 6, "horizon": 3, "hidden_size": 8, "epochs": 30, "n_models": 1, "batch_size": 8}
+    args = {"lookback": 6, "horizon": 3, "hidden_size": 8, "epochs": 30, "n_models": 1, "batch_size": 8}
     return fastlstm.Forecaster(**{**args, **kw})
 
 
@@ -277,16 +277,16 @@ def test_a_constant_series_forecasts_its_constant(level, scaler):
 
 @pytest.mark.parametrize("n, ok", [(8, False), (9, True), (10, True)])
 def test_series_just_long_enough(n, ok):
-    """input_size + horizon = 9 points give one training window."""
+    """lookback + horizon = 9 points give one training window."""
     if ok:
         assert np.all(np.isfinite(_fc(epochs=5).fit(_BASE[:n]).predict()))
     else:
-        with pytest.raises(ValueError, match="expected at least input_size \\+ horizon = 9 points, got 8"):
+        with pytest.raises(ValueError, match="expected at least lookback \\+ horizon = 9 points, got 8"):
             _fc().fit(_BASE[:n])
 
 
 def test_a_validation_split_that_leaves_no_training_window():
-    with pytest.raises(ValueError, match="input_size \\+ horizon \\+ val_size = 10 points, got 9"):
+    with pytest.raises(ValueError, match="lookback \\+ horizon \\+ val_size = 10 points, got 9"):
         _fc().fit(_BASE[:9], val_size=1)
     assert np.all(np.isfinite(_fc(epochs=2).fit(_BASE[:10], val_size=1).predict()))
 
@@ -316,7 +316,7 @@ def test_cli_large_values_and_a_short_series(tmp_path, capsys):
     short = _csv(tmp_path, np.arange(1.0, 11.0), "short.csv")  # 10 points: 6 to train = 4 + 2
     assert main(["forecast", short, *QUICK, "--input-size", "4", "--horizon", "2", "--test-size", "4"]) == 0
     assert main(["forecast", short, *QUICK, "--input-size", "4", "--horizon", "2", "--test-size", "5"]) == 1
-    assert "expected at least input_size + horizon = 6 points, got 5" in capsys.readouterr().err
+    assert "expected at least lookback + horizon = 6 points, got 5" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from fastlstm.forecast.datasets import load_airpassengers
 from fastlstm.forecast.fit_many import FitFailure, FitManyError, fit_many
 
 RTOL = 1e-5  # float32 fits in other processes (see the module docstring)
-TEMPLATE = dict(input_size=12, horizon=6, hidden_size=8, epochs=4, n_models=1, seed=0)
+TEMPLATE = dict(lookback=12, horizon=6, hidden_size=8, epochs=4, n_models=1, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def check_results(results, series, serial):
             np.testing.assert_allclose(r.predict(), serial[key], rtol=RTOL, err_msg=key)
     failure = results[2]
     assert failure.index == 2 and failure.name == "series 'short'" and failure.error == "ValueError"
-    assert "expected at least input_size + horizon = 18 points, got 10" in failure.message
+    assert "expected at least lookback + horizon = 18 points, got 10" in failure.message
     assert "Traceback" in failure.traceback
     assert str(failure).startswith("series 'short': ValueError: y: series 0 expected at least")
 

@@ -136,7 +136,7 @@ def test_covariates_required_at_prediction(air):
 
 def test_backtest_is_consistent_with_predict(air):
     f = Forecaster(24, 12, **FAST).fit(air[:-12])
-    bt = f.backtest(air, n_windows=4, step=6, m=12)
+    bt = f.backtest(air, n_windows=4, step=6, season_length=12)
     assert isinstance(bt, Backtest)
     np.testing.assert_array_equal(bt.origins, [114, 120, 126, 132])
     assert bt.forecasts.shape == bt.actuals.shape == (4, 12)
@@ -154,7 +154,7 @@ def test_pandas_series_input(air):
     pd = pytest.importorskip("pandas")
     s = pd.Series(air, index=pd.date_range("1949-01", periods=len(air), freq="MS"))
     a = Forecaster(24, 12, **FAST).fit(s).predict()  # the season (12) comes from the dates
-    b = Forecaster(24, 12, season=12, **FAST).fit(air).predict()
+    b = Forecaster(24, 12, season_length=12, **FAST).fit(air).predict()
     assert isinstance(a, pd.Series) and a.index[0] == pd.Timestamp("1961-01-01")
     np.testing.assert_array_equal(a.to_numpy(), b)
 
@@ -166,15 +166,16 @@ def test_log_transform_choice_and_errors(air):
     with pytest.raises(ValueError, match="transform='log' expected positive values"):
         Forecaster(24, 12, transform="log", **FAST).fit(air - 200)
     with pytest.raises(
-        ValueError, match="y: series 0 expected at least input_size \\+ horizon = 36 points, got 30"
+        ValueError, match="y: series 0 expected at least lookback \\+ horizon = 36 points, got 30"
     ):
         Forecaster(24, 12, **FAST).fit(air[:30])
-    with pytest.raises(ValueError, match="strategy"):
-        Forecaster(24, 12, strategy="direct")
-    with pytest.raises(ValueError, match="scaler"):
-        Forecaster(24, 12, scaler="zscore")
-    with pytest.raises(TypeError, match="input_size: expected an int"):
-        Forecaster(24.0, 12)
+    # the constructor only stores; fit checks every argument, in one message format
+    with pytest.raises(ValueError, match="strategy: expected 'mimo' or 'recursive', got 'direct'"):
+        Forecaster(24, 12, strategy="direct").fit(air)
+    with pytest.raises(ValueError, match="scaler: expected 'standard', 'minmax' or 'robust' or None, got"):
+        Forecaster(24, 12, scaler="zscore").fit(air)
+    with pytest.raises(TypeError, match="lookback: expected an int >= 1 or None, got 24.0"):
+        Forecaster(24.0, 12).fit(air)
     with pytest.raises(RuntimeError, match="call fit"):
         Forecaster(24, 12).predict()
     with pytest.raises(ValueError, match="y: expected finite values"):

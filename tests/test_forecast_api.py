@@ -26,7 +26,7 @@ def air():
 def test_dated_series_in_series_out(air):
     s = pd.Series(air, index=pd.date_range("1949-01-01", periods=len(air), freq="MS"), name="passengers")
     f = Forecaster(**TINY).fit(s)
-    assert f.season_ == 12 and f.horizon_ == 18 and f.seasonal_[0] is not None  # M4 monthly horizon
+    assert f.season_length_ == 12 and f.horizon_ == 18 and f.seasonal_[0] is not None  # M4 monthly horizon
     p = f.predict()
     assert isinstance(p, pd.Series) and p.name == "passengers"
     assert list(p.index) == list(pd.date_range("1961-01-01", periods=18, freq="MS"))
@@ -35,7 +35,7 @@ def test_dated_series_in_series_out(air):
     assert list(earlier.index) == list(pd.date_range("1960-01-01", periods=3, freq="MS"))
     assert f.predict_interval(h=3, y=s.iloc[:-12]).index[0] == pd.Timestamp("1960-01-01")
     # the same numbers as a NumPy fit told the season
-    np.testing.assert_array_equal(p.to_numpy(), Forecaster(season=12, **TINY).fit(air).predict())
+    np.testing.assert_array_equal(p.to_numpy(), Forecaster(season_length=12, **TINY).fit(air).predict())
     iv = f.predict_interval(h=5)
     assert list(iv.columns) == ["lower_80", "upper_80", "lower_95", "upper_95"]
     assert list(iv.index) == list(p.index[:5])
@@ -51,10 +51,10 @@ def test_period_index_and_plain_numpy(air):
     q = air[::3][:44]  # a quarterly-looking series
     s = pd.Series(q, index=pd.period_range("1990Q1", periods=len(q), freq="Q"))
     f = Forecaster(**TINY).fit(s)
-    assert f.season_ == 4 and f.horizon_ == 8
+    assert f.season_length_ == 4 and f.horizon_ == 8
     assert f.predict().index[0] == pd.Period("2001Q1")
     g = Forecaster(**TINY).fit(q)  # NumPy: no dates, no season unless told
-    assert g.season_ == 1 and g.seasonal_ == [None] and isinstance(g.predict(), np.ndarray)
+    assert g.season_length_ == 1 and g.seasonal_ == [None] and isinstance(g.predict(), np.ndarray)
     # a Series with a RangeIndex is not dated: NumPy out
     assert isinstance(Forecaster(**TINY).fit(pd.Series(q)).predict(), np.ndarray)
 
@@ -78,7 +78,7 @@ def _panel(air, n=3):
 def test_long_panel_one_global_model(air):
     df = _panel(air)
     f = Forecaster(**TINY).fit(df)
-    assert f.n_series_ == 3 and f.season_ == 12 and len(f.candidates_["network"].models_) == 1
+    assert f.n_series_ == 3 and f.season_length_ == 12 and len(f.candidates_["network"].models_) == 1
     p = f.predict(h=4)
     assert list(p.columns) == ["unique_id", "ds", "forecast"] and len(p) == 12
     last = df.groupby("unique_id")["ds"].max()
@@ -86,7 +86,9 @@ def test_long_panel_one_global_model(air):
         assert g["ds"].iloc[0] == last[uid] + pd.offsets.MonthBegin(1)
     # per series, the numbers of a list fit
     lst = (
-        Forecaster(season=12, **TINY).fit([g["y"].to_numpy() for _, g in df.groupby("unique_id")]).predict(4)
+        Forecaster(season_length=12, **TINY)
+        .fit([g["y"].to_numpy() for _, g in df.groupby("unique_id")])
+        .predict(4)
     )
     np.testing.assert_array_equal(p["forecast"].to_numpy(), np.concatenate(lst))
     iv = f.predict_interval(h=4, coverage=0.9)
@@ -117,7 +119,7 @@ def test_conformal_intervals_cover_simulated_data():
     rng = np.random.default_rng(7)
     n, h, k = 90, 8, 40
     ys = [100 + np.cumsum(rng.normal(0, 1.0, n + h)) + rng.normal(0, 1.0, n + h) for _ in range(k)]
-    f = Forecaster(horizon=h, input_size=12, epochs=8, n_models=1, hidden_size=8, seed=0, transform=None)
+    f = Forecaster(horizon=h, lookback=12, epochs=8, n_models=1, hidden_size=8, seed=0, transform=None)
     f.fit([y[:n] for y in ys])
     # no season: a back-test over two horizons, 2h origins, each scored up to the series' end
     assert f.calibration_ == "backtest" and len(f.scores_) == k * (h * h + h * (h + 1) // 2)
@@ -133,7 +135,7 @@ def test_conformal_intervals_cover_simulated_data():
 
 
 def test_interval_arguments_and_too_short_series(air):
-    f = Forecaster(input_size=6, horizon=3, **TINY).fit(air[:12])  # too short for a back-test
+    f = Forecaster(lookback=6, horizon=3, **TINY).fit(air[:12])  # too short for a back-test
     assert f.calibration_ == "in-sample" and not f.fallback_.any()
     assert f.predict_interval().shape == (3, 2, 2)
     assert f.predict_quantiles(quantiles=0.5).shape == (3, 1)
@@ -141,7 +143,7 @@ def test_interval_arguments_and_too_short_series(air):
         f.predict_interval(coverage=95)
     with pytest.raises(ValueError, match="quantiles: expected values in \\(0, 1\\), got 1.0"):
         f.predict_quantiles(quantiles=(0.5, 1.0))
-    g = Forecaster(input_size=6, horizon=3, conformal=False, **TINY).fit(air[:40])
+    g = Forecaster(lookback=6, horizon=3, conformal=False, **TINY).fit(air[:40])
     with pytest.raises(RuntimeError, match="intervals need conformal=True"):
         g.predict_interval()
     with pytest.raises(ValueError, match="expected at least"):
@@ -154,12 +156,12 @@ def test_interval_arguments_and_too_short_series(air):
 def test_fallback_picks_seasonal_naive_when_it_wins():
     """A pure seasonal pattern: seasonal naive is exact, a barely trained network is not."""
     y = np.tile([5.0, 9.0, 2.0, 7.0], 15)
-    f = Forecaster(season=4, deseasonalize=False, epochs=1, n_models=1, hidden_size=4, seed=0).fit(y)
+    f = Forecaster(season_length=4, deseasonalize=False, epochs=1, n_models=1, hidden_size=4, seed=0).fit(y)
     assert f.fallback_.all()
     np.testing.assert_array_equal(f.predict(8), y[-8:])
-    g = Forecaster(season=4, deseasonalize=False, fallback=False, epochs=1, n_models=1, seed=0).fit(y)
+    g = Forecaster(season_length=4, deseasonalize=False, fallback=False, epochs=1, n_models=1, seed=0).fit(y)
     assert not g.fallback_.any()
-    bt = f.backtest(y, n_windows=3, m=1)
+    bt = f.backtest(y, n_windows=3, season_length=1)
     np.testing.assert_array_equal(bt.forecasts, bt.actuals)
 
 
@@ -169,7 +171,7 @@ def test_back_test_picks_drift_or_mixes_it_in(monkeypatch):
 
     y = 10.0 + 0.5 * np.arange(60)
     drift = y[-1] + 0.5 * np.arange(1, 7)
-    kw = {"input_size": 6, "horizon": 6, "epochs": 1, "n_models": 1, "hidden_size": 4, "seed": 0}
+    kw = {"lookback": 6, "horizon": 6, "epochs": 1, "n_models": 1, "hidden_size": 4, "seed": 0}
     f = Forecaster(**kw).fit(y)
     assert f.mix_ == [{"drift": 1.0}] and not f.fallback_.any()
     np.testing.assert_allclose(f.predict(6), drift, rtol=1e-12)
@@ -211,13 +213,16 @@ def test_get_set_params_cover_every_constructor_argument():
     names = list(inspect.signature(Forecaster).parameters)
     assert list(f.get_params()) == names
     assert f.get_params(deep=False) == f.get_params()
-    assert f.set_params(hidden_size=5, season=4) is f and f.hidden_size == 5 and f.season == 4
+    assert f.set_params(hidden_size=5, season_length=4) is f
+    assert f.hidden_size == 5 and f.season_length == 4
     with pytest.raises(ValueError, match="set_params: expected parameters of Forecaster .*\\['hiden'\\]"):
         f.set_params(hiden=3)
-    with pytest.raises(ValueError, match="strategy: expected 'mimo' or 'recursive'"):
-        f.set_params(strategy="direct")
-    assert f.strategy == "mimo"  # a refused value is rolled back
-    assert repr(f) == "Forecaster(horizon=6, hidden_size=5, season=4, epochs=3)"
+    # stored as given (scikit-learn's convention), checked by fit
+    assert f.set_params(strategy="direct").strategy == "direct"
+    with pytest.raises(ValueError, match="strategy: expected 'mimo' or 'recursive', got 'direct'"):
+        f.fit(np.arange(1.0, 60.0))
+    f.set_params(strategy="mimo")
+    assert repr(f) == "Forecaster(horizon=6, hidden_size=5, season_length=4, epochs=3)"
     assert repr(Forecaster()) == "Forecaster()"
 
 
@@ -249,7 +254,7 @@ def test_grid_search_over_two_settings_with_a_time_series_split(air):
         return -metrics.mae(y_test, estimator.predict(h=len(y_test)))
 
     search = GridSearchCV(
-        Forecaster(horizon=h, input_size=12, season=12, epochs=3, n_models=1, hidden_size=4, seed=0),
+        Forecaster(horizon=h, lookback=12, season_length=12, epochs=3, n_models=1, hidden_size=4, seed=0),
         {"hidden_size": [4, 8]},
         cv=TimeSeriesSplit(n_splits=2, test_size=h),
         scoring=neg_mae,
@@ -267,6 +272,31 @@ def test_model_parameter_defaults_to_the_lstm_and_round_trips():
     g = Forecaster(model="lstm", **TINY)
     assert repr(g) == repr(f)
     assert repr(f.set_params(model="esrnn")).endswith("model='esrnn')")
-    with pytest.raises(ValueError, match="model: expected one of"):
-        f.set_params(model="gru")
-    assert f.model == "esrnn"  # rolled back
+    f.set_params(model="gru")  # stored; fit refuses it
+    with pytest.raises(ValueError, match="model: expected 'lstm' or 'esrnn', got 'gru'"):
+        f.fit(np.arange(1.0, 60.0))
+
+
+def test_renamed_arguments_warn_and_still_work(air):
+    """season -> season_length, input_size -> lookback (Forecaster), m -> season_length
+    (backtest): the old names work for one release, with a DeprecationWarning naming the new."""
+    with pytest.warns(DeprecationWarning, match="is renamed") as record:
+        f = Forecaster(season=12, input_size=24, horizon=12, epochs=1, n_models=1, hidden_size=4)
+    messages = sorted(str(w.message) for w in record)
+    assert "'input_size' is renamed 'lookback'" in messages[0] and len(messages) == 2
+    assert "'season' is renamed 'season_length'" in messages[1]
+    assert f.season_length == 12 and f.lookback == 24 and "season" not in f.get_params()
+    with pytest.warns(DeprecationWarning, match="'input_size' is renamed 'lookback'"):
+        f.set_params(input_size=12)
+    assert f.lookback == 12
+    with pytest.raises(TypeError, match="season: renamed 'season_length'; got both"):
+        Forecaster(season=12, season_length=12)
+    f.fit(air[:-12])
+    with pytest.warns(DeprecationWarning, match="'m' is renamed 'season_length'"):
+        old = f.backtest(air, n_windows=2, m=1)
+    new = f.backtest(air, n_windows=2, season_length=1)
+    np.testing.assert_array_equal(old.metrics["mase"], new.metrics["mase"])
+    # the default scale is the fitted season's now (it was lag 1 whatever the season)
+    seasonal = f.backtest(air, n_windows=2)
+    np.testing.assert_array_equal(seasonal.forecasts, new.forecasts)
+    assert not np.array_equal(seasonal.metrics["mase"], new.metrics["mase"])

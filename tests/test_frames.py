@@ -357,10 +357,10 @@ def test_history_inputs_of_a_new_history():
     series, _, _ = _history(y=np.arange(8.0), start=1, season=4, positional=[True])
     assert_series_equal(series, [np.arange(3.0, 8.0)])
     with pytest.raises(
-        ValueError, match=r"^y: series 0 expected at least input_size=4 points after dropping"
+        ValueError, match=r"^y: series 0 expected at least lookback=4 points after dropping"
     ):
         _history(y=np.arange(5.0), start=1, season=4, positional=[True])
-    with pytest.raises(ValueError, match=r"^y: series 0 expected at least input_size=4 points, got 3"):
+    with pytest.raises(ValueError, match=r"^y: series 0 expected at least lookback=4 points, got 3"):
         _history(y=[1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match=r"^y: expected 1 series \(as in fit\), got 2"):
         _history(y=[np.ones(5), np.ones(5)])

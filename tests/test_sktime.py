@@ -22,7 +22,7 @@ from fastlstm.sktime import LSTMForecaster  # noqa: E402
 # fallback=False: the network's own forecast (the back-test's choice could replace it by
 # seasonal naive, and the covariate test compares networks)
 TINY = {
-    "input_size": 4,
+    "lookback": 4,
     "hidden_size": 3,
     "epochs": 2,
     "n_models": 1,
@@ -40,7 +40,7 @@ def _series(rng, n=40, freq="M"):
 def _direct(y, horizon, h, X=None, X_future=None, **kw):
     """The same forecast straight from fastlstm.Forecaster."""
     season = season_of_freq(y.index.freqstr)[0]  # what the wrapper reads from the dates
-    f = fastlstm.Forecaster(horizon=horizon, season=season, **{**TINY, **kw})
+    f = fastlstm.Forecaster(horizon=horizon, season_length=season, **{**TINY, **kw})
     f.fit(y.to_numpy(), X=X)
     return f.predict(h, X_future=X_future)
 
@@ -131,7 +131,7 @@ def test_update_without_refit_forecasts_from_the_new_end(rng):
 def test_intervals_and_quantiles_are_forecasters(rng):
     y = _series(rng)
     f = LSTMForecaster(**TINY).fit(y, fh=[1, 4])
-    direct = fastlstm.Forecaster(horizon=4, season=12, **TINY).fit(y.to_numpy())  # monthly: season 12
+    direct = fastlstm.Forecaster(horizon=4, season_length=12, **TINY).fit(y.to_numpy())  # monthly: season 12
     q = f.predict_quantiles(alpha=[0.1, 0.5, 0.9])
     assert list(q.columns) == [("sales", a) for a in (0.1, 0.5, 0.9)]
     expected_q = direct.predict_quantiles(4, quantiles=(0.1, 0.5, 0.9), y=y.to_numpy())
@@ -148,8 +148,8 @@ def test_intervals_and_quantiles_are_forecasters(rng):
 def test_bad_settings_are_reported_by_forecaster(rng):
     with pytest.raises(ValueError, match="strategy"):
         LSTMForecaster(strategy="direct", **TINY).fit(_series(rng), fh=[1])
-    with pytest.raises(ValueError, match="input_size"):
-        LSTMForecaster(**{**TINY, "input_size": 60}).fit(_series(rng), fh=[1])
+    with pytest.raises(ValueError, match="lookback"):
+        LSTMForecaster(**{**TINY, "lookback": 60}).fit(_series(rng), fh=[1])
 
 
 def test_clone_and_params_round_trip():
@@ -170,3 +170,14 @@ def test_missing_sktime_says_how_to_install():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode != 0
     assert "pip install 'fastlstm[sktime]'" in res.stderr
+
+
+def test_former_argument_names_warn_and_still_work(rng):
+    y = _series(rng)
+    new = LSTMForecaster(**{**TINY, "lookback": 6}).fit(y, fh=[1, 2])
+    old = LSTMForecaster(**{**TINY, "lookback": None, "input_size": 6})
+    with pytest.warns(DeprecationWarning, match="'input_size' is renamed 'lookback'"):
+        old.fit(y, fh=[1, 2])
+    np.testing.assert_array_equal(old.predict().to_numpy(), new.predict().to_numpy())
+    with pytest.warns(DeprecationWarning, match="'season' is renamed 'sp'"):
+        LSTMForecaster(**{**TINY, "season": 1}).fit(y, fh=[1])

@@ -211,9 +211,9 @@ def test_a_series_too_short_for_a_back_test_gets_the_network_and_arima():
     from fastlstm.forecast.datasets import load_airpassengers
 
     y = load_airpassengers()[:14]
-    f = Forecaster(input_size=6, horizon=3, **KW).fit(y)
+    f = Forecaster(lookback=6, horizon=3, **KW).fit(y)
     assert f.calibration_ == "in-sample" and f.mix_ == [SHORT_MIX]
-    net = Forecaster(input_size=6, horizon=3, fallback=False, **KW).fit(y).predict(3)  # same networks
+    net = Forecaster(lookback=6, horizon=3, fallback=False, **KW).fit(y).predict(3)  # same networks
     arima = np.exp(st.arima_lite(np.log(y), 3)[0])  # on the log scale (no season)
     np.testing.assert_allclose(f.predict(3), 0.5 * net + 0.5 * arima, rtol=1e-12)
 
@@ -224,7 +224,7 @@ def test_back_test_chooses_a_statistical_member_and_it_survives_save_load(tmp_pa
 
     t = np.arange(80)
     y = 5.0 * np.exp(0.02 * t + 0.002 * np.sin(t))  # a small wiggle: the fit depends on the data
-    f = Forecaster(input_size=6, horizon=6, **KW).fit(y[:-4], val_size=4)
+    f = Forecaster(lookback=6, horizon=6, **KW).fit(y[:-4], val_size=4)
     assert f.mix_ == [{"arima": 1.0}]
     # fitted on the points before val_size, forecasting from the end of the whole series
     params = st.fit(np.log(y[:72]), "arima")

@@ -577,7 +577,7 @@ def test_trainer_takes_integer_and_other_float_data_as_the_models_dtype():
 # ----------------------------------------------------------------- Forecaster
 def _f(**kw):
     return fastlstm.Forecaster(
-        **{"input_size": 6, "horizon": 3, "hidden_size": 4, "epochs": 1, "n_models": 1, **kw}
+        **{"lookback": 6, "horizon": 3, "hidden_size": 4, "epochs": 1, "n_models": 1, **kw}
     )
 
 
@@ -599,7 +599,7 @@ FORECASTER = [
         "y short",
         lambda: _f().fit(SERIES[:8]),
         ValueError,
-        ["y: series 0 expected at least input_size + horizon = 9 points, got 8"],
+        ["y: series 0 expected at least lookback + horizon = 9 points, got 8"],
     ),
     ("list short", lambda: _f().fit([SERIES, SERIES[:5]]), ValueError, ["y: series 1 expected at least"]),
     ("list nan", lambda: _f().fit([SERIES, SERIES * np.nan]), ValueError, ["y[1]: expected finite values"]),
@@ -629,15 +629,15 @@ FORECASTER = [
     ),
     (
         "strategy",
-        lambda: _f(strategy="direct"),
+        lambda: _f(strategy="direct").fit(SERIES),
         ValueError,
         ["strategy: expected 'mimo' or 'recursive', got 'direct'"],
     ),
-    ("scaler", lambda: _f(scaler="zscore"), ValueError, ["scaler: expected one of"]),
-    ("horizon", lambda: _f(horizon=0), ValueError, ["horizon: expected an int >= 1, got 0"]),
-    ("lr", lambda: _f(lr=float("nan")), ValueError, ["lr: expected a finite number, got nan"]),
-    ("progress", lambda: _f(progress="yes"), TypeError, ["progress: expected a bool, got str 'yes'"]),
-    ("dtype", lambda: _f(dtype="float16"), TypeError, ["dtype: expected float32 or float64, got float16"]),
+    ("scaler", lambda: _f(scaler="z").fit(SERIES), ValueError, ["scaler: expected 'standard'", "got 'z'"]),
+    ("horizon", lambda: _f(horizon=0).fit(SERIES), ValueError, ["horizon: expected an int >= 1 or None"]),
+    ("lr", lambda: _f(lr=float("nan")).fit(SERIES), ValueError, ["lr: expected a number > 0.0, got nan"]),
+    ("progress", lambda: _f(progress="y").fit(SERIES), TypeError, ["progress: expected a bool, got 'y'"]),
+    ("dtype", lambda: _f(dtype="float16").fit(SERIES), TypeError, ["dtype: expected float32 or float64"]),
 ]
 
 
@@ -653,7 +653,7 @@ def test_forecaster_predict_and_backtest_arguments():
     _check(
         lambda: f.predict(y=SERIES[:3]),
         ValueError,
-        "y: series 0 expected at least input_size=6 points, got 3",
+        "y: series 0 expected at least lookback=6 points, got 3",
     )
     _check(lambda: f.predict(y=_with(SERIES, 0, np.inf)), ValueError, "y: expected finite values")
     _check(

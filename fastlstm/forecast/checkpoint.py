@@ -21,6 +21,7 @@ import numpy as np
 
 from ..train import io as _io
 from .candidates import MEMBERS, NAMES, NETWORK, NETWORKS
+from .params import RENAMED
 
 __all__ = ["KIND", "LEGACY_ORDER", "fitted_state", "load_with_history", "restore", "save_with_history"]
 
@@ -74,9 +75,9 @@ def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
             "n_series": f.n_series_,
             "n_covariates": f.n_covariates_,
             "fit_time": f.fit_time_,
-            "season": f.season_,
+            "season": f.season_length_,
             "horizon": f.horizon_,
-            "input_size": f.input_size_,
+            "input_size": f.lookback_,
             "calibration": f.calibration_,
             "index": f.index_,
             "ids": None if f.ids_ is None else [_json_id(u) for u in f.ids_],
@@ -114,9 +115,12 @@ def restore(cls, a: dict, cfg: dict):
     """
     params, fitted = dict(cfg["params"]), cfg["fitted"]
     params["dtype"] = {"float32": np.float32, "float64": np.float64}.get(params["dtype"], params["dtype"])
+    for old, new in RENAMED.items():  # files written before the renaming
+        if old in params:
+            params[new] = params.pop(old)
     f = cls(**params)
     f.log_, f.form_ = bool(fitted["log"]), fitted["form"]
-    f.season_, f.horizon_, f.input_size_ = (
+    f.season_length_, f.horizon_, f.lookback_ = (
         int(fitted["season"]),
         int(fitted["horizon"]),
         int(fitted["input_size"]),

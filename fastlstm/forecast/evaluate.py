@@ -211,7 +211,7 @@ def _fastlstm(trains: list[np.ndarray], h: int, m: int, levels, seed: int, param
     """One global fastlstm model over the frequency's series: points and intervals."""
     from .forecaster import Forecaster
 
-    f = Forecaster(horizon=h, season=m, seed=seed, **params).fit(trains)
+    f = Forecaster(horizon=h, season_length=m, seed=seed, **params).fit(trains)
     pred = f.predict(h)
     ivs = f.predict_interval(h, coverage=levels)
     return [np.asarray(p) for p in pred], [np.asarray(iv) for iv in ivs], choice_counts(f)

@@ -10,7 +10,7 @@ with a ``distributed.Client`` connected (the call itself does not change)::
 
     client = Client("tcp://scheduler:8786")  # or LocalCluster, dask-jobqueue, ...
     with joblib.parallel_config(backend="dask"):
-        fitted = fastlstm.fit_many(Forecaster(input_size=24, horizon=12), series)
+        fitted = fastlstm.fit_many(Forecaster(lookback=24, horizon=12), series)
 
 Each fit runs inside a ``try``: one failure (bad data, a non-finite loss) is
 reported with the series it belongs to and the error's text and traceback,
@@ -265,7 +265,7 @@ def fit_many(
     Examples
     --------
     >>> from fastlstm.forecast import Forecaster
-    >>> template = Forecaster(input_size=24, horizon=12, epochs=50, n_models=1)
+    >>> template = Forecaster(lookback=24, horizon=12, epochs=50, n_models=1)
     >>> fitted = fit_many(template, {"a": y_a, "b": y_b})  # doctest: +SKIP
     >>> sweep = fit_many(template, y_a, params=[{"hidden_size": h} for h in (8, 16, 32)])  # doctest: +SKIP
     """

@@ -1,43 +1,17 @@
-"""Forecasting with an ensemble of small LSTMs: fit, predict, intervals, backtest, save, load.
+"""Forecasting with an ensemble of small LSTMs and statistical candidates: fit, predict,
+intervals, back-test, save, load.
 
-Pipeline
---------
-For each series (a global model is trained on all of them):
+:class:`Forecaster` orchestrates; each step of the pipeline lives in its own module of
+:mod:`fastlstm.forecast` (docs/forecasting.md describes the pipeline and what chose its defaults):
 
-The steps, and the module of :mod:`fastlstm.forecast` that does each:
-
-0. The season length ``m`` and the horizon come from the arguments or a
-   pandas date index (:mod:`fastlstm.forecast.timeindex`; ``prepare``).
-1. ``transform="log"`` (``"auto"``: when every training value is positive)
-   turns multiplicative seasonality and growth into additive ones (``prepare``).
-2. ``deseasonalize="auto"``: when the seasonality test at lag ``m`` says so,
-   a classical decomposition's seasonal indices are removed (and added back
-   to the forecasts; :mod:`fastlstm.forecast.decompose`; ``prepare``).
-3. ``normalize="window"`` subtracts from every window its own level, the mean
-   of its ``input_size`` past values, from inputs and targets alike: the
-   network learns the *shape* of the next ``horizon`` steps relative to the
-   recent level, which carries over to levels never seen in training (trend).
-4. The ``scaler`` is fitted on the values of the training windows only, one
-   scaler per series (steps 3 and 4: ``network``).
-5. ``strategy="mimo"``: one network output per horizon step (multi-input
-   multi-output); ``"recursive"``: a one-step model fed its own forecasts.
-   Forecasts past the model's reach are chained block by block (``network``).
-6. ``n_models`` networks with different seeds are trained; the forecast is
-   the median of their outputs.
-7. A back-test (the same training on each series less its last ``horizon``
-   points, two horizons without a season) chooses per series between the
-   network, seasonal naive, drift and equal mixes (``fallback``; ``backtest``),
-   and its errors calibrate conformal prediction intervals (``conformal``;
-   ``intervals``); then the networks are trained on all the data.
-
-Data in and out (arrays, lists, pandas, panels) is ``frames``'s; save and load
-``checkpoint``'s.
-
-Known-future covariates ``X`` (calendar, prices) enter as extra input
-features; the network's sequence is then ``input_size + k`` steps long
-(``k = horizon`` for ``mimo``, 1 for ``recursive``)
-(see :meth:`fastlstm.forecast.windows.Windows.inputs`), and :meth:`Forecaster.predict`
-needs their future values.
+- ``frames``: data in and out (arrays, lists, pandas, long panels);
+- ``prepare``: season length, horizon and lookback from the arguments and the dates, the log
+  transform, seasonal indices;
+- ``candidates``: the forecasts chosen among (the network, seasonal naive, drift, damped trend,
+  Theta, ARIMA), behind one protocol; ``network`` trains and chains the LSTM ensemble;
+- ``backtest``: the per-series choice of a mix of candidates;
+- ``intervals``: conformal calibration on the back-test's errors;
+- ``checkpoint``: save and load; ``params``: the arguments' constraints.
 """
 
 from __future__ import annotations
@@ -45,9 +19,11 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+import warnings
 
 import numpy as np
 
+from .._params import param_names, renamed
 from .._validation import check_int
 from ..nn.layers import derive_seeds
 from ..train import io as _io
@@ -55,8 +31,7 @@ from . import backtest, checkpoint, frames, intervals
 from .backtest import MIXES as _MIXES  # read at fit time and passed inward: a test swaps it
 from .backtest import SHORT_MIX, Backtest, score_backtest
 from .candidates import MEMBERS, NETWORK, NETWORKS, Prepared, forecasts, mix
-from .params import PARAMS as _PARAMS  # the name sktime.py imports
-from .params import check_params
+from .params import RENAMED, check_params
 from .prepare import choose_sizes, forward_transform, inverse_transform, seasonal_indices, use_log
 
 __all__ = ["Backtest", "Forecaster"]
@@ -65,54 +40,46 @@ logger = logging.getLogger(__name__)
 
 
 class Forecaster:
-    """Multi-step forecaster: windows, scaling, an LSTM ensemble, inverse transforms.
+    """Multi-step forecaster: an LSTM ensemble and statistical candidates, mixed per series.
 
-    Follows scikit-learn's estimator conventions: the constructor only stores
-    its arguments (:meth:`get_params`, :meth:`set_params`,
-    ``sklearn.base.clone``), and what :meth:`fit` learns ends in ``_``.
-
-    The class orchestrates; the pipeline's steps live in their own modules of
-    :mod:`fastlstm.forecast`: ``frames`` (data in and out), ``prepare`` (season,
-    sizes, transform), ``network`` (windows, training, block chaining),
-    ``backtest`` (candidate forecasts and their mix), ``intervals`` (conformal
-    calibration), ``checkpoint`` (save/load) and ``params`` (the arguments'
-    checks).
+    Follows scikit-learn's estimator conventions: the constructor only stores its arguments
+    (:meth:`get_params`, :meth:`set_params`, ``sklearn.base.clone``), :meth:`fit` validates
+    them, and what it learns ends in ``_``.
 
     Parameters
     ----------
-    input_size : int, optional
-        Past steps the network reads (lookback). Default: ``max(horizon, 2 * season)``,
-        shortened for short series so that each series keeps at least 8
-        training windows (``input_size_`` after fit).
+    lookback : int, optional
+        Past steps the network reads. Default: ``max(horizon, 2 * season_length)``, shortened
+        for short series so that each keeps at least 8 training windows (``lookback_`` after
+        fit). Formerly ``input_size``.
     horizon : int, optional
-        Steps forecast in one block (``mimo``) and the default of ``predict``.
-        Default from the season: 18 monthly, 8 quarterly, 6 yearly (M4's
-        horizons, see :mod:`fastlstm.forecast.timeindex`), ``horizon_`` after fit.
+        Steps forecast in one block (``mimo``) and the default ``h`` of :meth:`predict`.
+        Default from the season length: 18 monthly, 8 quarterly, 6 yearly (M4's horizons),
+        ``horizon_`` after fit.
     hidden_size : int
         LSTM hidden units.
     num_layers : int
         Stacked LSTM layers.
     strategy : {"mimo", "recursive"}
-        Direct multi-output network, or a one-step network applied recursively.
+        One network output per horizon step, or a one-step network fed its own forecasts.
     scaler : {"standard", "minmax", "robust"} or None
-        Per-series scaling fitted on training windows only.
+        Per-series scaling, fitted on training windows only.
     transform : {"auto", "log", None}
-        Log-transform the series (``"auto"``: if all training values are > 0).
+        Log-transform the series (``"auto"``: when every training value is positive).
     normalize : {"window", "last", None}
-        Subtract each window's level, its mean or its last value (see the
-        module docstring).
-    season : int or "auto"
-        Season length ``m`` (12 monthly, 4 quarterly, 1: none). ``"auto"``:
-        from the frequency of a pandas ``DatetimeIndex``/``PeriodIndex`` (or a
-        panel's ``ds`` column), else 1. ``season_`` after fit.
+        Subtract from each window its level (the mean, or the last value, of its past values),
+        inputs and targets alike: the network learns shapes relative to the recent level.
+    season_length : int or "auto"
+        Season length (12 monthly, 4 quarterly, 1: none). ``"auto"``: from the frequency of a
+        pandas ``DatetimeIndex``/``PeriodIndex`` (or a panel's ``ds`` column), else 1
+        (``season_length_`` after fit). Formerly ``season``.
     deseasonalize : {"auto", True, False}
-        Remove a classical decomposition's seasonal indices (on the
-        transformed scale) before the network and add them back to its
-        forecasts. ``"auto"``: for each series where the 90% autocorrelation
-        test at lag ``season`` finds seasonality (:mod:`fastlstm.forecast.decompose`).
+        Remove a classical decomposition's seasonal indices (on the transformed scale) before
+        the network and add them back to its forecasts. ``"auto"``: for each series where the
+        90% autocorrelation test at lag ``season_length`` finds seasonality.
     epochs : int, optional
-        Training epochs per network. Default: about 900 optimiser steps per
-        network (10 to 150 epochs), ``epochs_`` after fit.
+        Training epochs per network. Default: about 900 optimiser steps per network (10 to
+        150 epochs), ``epochs_`` after fit.
     lr : float
         Peak learning rate of AdamW (annealed to 1% of it by a cosine schedule).
     batch_size : int, optional
@@ -122,70 +89,67 @@ class Forecaster:
     clip_norm : float or None
         Global gradient-norm clipping.
     n_models : int
-        Ensemble size (networks with different seeds; the forecast is the median of
-        their outputs, their mean for two).
-    loss : {"mae", "mse", "huber"}
-        Training loss in the normalised space (``docs/forecasting.md`` explains
-        the default).
+        Ensemble size: networks with different seeds, the median of their outputs.
+    loss : {"mae", "mse", "huber", "l1"}
+        Training loss in the normalised space.
     dropout : float
-        Dropout between LSTM layers.
+        Dropout between LSTM layers, in [0, 1).
     patience : int or None
         Early stopping on the validation windows (needs ``val_size`` in :meth:`fit`).
     fallback : bool
-        Back-test before the final fit: train on each series less its last
-        ``horizon`` points (two horizons when ``season_`` is 1) and forecast from
-        every origin in that last stretch;
-        then forecast each series by whichever candidate had the lowest mean
-        absolute error in the back-test: the network, seasonal naive, the
-        drift forecast, the equal mix of the network with either, the damped
-        trend, Theta or ARIMA(p, d, 0) (:mod:`fastlstm.forecast.statistical`,
-        on the transformed and deseasonalised scale), the equal mix of the
-        network and ARIMA, or the equal combination of the network and those
-        three (``mix_``: the weights of
-        :data:`fastlstm.forecast.backtest.CANDIDATES` per series;
-        ``fallback_``: seasonal naive alone); for a seasonal series, mixed half
-        and half with the network unless its back-test error is at most a
-        quarter of the network's or the half mix would do worse than seasonal
-        naive there (:func:`fastlstm.forecast.backtest.choose_mix`). So no series does
-        worse than seasonal naive on its back-test. Series with fewer than 8
-        back-test windows get the equal mix of the network and ARIMA.
+        Choose each series' forecast by a back-test: the candidates (``candidates_``: the
+        network, seasonal naive, drift, damped trend, Theta, ARIMA) are fitted on each series
+        less its last ``horizon`` points (two horizons without a season) and forecast from every
+        origin there; the mix of them with the lowest mean absolute error is the series'
+        forecast (``mix_``, name -> weight; ``fallback_``: seasonal naive alone), shrunk
+        towards the network for a seasonal series unless that would do worse than seasonal
+        naive on the back-test. So no series does worse than seasonal naive on its back-test.
+        Series too short for a back-test get the equal mix of the network and ARIMA.
     conformal : bool
-        Calibrate prediction intervals (:meth:`predict_interval`) on the
-        back-test's errors (split conformal, see :meth:`predict_interval`).
-        When a series is too short for a back-test, the final model's
-        in-sample errors are used (``calibration_`` says which).
+        Calibrate prediction intervals (:meth:`predict_interval`) on the back-test's errors;
+        series too short for one use the final model's in-sample errors (``calibration_``
+        says which).
     dtype : float32 or float64
         Network precision.
     seed : int or None
-        Seeds initialisation and batch order: the same seed and data give the
-        same forecasts, bit for bit.
+        Seeds initialisation and batch order: the same seed and data give the same
+        forecasts, bit for bit.
     progress : bool
         tqdm progress bars while training (``pip install 'fastlstm[progress]'``).
     comm : mpi4py.MPI.Intracomm, optional
-        Data-parallel training over MPI (see :class:`~fastlstm.train.Trainer`);
-        :meth:`save` then writes on rank 0 only. Not saved in a checkpoint.
+        Data-parallel training over MPI (see :class:`~fastlstm.train.Trainer`); :meth:`save`
+        then writes on rank 0 only. Not saved in a checkpoint.
     model : {"lstm", "esrnn"}
-        The network candidate: the LSTM ensemble (default), or the ES-RNN-style hybrid of
+        The network candidate: the LSTM ensemble, or the ES-RNN-style hybrid of
         :mod:`fastlstm.forecast.esrnn` (per-series level and seasonal smoothing learned by
-        gradient with one global LSTM; ``n_models`` members, their median). With ``"esrnn"``
-        the windows are normalised by the smoothing (``scaler``, ``normalize`` and the classical
-        deseasonalising do not reach the network; ``deseasonalize`` decides per series whether
-        a season is learned), ``strategy`` must be ``"mimo"``, and ``X``, ``val_size``, ``comm``
-        and ``progress`` are not used. Everything around the network (back-test, statistical
-        candidates, intervals) is unchanged.
+        gradient with one global LSTM; ``scaler``, ``normalize`` and the classical seasonal
+        indices do not reach it, ``strategy`` must be ``"mimo"``, and ``X`` and ``val_size``
+        are not accepted).
+
+    Attributes
+    ----------
+    candidates_ : dict of str to Candidate
+        The fitted candidates by name (:mod:`fastlstm.forecast.candidates`).
+    mix_ : list of dict
+        Per series, the weights of the candidates its forecast mixes.
+    season_length_, horizon_, lookback_, epochs_, batch_size_ : int
+        The sizes fit used.
+    histories_ : list
+        The networks' training histories.
 
     Examples
     --------
     >>> from fastlstm import load_airpassengers
     >>> y = load_airpassengers()
-    >>> f = Forecaster(input_size=24, horizon=12, epochs=20, n_models=1).fit(y[:-12])
+    >>> f = Forecaster(lookback=24, horizon=12, epochs=20, n_models=1).fit(y[:-12])
     >>> f.predict().shape
     (12,)
     """
 
+    @renamed(**RENAMED)
     def __init__(
         self,
-        input_size: int | None = None,
+        lookback: int | None = None,
         horizon: int | None = None,
         hidden_size: int = 32,
         num_layers: int = 1,
@@ -193,7 +157,7 @@ class Forecaster:
         scaler: str | None = "standard",
         transform: str | None = "auto",
         normalize: str | None = "window",
-        season="auto",
+        season_length="auto",
         deseasonalize="auto",
         epochs: int | None = None,
         lr: float = 1e-2,
@@ -212,37 +176,13 @@ class Forecaster:
         comm=None,
         model: str = "lstm",
     ) -> None:
-        self.input_size = input_size
-        self.horizon = horizon
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.strategy = strategy
-        self.scaler = scaler
-        self.transform = transform
-        self.normalize = normalize
-        self.season = season
-        self.deseasonalize = deseasonalize
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.clip_norm = clip_norm
-        self.n_models = n_models
-        self.loss = loss
-        self.dropout = dropout
-        self.patience = patience
-        self.fallback = fallback
-        self.conformal = conformal
-        self.dtype = dtype
-        self.seed = seed
-        self.progress = progress
-        self.comm = comm
-        self.model = model
-        self._validate_params()
+        for name, value in locals().items():  # stored as given; checked in fit
+            if name != "self":
+                setattr(self, name, value)
 
     def _validate_params(self) -> None:
-        """Check every constructor argument (called by ``__init__``, ``set_params`` and ``fit``)."""
-        check_params(self)
+        """Check every constructor argument (called by :meth:`fit`)."""
+        check_params(self.get_params())
 
     # ------------------------------------------------------------------ config
     def get_params(self, deep: bool = True) -> dict:
@@ -257,32 +197,36 @@ class Forecaster:
         -------
         dict
         """
-        return {name: getattr(self, name) for name in _PARAMS}
+        return {name: getattr(self, name) for name in param_names(type(self))}
 
     def set_params(self, **params) -> Forecaster:
-        """Set constructor arguments (validated); a fitted model keeps its fit until the next :meth:`fit`.
+        """Set constructor arguments (checked at the next :meth:`fit`, which they take effect in).
 
         Parameters
         ----------
         **params
-            Any of :meth:`get_params`'s keys.
+            Any of :meth:`get_params`'s keys (the renamed ones under their old names too, with a
+            ``DeprecationWarning``).
 
         Returns
         -------
         self
         """
-        unknown = sorted(set(params) - set(_PARAMS))
+        names = param_names(type(self))
+        for old, new in RENAMED.items():
+            if old in params:
+                warnings.warn(
+                    f"Forecaster.set_params: the argument {old!r} is renamed {new!r}; "
+                    f"{old!r} will be removed in the next release",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                params[new] = params.pop(old)
+        unknown = sorted(set(params) - set(names))
         if unknown:
-            raise ValueError(f"set_params: expected parameters of Forecaster {list(_PARAMS)}, got {unknown}")
-        old = self.get_params()
+            raise ValueError(f"set_params: expected parameters of Forecaster {list(names)}, got {unknown}")
         for k, v in params.items():
             setattr(self, k, v)
-        try:
-            self._validate_params()
-        except (TypeError, ValueError):
-            for k, v in old.items():
-                setattr(self, k, v)
-            raise
         return self
 
     def __repr__(self) -> str:
@@ -347,9 +291,9 @@ class Forecaster:
             self.series_,
             self.log_,
             self.seasonal_,
-            self.season_,
+            self.season_length_,
             self.horizon_,
-            self.input_size_,
+            self.lookback_,
             self._out_steps,
             self.covariates_,
         )
@@ -396,15 +340,15 @@ class Forecaster:
             if given and not ok:
                 raise ValueError(f"{name}: not supported with model={self.model!r}")
         mimo = self.strategy == "mimo"
-        self.season_, self.horizon_, self.input_size_ = choose_sizes(
-            self.season, self.horizon, self.input_size, mimo, meta.get("index"), lengths, val
+        self.season_length_, self.horizon_, self.lookback_ = choose_sizes(
+            self.season_length, self.horizon, self.lookback, mimo, meta.get("index"), lengths, val
         )
-        lookback, out_steps, horizon = self.input_size_, self._out_steps, self.horizon_
+        lookback, out_steps, horizon = self.lookback_, self._out_steps, self.horizon_
         need = lookback + out_steps + val
         for i, n in enumerate(lengths):
             if n < need:
                 raise ValueError(
-                    f"y: series {i} expected at least input_size + {'horizon' if out_steps > 1 else '1'}"
+                    f"y: series {i} expected at least lookback + {'horizon' if out_steps > 1 else '1'}"
                     f"{' + val_size' if val else ''} = {need} points, got {n}"
                 )
         self.log_ = use_log(self.transform, series)
@@ -417,7 +361,7 @@ class Forecaster:
         self.n_covariates_ = 0 if covs is None else covs[0].shape[1]
         if covs is not None and any(c.shape[1] != self.n_covariates_ for c in covs):
             raise ValueError("X: expected the same number of covariates for every series")
-        self.seasonal_ = seasonal_indices(series, val, self.season_, self.deseasonalize, self.log_)
+        self.seasonal_ = seasonal_indices(series, val, self.season_length_, self.deseasonalize, self.log_)
         self.series_ = [s.copy() for s in series]
         self.covariates_ = None if covs is None else [c.copy() for c in covs]
         data = self._data
@@ -461,10 +405,10 @@ class Forecaster:
             self.noise_scale_, self.step_scale_, self.scores_ = intervals.calibrate(errors, zs, horizon)
         self.fit_time_ = time.perf_counter() - t0
         logger.info(
-            "fitted %d series in %.2f s (season %d, horizon %d, input_size %d, %d on seasonal naive)",
+            "fitted %d series in %.2f s (season length %d, horizon %d, lookback %d, %d on seasonal naive)",
             len(series),
             self.fit_time_,
-            self.season_,
+            self.season_length_,
             horizon,
             lookback,
             int(self.fallback_.sum()),
@@ -497,10 +441,10 @@ class Forecaster:
             fitted_covariates=self.covariates_,
             n_covariates=self.n_covariates_,
             log=self.log_,
-            input_size=self.input_size_,
+            input_size=self.lookback_,
             start=start,
             fitted_index=self.index_,
-            season=self.season_,
+            season=self.season_length_,
             positional=self._positional(),
             fitted_ids=self.ids_,
         )
@@ -565,7 +509,7 @@ class Forecaster:
               depend on the position takes any history.)
 
             A history that does not start at the fitted season position loses
-            its first ``(-start) % season_`` points (and rows of ``X``): its
+            its first ``(-start) % season_length_`` points (and rows of ``X``): its
             forecast is that of the aligned history that remains.
             A panel history must have the fit's ``unique_id`` values, in the same
             order.
@@ -576,7 +520,7 @@ class Forecaster:
             The step of ``y``'s first point counted from the first point given to
             :meth:`fit` (one per series, or one for all): ``0`` when ``y`` begins
             where the fitted series began, ``len(fitted series)`` when it begins
-            right after it. It sets the season position (``start % season_``) and,
+            right after it. It sets the season position (``start % season_length_``) and,
             after a dated fit, the forecasts' dates; with a dated ``y`` it must
             agree with the dates (up to whole seasons), which are used.
 
@@ -692,7 +636,10 @@ class Forecaster:
         return frames.pack_levels(out, h, self._layout, list(qs), index=index)
 
     # ----------------------------------------------------------------- backtest
-    def backtest(self, y, n_windows: int = 5, step: int = 1, X=None, m: int = 1, start=None) -> Backtest:
+    @renamed(m="season_length")
+    def backtest(
+        self, y, n_windows: int = 5, step: int = 1, X=None, season_length: int | None = None, start=None
+    ) -> Backtest:
         """Forecast one ``horizon`` block from each of several origins in one batched pass.
 
         The origins are ``len(y) - horizon - i * step`` for ``i < n_windows``.
@@ -707,15 +654,16 @@ class Forecaster:
             One series. Where it starts relative to the fitted series is found as in
             :meth:`predict` (its dates, else ``start``, else it must begin with the fitted
             values); a history that does not start at the fitted season position loses its
-            first ``(-start) % season_`` points (and rows of ``X``).
+            first ``(-start) % season_length_`` points (and rows of ``X``).
         n_windows : int
             Number of origins.
         step : int
             Steps between consecutive origins.
         X : array_like, shape (T, F), optional
             Covariates aligned with ``y`` (required when fitted with ``X``).
-        m : int
-            Season length of the MASE scale.
+        season_length : int, optional
+            Season length of the MASE scale (default: the fitted ``season_length_``).
+            Formerly ``m``, whose default 1 ignored the fitted season.
         start : int, optional
             The step of ``y``'s first point counted from the fitted series' first point, as in
             :meth:`predict`.
@@ -734,11 +682,11 @@ class Forecaster:
             raise ValueError(f"y: expected a 1-D series, got shape {np.shape(y)}")
         positional = self._positional()
         starts = frames.season_starts(
-            series, meta.get("index"), start, self.series_, self.index_, self.season_, positional
+            series, meta.get("index"), start, self.series_, self.index_, self.season_length_, positional
         )
-        drop = frames.season_drops(starts, self.season_, positional)[0]
+        drop = frames.season_drops(starts, self.season_length_, positional)[0]
         s = series[0][drop:]
-        lookback, horizon = self.input_size_, self.horizon_
+        lookback, horizon = self.lookback_, self.horizon_
         origins = len(s) - horizon - step * np.arange(n_windows)[::-1]
         if origins[0] < lookback:
             raise ValueError(
@@ -754,6 +702,11 @@ class Forecaster:
         cov = None if covs is None else covs[0]
         names = [name for name in (NETWORK, *MEMBERS) if w.get(name)]
         cands = forecasts(self.candidates_, data, names, 0, s, origins, horizon, cov)
+        m = (
+            self.season_length_
+            if season_length is None
+            else check_int(season_length, "season_length", minimum=1)
+        )
         return score_backtest(s, origins, mix(w, cands), m)
 
     # ---------------------------------------------------------------- save/load

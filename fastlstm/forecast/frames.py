@@ -322,7 +322,7 @@ def history_inputs(
                 else ""
             )
             raise ValueError(
-                f"y: series {i} expected at least input_size={input_size} points{aligned}, got {len(s)}"
+                f"y: series {i} expected at least lookback={input_size} points{aligned}, got {len(s)}"
             )
     futs = None
     if n_covariates:
