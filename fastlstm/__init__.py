@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib as _importlib
+import importlib.abc  # noqa: F401 - _importlib.abc
+import importlib.util  # noqa: F401 - _importlib.util
 import sys as _sys
 
 from . import (
@@ -75,15 +77,34 @@ _OLD_PATHS = {
     "evaluate": "forecast.evaluate",
     "parallel": "forecast.fit_many",
 }
-for _old, _new in _OLD_PATHS.items():
-    _sys.modules.setdefault(f"{__name__}.{_old}", _importlib.import_module(f"{__name__}.{_new}"))
-del _old, _new
+
+
+class _OldPathFinder(_importlib.abc.MetaPathFinder, _importlib.abc.Loader):
+    """Imports of an old module path (``fastlstm.training``) load the moved module, on first use:
+    ``import fastlstm`` itself loads none of them (the evaluation, MPI and process-pool modules
+    stay unimported until asked for)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        prefix, _, old = fullname.partition(".")
+        if prefix != __name__ or old not in _OLD_PATHS:
+            return None
+        return _importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec):
+        return _importlib.import_module(f"{__name__}.{_OLD_PATHS[spec.name.partition('.')[2]]}")
+
+    def exec_module(self, module):
+        """Nothing to run: the moved module is already executed."""
+
+
+if not any(isinstance(f, _OldPathFinder) for f in _sys.meta_path):
+    _sys.meta_path.append(_OldPathFinder())
 
 
 def __getattr__(name: str):
-    """``fastlstm.training`` and the other old module paths, as attributes."""
+    """``fastlstm.training`` and the other old module paths, as attributes (imported on first use)."""
     if name in _OLD_PATHS:
-        return _sys.modules[f"{__name__}.{name}"]
+        return _importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
