@@ -15,46 +15,46 @@ A training loop written for ``torch.nn.LSTM`` only changes the import::
 
 The constructor, the parameters (names, shapes, order and initialisation), the
 ``state_dict`` and the forward signature are ``torch.nn.LSTM``'s, so weights load both
-ways. Each layer and direction is one :class:`torch.autograd.Function` calling the public
-kernels :func:`fastlstm.kernels.lstm_forward` and :func:`fastlstm.kernels.lstm_backward`;
-stacking, the reverse direction, the concatenation of directions, dropout between layers
-and packing are ordinary torch operations, so autograd differentiates them.
+ways. The whole stack (layers, directions, dropout between layers) is one
+:class:`torch.autograd.Function` on the kernels' stacked LSTM, the same code that
+:class:`fastlstm.LSTM` runs; packing a ``PackedSequence`` and ``batch_first`` are ordinary
+torch operations around it. Without a graph (``torch.no_grad()``,
+``torch.inference_mode()``, or nothing requiring a gradient) the kernels run alone, and one
+time step of a unidirectional model runs as one compiled call on weights packed once (again
+when they change), the path of :meth:`fastlstm.LSTM.stepper`.
 
 When it pays
 ------------
-Only where fastlstm's kernels beat PyTorch's own CPU LSTM (oneDNN) by more than the fixed
-cost that torch's module and autograd add per call, layer and direction (of the order of
-0.1 ms for inference and 0.25 ms for a training step): float64 training is the best case.
-That cost eats the kernels' lead on streaming single steps, and for mid-sized float32 models
-PyTorch's fused oneDNN LSTM is faster anyway: keep ``torch.nn.LSTM`` there. ``fastlstm
-bench`` times both on your machine (rows of their own under its table; figures in the
-README). It runs on the CPU only, in float32 or float64, without projections (``proj_size``
-must be 0).
+Where fastlstm's kernels beat PyTorch's own CPU LSTM (oneDNN): the module adds a few
+microseconds per call to the kernels' time. ``fastlstm bench`` times both on your machine
+(rows of their own under its table; figures in the README). It runs on the CPU only, in
+float32 or float64, without projections (``proj_size`` must be 0).
 
 Copies
 ------
 The kernels read and write NumPy views of the tensors' memory (``tensor.numpy()``,
-``torch.from_numpy``). Copies happen only here:
+``torch.from_numpy``); the parameters' views are kept between calls. Copies happen only
+here:
 
 * the input, unless it is C-contiguous and time-major: ``batch_first`` input (transposed
   to ``[T, B, I]``), non-contiguous input, and the reverse direction's input (reversed in
-  time, per sequence with lengths);
-* ``b_ih + b_hh`` (``4H`` values) per layer and direction; ``h0``, ``c0`` (``[B, H]``
-  each), which the kernel copies into its state arrays;
+  time, per sequence with lengths); a non-contiguous parameter;
+* ``h0``, ``c0``, which the kernel copies into its state arrays;
 * the outputs: with lengths the kernel's output is a masked copy of its states (without
-  lengths it *is* the kernel's state array, no copy); ``h_n``/``c_n`` (``[B, H]`` each);
-  the reversed output of the reverse direction and the concatenation of both directions;
-  the stacking of ``h_n``/``c_n`` over layers; dropout's result;
-* backward: the upstream gradient of a direction's output when it is not C-contiguous
-  (it is a strided slice of the concatenation's gradient when bidirectional); the bias
-  gradient, returned for ``b_ih`` and, as a copy, for ``b_hh``;
+  lengths, dropout or a reverse direction it *is* the kernel's state array, no copy);
+  ``h_n``/``c_n``; the reversed output of the reverse direction and the concatenation of
+  both directions; dropout's result;
+* backward: the upstream gradient when it is not C-contiguous, and each direction's slice
+  of it when bidirectional; the bias gradient, returned for ``b_ih`` and, as a copy, for
+  ``b_hh``;
 * ``PackedSequence`` input is padded to ``[T, B, I]`` and the output packed again.
 
 ``batch_first`` output is a transposed view (no copy). The forward cache (states, gates)
-is kept as saved tensors of the autograd graph and freed by ``backward`` as torch frees its
-own. Modifying an input or a parameter in place between forward and backward raises
-torch's usual "modified by an inplace operation" error; so does modifying an output that
-shares memory with the cache.
+is kept by the autograd graph and freed by ``backward`` (a graph retained with
+``retain_graph=True`` computes it again for the next backward). Modifying an input, a
+state or a parameter in place between forward and backward raises torch's usual "modified
+by an inplace operation" error; so does modifying an output that shares memory with the
+cache.
 
 Differences from ``torch.nn.LSTM``: NaN or Inf in an input, a state, a weight or an upstream
 gradient raises ``ValueError`` (the kernels check) instead of propagating; gradients are
@@ -89,6 +89,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 __all__ = ["LSTM"]
 
 _DTYPES = (torch.float32, torch.float64)
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
@@ -411,7 +412,7 @@ class LSTM(torch.nn.Module):
     def _check_hx(self, hx, B: int, unbatched: bool, dtype: torch.dtype):
         LD, H = self.num_layers * self.num_directions, self.hidden_size
         if hx is None:
-            z = torch.zeros((LD, B, H), dtype=dtype)
+            z = torch.from_numpy(np.zeros((LD, B, H), dtype=_NUMPY_DTYPES[dtype]))
             return z, z
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError(f"hx: expected a tuple (h0, c0) of tensors, got {_describe(hx)}")
