@@ -32,7 +32,9 @@ the comments refer to it)::
 Structure (three tiers, as in STUMPY's ``stump -> _stump -> _compute_diagonal``):
 
 * :mod:`~fastlstm.kernels.api` validates and allocates (the public functions),
-  and holds the unchecked seam the layer calls (``forward_core``, ...);
+  and holds the unchecked seam that ``fastlstm.nn`` and ``fastlstm.torch`` call: the
+  stacked LSTM (``stack_forward``, ``stack_backward``, its step mode ``stack_pack``,
+  ``stack_step``) over ``forward_core``, ``backward_core``, ...;
 * :mod:`~fastlstm.kernels.drivers` packs the weights and runs the time loop,
   over batch rows split across threads;
 * :mod:`~fastlstm.kernels.simd` (the register-blocked product of (F1)+(F2) or
