@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["CACHE", "FASTMATH", "JIT", "JIT_PARALLEL"]
+__all__ = ["CACHE", "FASTMATH", "JIT", "JIT_EXACT", "JIT_PARALLEL"]
 
 _CACHE_OFF = os.environ.get("FASTLSTM_DISABLE_CACHE", "0") in ("1", "true", "True")
 CACHE: bool = not _CACHE_OFF and not os.environ.get("FASTLSTM_VECTOR_BITS")
@@ -47,3 +47,7 @@ JIT: dict = {"cache": CACHE, "fastmath": set(FASTMATH), "nogil": True, "error_mo
 
 #: options for the drivers that use ``prange``
 JIT_PARALLEL: dict = {**JIT, "parallel": True}
+
+#: options for the forecast wing's recursions (exponential smoothing, the ES-RNN's smoothing):
+#: no fast-math at all, so that they round as the float64 references they are tested against
+JIT_EXACT: dict = {"cache": CACHE, "nogil": True, "error_model": "numpy"}

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._config import CACHE
+from .._config import JIT_EXACT
 from .._validation import as_float_array, check_dtype, check_float, check_int
 from ..nn.layers import LSTMRegressor, derive_seeds
 from ..nn.losses import get_loss
@@ -47,7 +47,6 @@ from .prepare import choose_sizes, training_sizes
 
 __all__ = ["ESRNN", "batch_loss", "es_backward", "es_forward"]
 
-_JIT = {"cache": CACHE, "nogil": True, "error_model": "numpy"}
 #: initial smoothing coefficients (before training): a = sigmoid(0) = 0.5, g = sigmoid(-2) = 0.12
 _RAW_ALPHA0, _RAW_GAMMA0 = 0.0, -2.0
 
@@ -57,7 +56,7 @@ def _sigmoid(x):
 
 
 # ------------------------------------------------------------------ recursions
-@njit(**_JIT)
+@njit(**JIT_EXACT)
 def _es_forward(y, lengths, alpha, gamma, s0, seasonal, level, seas):  # pragma: no cover - compiled
     n, m = s0.shape
     for i in range(n):
@@ -75,7 +74,7 @@ def _es_forward(y, lengths, alpha, gamma, s0, seasonal, level, seas):  # pragma:
                 seas[i, t + m] = g * (y[i, t] - level[i, t]) + (1.0 - g) * seas[i, t]
 
 
-@njit(**_JIT)
+@njit(**JIT_EXACT)
 def _es_backward(
     y, lengths, alpha, gamma, seasonal, level, seas, g_level, g_seas, d_alpha, d_gamma, d_s0
 ):  # pragma: no cover - compiled

@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 from scipy.optimize import minimize
 
-from .._config import CACHE
+from .._config import JIT_EXACT
 from .._validation import as_float_array, check_int
 
 __all__ = ["METHODS", "arima_lite", "damped", "fit", "forecast_from", "kpss_level", "ses", "theta"]
@@ -54,7 +54,6 @@ KPSS_MIN_LENGTH = 10
 
 ALPHA_BOUNDS = (1e-4, 0.9999)
 PHI_BOUNDS = (0.8, 0.98)
-_JIT = {"cache": CACHE, "nogil": True, "error_model": "numpy"}
 
 
 def _series(y, name: str = "y", minimum: int = 2) -> np.ndarray:
@@ -67,7 +66,7 @@ def _series(y, name: str = "y", minimum: int = 2) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ recursions
-@njit(**_JIT)
+@njit(**JIT_EXACT)
 def _holt_states(y, alpha, beta, phi, l0, b0):
     """Level and trend after each observation (index t: after ``y[:t]``), and the SSE."""
     n = len(y)
@@ -84,7 +83,7 @@ def _holt_states(y, alpha, beta, phi, l0, b0):
     return lev, tr, sse
 
 
-@njit(**_JIT)
+@njit(**JIT_EXACT)
 def _concentrated(y, alpha, beta, phi, trend):
     """SSE minimised over the initial states for the given smoothing parameters.
 
@@ -133,7 +132,7 @@ def _concentrated(y, alpha, beta, phi, trend):
     return max(syy - l0 * syu - b0 * syv, 0.0), l0, b0
 
 
-@njit(**_JIT)
+@njit(**JIT_EXACT)
 def _grid(y, alphas, betas, phis, trend):
     """The (alpha, beta_star, phi) of the grid with the lowest concentrated SSE."""
     best = np.inf
