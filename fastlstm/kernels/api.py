@@ -340,8 +340,20 @@ class StackTape(NamedTuple):
 
 
 def reverse_index(lengths, T, B):
-    """Gather indices reversing each sequence within its own length (padding stays put);
-    None without lengths (then a plain reversal in time)."""
+    """Gather indices reversing each sequence within its own length (padding stays put).
+
+    Parameters
+    ----------
+    lengths : ndarray [B] of int64 or None
+        None: a plain reversal in time.
+    T, B : int
+        Time steps and batch rows.
+
+    Returns
+    -------
+    tuple of ndarray or None
+        ``(time index [T, B], row index [1, B])`` for :func:`reverse_time`.
+    """
     if lengths is None:
         return None
     t = np.arange(T)[:, None]
@@ -350,7 +362,18 @@ def reverse_index(lengths, T, B):
 
 
 def reverse_time(a, rev):
-    """``a [T, B, ...]`` reversed in time (per sequence with ``rev``), C-contiguous; an involution."""
+    """``a`` reversed in time (per sequence with ``rev``), C-contiguous; an involution.
+
+    Parameters
+    ----------
+    a : ndarray [T, B, ...]
+    rev : tuple or None
+        From :func:`reverse_index`.
+
+    Returns
+    -------
+    ndarray
+    """
     if rev is None:
         return np.ascontiguousarray(a[::-1])
     return np.ascontiguousarray(a[rev[0], rev[1]])
@@ -359,16 +382,36 @@ def reverse_time(a, rev):
 def stack_forward(x, h0, c0, weights, directions=1, lengths=None, dropout=None, keep=True, names=None):
     """A stack of LSTM layers over a batch of sequences: the one forward of both LSTM surfaces.
 
-    ``x [T, B, I]``, ``h0, c0 [L*D, B, H]`` (C-contiguous, of the weights' dtype);
-    ``weights``: ``L*D`` tuples ``(w_ih, w_hh, b_ih, b_hh)`` (zero arrays for no bias),
-    index ``k = layer * directions + d``; ``lengths``: checked int64 ``[B]`` or None;
-    ``dropout``: None, or ``dropout(shape) -> mask or None`` called for each layer's output
-    but the last's, in order (the mask multiplies it); ``keep=False`` (inference) saves
-    nothing for BPTT; ``names``: per ``k``, the names the kernels' NaN/Inf errors use.
+    Parameters
+    ----------
+    x : ndarray [T, B, I]
+        C-contiguous, of the weights' dtype (as every array here).
+    h0, c0 : ndarray [L*D, B, H]
+        Initial states, C-contiguous.
+    weights : list of tuple
+        ``L*D`` tuples ``(w_ih, w_hh, b_ih, b_hh)`` (zero arrays for no bias), index
+        ``k = layer * directions + d``.
+    directions : int
+        1, or 2 (the second direction runs reversed in time, per sequence with lengths).
+    lengths : ndarray [B] of int64, optional
+        From :func:`check_lengths`; None: every row has ``T`` steps.
+    dropout : callable, optional
+        ``dropout(shape) -> mask or None``, called for every layer's output but the last's,
+        in order; the output is multiplied by the mask.
+    keep : bool
+        Keep what :func:`stack_backward` needs (False for inference).
+    names : list of dict, optional
+        Per ``k``, the names the kernels' NaN/Inf errors use (keys ``weights``, ``x``,
+        ``state``, ``grad``).
 
-    Returns ``output [T, B, D*H], h_n, c_n [L*D, B, H], tape`` (a :class:`StackTape`, or
-    None without ``keep``). Without lengths, one direction and no dropout, ``output`` is
-    the last layer's state array ``tape.caches[-1].hs[1:]`` itself.
+    Returns
+    -------
+    output : ndarray [T, B, D*H]
+        Without lengths, dropout and a second direction, the last layer's state array
+        ``tape.caches[-1].hs[1:]`` itself.
+    h_n, c_n : ndarray [L*D, B, H]
+    tape : StackTape or None
+        None without ``keep``.
     """
     T, B, _ = x.shape
     D = directions
@@ -410,14 +453,30 @@ def stack_forward(x, h0, c0, weights, directions=1, lengths=None, dropout=None, 
 def stack_backward(d_output, d_h_n, d_c_n, tape, weights, keep_dgates=False, names=None, consume=False):
     """BPTT through a :func:`stack_forward`: the one backward of both LSTM surfaces.
 
-    ``d_output [T, B, D*H]`` (time-major), ``d_h_n, d_c_n [L*D, B, H]``, all finite (the
-    callers check) and of the tape's dtype; ``weights`` as for :func:`stack_forward`;
-    ``names``: per ``k``, the names of the kernels' errors; ``consume`` lets dA overwrite
-    the tape's gates (the tape is unusable afterwards).
+    Parameters
+    ----------
+    d_output : ndarray [T, B, D*H]
+        dE/d output, time-major, finite (the callers check), of the tape's dtype.
+    d_h_n, d_c_n : ndarray [L*D, B, H]
+        dE/dh_n and dE/dc_n, C-contiguous.
+    tape : StackTape
+        From :func:`stack_forward`.
+    weights : list of tuple
+        As for :func:`stack_forward`.
+    keep_dgates : bool
+        Keep each layer's dA (``BackwardResult.dgates``).
+    names : list of dict, optional
+        Per ``k``, the names of the kernels' errors.
+    consume : bool
+        Let dA overwrite the tape's gates (the tape is unusable afterwards).
 
-    Returns ``d_x [T, B, I], d_h0, d_c0 [L*D, B, H], results``: per ``k`` the
-    ``(BackwardResult, sq_norms)`` of :func:`backward_core` (its ``dw_ih, dw_hh, db``
-    are the parameter gradients).
+    Returns
+    -------
+    d_x : ndarray [T, B, I]
+    d_h0, d_c0 : ndarray [L*D, B, H]
+    results : list
+        Per ``k``, the ``(BackwardResult, sq_norms)`` of :func:`backward_core`; its
+        ``dw_ih, dw_hh, db`` are the parameter gradients.
     """
     caches, masks, _, rev = tape
     LD = len(caches)
@@ -471,8 +530,19 @@ def _step_arrays(weights):
 
 
 def stack_pack(weights, name="lstm"):
-    """Pack a unidirectional stack's weights (the ``weights`` of :func:`stack_forward`)
-    for :func:`stack_step`; ``ValueError`` naming ``name`` for NaN or Inf."""
+    """Pack a unidirectional stack's weights for :func:`stack_step`.
+
+    Parameters
+    ----------
+    weights : list of tuple
+        As for :func:`stack_forward`, one per layer.
+    name : str
+        What a ``ValueError`` for NaN or Inf weights calls them.
+
+    Returns
+    -------
+    StepPack
+    """
     mats, vecs = _step_arrays(weights)
     packed = drivers.pack_layers(mats[0::2], np.stack(mats[1::2]), np.stack(vecs[0::2]), np.stack(vecs[1::2]))
     for what, arr in zip(("input weights", "recurrent weights", "biases"), packed, strict=True):
@@ -483,7 +553,20 @@ def stack_pack(weights, name="lstm"):
 
 
 def step_buffers(pack, B):
-    """The scratch arrays of :func:`stack_step` for ``B`` rows: ``(gates, blk)``."""
+    """The scratch arrays of :func:`stack_step` for ``B`` rows.
+
+    Parameters
+    ----------
+    pack : StepPack
+        From :func:`stack_pack`.
+    B : int
+        Batch rows.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(gates, blk)``.
+    """
     _, P, _, U4 = pack.whps.shape
     H = pack.whps.shape[2]
     return np.empty((B, 4 * H), pack.whps.dtype), np.empty((ROW_BLOCKS[0], P * U4), pack.whps.dtype)
@@ -522,11 +605,31 @@ def _step(x, h, c, wxps, whps, bps, gates, blk, snap, mats, vecs, check):
 def stack_step(x, h, c, pack, buffers, weights=None):
     """One time step of a unidirectional stack, the state updated in place.
 
-    ``x [B, I]``; ``h, c [L, B, H]`` (C-contiguous, updated in place); ``pack`` from
-    :func:`stack_pack`; ``buffers`` from :func:`step_buffers`. With ``weights`` (those of
-    :func:`stack_forward`), a pack that no longer matches them is made again first (one
-    compiled comparison per call). Returns ``(h_top [B, H], pack)``; ``ValueError`` for
-    NaN or Inf in ``x`` or the state (the state is then unchanged).
+    Parameters
+    ----------
+    x : ndarray [B, I]
+        C-contiguous, of the weights' dtype.
+    h, c : ndarray [L, B, H]
+        The state, C-contiguous; updated in place (unchanged when an error is raised).
+    pack : StepPack
+        From :func:`stack_pack`.
+    buffers : tuple
+        From :func:`step_buffers`.
+    weights : list of tuple, optional
+        The weights ``pack`` was made from (as for :func:`stack_forward`): if given, a pack
+        that no longer matches them is made again first (one compiled comparison per call).
+
+    Returns
+    -------
+    h_top : ndarray [B, H]
+        The top layer's ``h_t`` (a new array).
+    pack : StepPack
+        ``pack``, or the one made again.
+
+    Raises
+    ------
+    ValueError
+        NaN or Inf in ``x`` or the state.
     """
     check = weights is not None
     mats, vecs = _step_arrays(weights) if check else ((pack.snap,), (pack.snap,))
