@@ -95,7 +95,7 @@ def test_a_wrong_recursion_gradient_is_caught(monkeypatch):
 
 def test_same_seed_same_forecasts_other_seed_other_forecasts():
     ys = [_sim(s, 60) for s in range(3)]
-    kw = {"season": 4, "horizon": 4, "n_models": 2, "hidden_size": 6, "epochs": 3}
+    kw = {"season_length": 4, "horizon": 4, "n_models": 2, "hidden_size": 6, "epochs": 3}
     a = E.ESRNN(seed=5, **kw).fit(ys)
     b = E.ESRNN(seed=5, **kw).fit(ys)
     c = E.ESRNN(seed=6, **kw).fit(ys)
@@ -118,7 +118,7 @@ def test_recovers_a_seasonal_pattern_learned_from_zero(monkeypatch):
 
     monkeypatch.setattr(E.ESRNN, "_init_es", zero_start)
     ys = [_sim(s) for s in range(4)]
-    f = E.ESRNN(season=4, horizon=4, n_models=1, hidden_size=8, seed=0).fit(ys)
+    f = E.ESRNN(season_length=4, horizon=4, n_models=1, hidden_size=8, seed=0).fit(ys)
     assert f.losses_[0][-1] < 0.6 * f.losses_[0][0]
     for i, y in enumerate(ys):
         _, seas = f.smoothing(i, y)
@@ -134,7 +134,7 @@ def test_recovers_a_seasonal_pattern_learned_from_zero(monkeypatch):
 
 def test_level_only_without_a_season():
     ys = [3 + np.cumsum(np.random.default_rng(s).normal(0.01, 0.05, 40)) for s in range(2)]
-    f = E.ESRNN(season=1, horizon=3, n_models=1, hidden_size=4, epochs=2).fit(ys)
+    f = E.ESRNN(season_length=1, horizon=3, n_models=1, hidden_size=4, epochs=2).fit(ys)
     assert not f.seasonal_.any() and f.es_[0]["s0"].shape == (2, 1)
     assert np.all(f.es_[0]["raw_gamma"] == E._RAW_GAMMA0)  # never used, never moved
     p = f.predict(h=7)  # chained past the horizon
@@ -144,18 +144,18 @@ def test_level_only_without_a_season():
 
 def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="season"):
-        E.ESRNN(season=0)
-    with pytest.raises(ValueError, match="seasonality"):
-        E.ESRNN(seasonality="yes")
+        E.ESRNN(season_length=0)
+    with pytest.raises(ValueError, match="deseasonalize"):
+        E.ESRNN(deseasonalize="yes")
     with pytest.raises(ValueError, match="loss"):
         E.ESRNN(loss="l3")
-    f = E.ESRNN(season=4, horizon=4, epochs=1, n_models=1)
+    f = E.ESRNN(season_length=4, horizon=4, epochs=1, n_models=1)
     with pytest.raises(TypeError, match="series: expected a list"):
         f.fit(np.ones(50))
     with pytest.raises(ValueError, match=r"series\[1\]: expected finite"):
         f.fit([np.ones(50), np.r_[np.ones(49), np.nan]])
-    with pytest.raises(ValueError, match=r"series\[0\]: expected at least input_size \+ horizon"):
-        E.ESRNN(season=4, horizon=4, input_size=8).fit([np.ones(11)])
+    with pytest.raises(ValueError, match=r"series\[0\]: expected at least lookback \+ horizon"):
+        E.ESRNN(season_length=4, horizon=4, lookback=8).fit([np.ones(11)])
     with pytest.raises(RuntimeError, match="call fit"):
         f.predict()
     f.fit([_sim(0, 40)])
@@ -196,3 +196,14 @@ def test_forecaster_esrnn_fits_predicts_and_round_trips(tmp_path):
     for a, b in zip(g.predict(), p, strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(g.predict_interval()[1], iv[1])
+
+
+def test_former_argument_names_warn_and_still_work():
+    with pytest.warns(DeprecationWarning, match="is renamed") as record:
+        f = E.ESRNN(season=4, input_size=8, seasonality=False, horizon=4, epochs=1, n_models=1)
+    assert len(record) == 3
+    assert (f.season_length, f.lookback, f.deseasonalize) == (4, 8, False)
+    f.fit([_sim(0, 40)])
+    with pytest.warns(DeprecationWarning, match="'steps' is renamed 'h'"):
+        old = f.forecast(0, _sim(0, 40), [30], steps=3)
+    np.testing.assert_array_equal(old, f.forecast(0, _sim(0, 40), [30], h=3))

@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT_EXACT
+from .._params import renamed
 from .._validation import as_float_array, check_dtype, check_float, check_int
 from ..nn.layers import LSTMRegressor, derive_seeds
 from ..nn.losses import get_loss
@@ -240,12 +241,12 @@ class ESRNN:
 
     Parameters
     ----------
-    season : int
-        Season length ``m`` (1: level only).
+    season_length : int
+        Season length ``m`` (1: level only). Formerly ``season``.
     horizon : int
         Steps forecast at once.
-    input_size : int, optional
-        Past steps a window reads; default as the Forecaster's (``max(horizon, 2 m)``, shortened so
+    lookback : int, optional
+        Past steps a window reads (formerly ``input_size``); default as the Forecaster's (``max(horizon, 2 m)``, shortened so
         that the shortest series keeps 8 windows).
     hidden_size, num_layers : int
         The LSTM's size.
@@ -262,7 +263,7 @@ class ESRNN:
         The network's gradient-norm clipping.
     loss : {"mae", "mse", "huber"}
         On the scaled windows.
-    seasonality : {"auto", True, False}
+    deseasonalize : {"auto", True, False}
         Per series: learn a season when ``m > 1`` and the series has two seasons and (``"auto"``)
         passes the 90% autocorrelation test at lag ``m``; else level only.
     dtype : float32 or float64
@@ -276,16 +277,17 @@ class ESRNN:
         Per member: ``raw_alpha``, ``raw_gamma`` ``(n,)``, ``s0`` ``(n, m)``.
     scale_ : numpy.ndarray, shape (n,)
     seasonal_ : numpy.ndarray of bool, shape (n,)
-    input_size_, epochs_, batch_size_ : int
+    lookback_, epochs_, batch_size_ : int
     losses_ : list of list of float
         Per member, the mean training loss of each epoch.
     """
 
+    @renamed(season="season_length", input_size="lookback", seasonality="deseasonalize")
     def __init__(
         self,
-        season: int = 1,
+        season_length: int = 1,
         horizon: int = 1,
-        input_size: int | None = None,
+        lookback: int | None = None,
         hidden_size: int = 32,
         num_layers: int = 1,
         n_models: int = 1,
@@ -295,13 +297,13 @@ class ESRNN:
         es_lr: float | None = None,
         clip_norm: float | None = 1.0,
         loss: str = "mae",
-        seasonality="auto",
+        deseasonalize="auto",
         dtype=np.float32,
         seed: int | None = 0,
     ) -> None:
-        self.season = check_int(season, "season", minimum=1)
+        self.season_length = check_int(season_length, "season_length", minimum=1)
         self.horizon = check_int(horizon, "horizon", minimum=1)
-        self.input_size = None if input_size is None else check_int(input_size, "input_size", minimum=1)
+        self.lookback = None if lookback is None else check_int(lookback, "lookback", minimum=1)
         self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
         self.num_layers = check_int(num_layers, "num_layers", minimum=1)
         self.n_models = check_int(n_models, "n_models", minimum=1)
@@ -314,9 +316,9 @@ class ESRNN:
         self.clip_norm = clip_norm
         get_loss(loss)
         self.loss = loss
-        if seasonality not in ("auto", True, False):
-            raise ValueError(f"seasonality: expected 'auto', True or False, got {seasonality!r}")
-        self.seasonality = seasonality
+        if deseasonalize not in ("auto", True, False):
+            raise ValueError(f"deseasonalize: expected 'auto', True or False, got {deseasonalize!r}")
+        self.deseasonalize = deseasonalize
         self.dtype = check_dtype(dtype)
         self.seed = None if seed is None else check_int(seed, "seed", minimum=0)
 
@@ -324,15 +326,15 @@ class ESRNN:
     def _init_es(self, series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per series: whether seasonal, the scale, and the initial seasonal indices (classical
         decomposition of the whole series)."""
-        m = self.season
+        m = self.season_length
         seasonal = np.zeros(len(series), dtype=np.bool_)
         s0 = np.zeros((len(series), m))
         scale = np.ones(len(series))
         for i, s in enumerate(series):
             d = float(np.mean(np.abs(np.diff(s)))) if len(s) > 1 else 0.0
             scale[i] = d if d > 0 else 1.0
-            if m > 1 and len(s) >= 2 * m and self.seasonality is not False:
-                if self.seasonality is True or seasonality_test(s, m):
+            if m > 1 and len(s) >= 2 * m and self.deseasonalize is not False:
+                if self.deseasonalize is True or seasonality_test(s, m):
                     seasonal[i] = True
                     s0[i] = classical_decompose(s, m, "additive").indices
         return seasonal, scale, s0
@@ -346,13 +348,13 @@ class ESRNN:
         """
         series = _check_series(series)
         lengths = [len(s) for s in series]
-        m, h = self.season, self.horizon
-        _, _, self.input_size_ = choose_sizes(m, h, self.input_size, True, None, lengths, 0)
-        k = self.input_size_
+        m, h = self.season_length, self.horizon
+        _, _, self.lookback_ = choose_sizes(m, h, self.lookback, True, None, lengths, 0)
+        k = self.lookback_
         for i, n in enumerate(lengths):
             if n < k + h:
                 raise ValueError(
-                    f"series[{i}]: expected at least input_size + horizon = {k + h} points, got {n}"
+                    f"series[{i}]: expected at least lookback + horizon = {k + h} points, got {n}"
                 )
         self.seasonal_, self.scale_, s0 = self._init_es(series)
         data = _Data(series, m, self.seasonal_, self.scale_)
@@ -376,7 +378,7 @@ class ESRNN:
         return self
 
     def _train(self, data, es, sid, t, net_seed: int, batch_seed: int):
-        k, h = self.input_size_, self.horizon
+        k, h = self.lookback_, self.horizon
         net = LSTMRegressor(
             1,
             h,
@@ -441,7 +443,7 @@ class ESRNN:
     def _member_block(self, i: int, y: np.ndarray, origins: np.ndarray, member: int) -> np.ndarray:
         """One member's forecasts ``(n_origins, horizon)`` of series ``i`` from ``origins`` of ``y``."""
         level, seas = self.smoothing(i, y, member)
-        k, h, m = self.input_size_, self.horizon, self.season
+        k, h, m = self.lookback_, self.horizon, self.season_length
         t = origins - 1
         zero = np.zeros(len(t), dtype=np.int64)
         x, _ = gather(y[None, :], level[None, :], seas[None, :], self.scale_[i : i + 1], zero, t, k, 0, m)
@@ -449,9 +451,10 @@ class ESRNN:
         sea = seas[t[:, None] + 1 + np.arange(h)[None, :] % m]
         return out.astype(np.float64) * self.scale_[i] + level[t][:, None] + sea
 
-    def forecast(self, i: int, y, origins, steps: int) -> np.ndarray:
-        """Forecasts ``(n_origins, steps)`` of series ``i`` (its fitted parameters) from each origin
-        of ``y`` (the index of the first forecast step, at least ``input_size_``), the median of the
+    @renamed(steps="h")
+    def forecast(self, i: int, y, origins, h: int) -> np.ndarray:
+        """Forecasts ``(n_origins, h)`` of series ``i`` (its fitted parameters) from each origin
+        of ``y`` (the index of the first forecast step, at least ``lookback_``), the median of the
         members; past ``horizon`` the forecasts are appended to the history and forecast on.
 
         Parameters
@@ -461,16 +464,17 @@ class ESRNN:
         y : array_like, shape (n,)
             A history on the fitted scale, starting at the fitted series' season position.
         origins : array_like of int
-        steps : int
+        h : int
+            Steps to forecast (formerly ``steps``).
         """
         self._check_fitted()
         i = check_int(i, "i", minimum=0, maximum=self.n_series_ - 1)
         y = _check_series([y], "y")[0]
-        steps = check_int(steps, "steps", minimum=1)
+        h = check_int(h, "h", minimum=1)
         origins = np.asarray(origins, dtype=np.int64).reshape(-1)
-        if len(origins) == 0 or origins.min() < self.input_size_ or origins.max() > len(y):
-            raise ValueError(f"origins: expected steps in [{self.input_size_}, {len(y)}], got {origins}")
-        return self._forecast(i, y, origins, steps)
+        if len(origins) == 0 or origins.min() < self.lookback_ or origins.max() > len(y):
+            raise ValueError(f"origins: expected steps in [{self.lookback_}, {len(y)}], got {origins}")
+        return self._forecast(i, y, origins, h)
 
     def _forecast(self, i: int, y: np.ndarray, origins: np.ndarray, steps: int) -> np.ndarray:
         h = self.horizon
@@ -501,8 +505,8 @@ class ESRNN:
         if len(hist) != self.n_series_:
             raise ValueError(f"series: expected {self.n_series_} series as in fit, got {len(hist)}")
         for i, s in enumerate(hist):
-            if len(s) < self.input_size_:
-                raise ValueError(f"series[{i}]: expected at least input_size = {self.input_size_} points")
+            if len(s) < self.lookback_:
+                raise ValueError(f"series[{i}]: expected at least lookback = {self.lookback_} points")
         return [self._forecast(i, s, np.array([len(s)]), h)[0] for i, s in enumerate(hist)]
 
     # ------------------------------------------------------------------ state
@@ -517,9 +521,9 @@ class ESRNN:
     def get_config(self) -> dict:
         """Constructor arguments and fitted sizes (JSON-able)."""
         names = (
-            "season",
+            "season_length",
             "horizon",
-            "input_size",
+            "lookback",
             "hidden_size",
             "num_layers",
             "n_models",
@@ -529,13 +533,13 @@ class ESRNN:
             "es_lr",
             "clip_norm",
             "loss",
-            "seasonality",
+            "deseasonalize",
             "seed",
         )
         cfg = {name: getattr(self, name) for name in names}
         cfg["dtype"] = self.dtype.name
         cfg["fitted"] = {
-            "input_size": self.input_size_,
+            "lookback": self.lookback_,
             "epochs": self.epochs_,
             "batch_size": self.batch_size_,
         }
@@ -546,9 +550,12 @@ class ESRNN:
         """A fitted model from :meth:`get_config`, :meth:`get_state`, the networks and the series."""
         cfg = dict(config)
         fitted = cfg.pop("fitted")
+        for old, new in (("season", "season_length"), ("input_size", "lookback"), ("seasonality", "deseasonalize")):
+            if old in cfg:  # files written before the renaming
+                cfg[new] = cfg.pop(old)
         model = cls(**cfg)
-        model.input_size_, model.epochs_, model.batch_size_ = (
-            int(fitted["input_size"]),
+        model.lookback_, model.epochs_, model.batch_size_ = (
+            int(fitted.get("lookback", fitted.get("input_size"))),
             int(fitted["epochs"]),
             int(fitted["batch_size"]),
         )

@@ -205,9 +205,9 @@ def train_esrnn(logs, season: int, horizon: int, input_size: int, seed: int, par
     Forecaster's parameters ``params`` (its ``deseasonalize`` decides per series whether a season
     is learned)."""
     return ESRNN(
-        season=season,
+        season_length=season,
         horizon=horizon,
-        input_size=input_size,
+        lookback=input_size,
         hidden_size=params["hidden_size"],
         num_layers=params["num_layers"],
         n_models=params["n_models"],
@@ -216,7 +216,7 @@ def train_esrnn(logs, season: int, horizon: int, input_size: int, seed: int, par
         lr=params["lr"],
         clip_norm=params["clip_norm"],
         loss=params["loss"],
-        seasonality=params["deseasonalize"],
+        deseasonalize=params["deseasonalize"],
         dtype=params["dtype"],
         seed=seed,
     ).fit(logs)
