@@ -246,8 +246,8 @@ class ESRNN:
     horizon : int
         Steps forecast at once.
     lookback : int, optional
-        Past steps a window reads (formerly ``input_size``); default as the Forecaster's (``max(horizon, 2 m)``, shortened so
-        that the shortest series keeps 8 windows).
+        Past steps a window reads (formerly ``input_size``); default as the Forecaster's
+        (``max(horizon, 2 m)``, shortened so that the shortest series keeps 8 windows).
     hidden_size, num_layers : int
         The LSTM's size.
     n_models : int
@@ -550,8 +550,9 @@ class ESRNN:
         """A fitted model from :meth:`get_config`, :meth:`get_state`, the networks and the series."""
         cfg = dict(config)
         fitted = cfg.pop("fitted")
-        for old, new in (("season", "season_length"), ("input_size", "lookback"), ("seasonality", "deseasonalize")):
-            if old in cfg:  # files written before the renaming
+        renamed_args = ESRNN.__init__.renamed  # files written before the renaming
+        for old, new in renamed_args.items():
+            if old in cfg:
                 cfg[new] = cfg.pop(old)
         model = cls(**cfg)
         model.lookback_, model.epochs_, model.batch_size_ = (
