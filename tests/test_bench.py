@@ -294,3 +294,67 @@ def test_contention_rejects_unknown_situations(capsys):
     with pytest.raises(SystemExit):
         main(["--contention", "--situations", "loud"])
     assert "--situations: expected some of quiet,busy,pair, got 'loud'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------
+# panel forecasting: python -m fastlstm.bench --forecast
+# ----------------------------------------------------------------------------------------
+def test_make_panel_is_seeded_positive_and_ends_together():
+    from fastlstm.bench.forecast import make_panel
+
+    df = make_panel(5, 40, seed=3)
+    assert list(df.columns) == ["unique_id", "ds", "y"]
+    assert df.equals(make_panel(5, 40, seed=3)) and not df.equals(make_panel(5, 40, seed=4))
+    sizes = df.groupby("unique_id", sort=False).size()
+    assert list(sizes.index) == [f"s{i}" for i in range(5)] and sizes.between(36, 40).all()
+    assert df.groupby("unique_id")["ds"].max().nunique() == 1  # every series ends in the same month
+    assert (df["y"] > 0).all() and np.isfinite(df["y"]).all()
+    with pytest.raises(ValueError, match="length >= 24"):
+        make_panel(2, 10)
+
+
+def test_forecast_table_and_json(tmp_path, capsys, monkeypatch):
+    """Tiny panel, 2 epochs, 1 network: the table and the JSON, with finite positive figures."""
+    import importlib.util
+
+    from fastlstm.bench import forecast
+
+    real = forecast._installed
+    monkeypatch.setattr(forecast, "_installed", lambda m: m != "neuralforecast" and real(m))
+    has_ets = importlib.util.find_spec("statsforecast") is not None
+    path = tmp_path / "panel.json"
+    argv = ["--forecast", "--series", "6", "--length", "60", "--epochs", "2", "--n-models", "1"]
+    argv += ["--threads", "1", "--methods", "fastlstm,AutoETS,neuralforecast", "--json", str(path)]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "method    series  fit s  predict s  seconds  series/s  peak MiB  vs AutoETS" in out
+    assert "neuralforecast-LSTM (6 series): not installed: pip install neuralforecast" in out
+    with open(path) as fh:
+        report = json.load(fh)
+    assert report["schema"] == "fastlstm.bench.forecast/1"
+    assert report["panel"]["series"] == [6] and report["panel"]["length"] == 60
+    assert report["params"] == {"epochs": 2, "n_models": 1} and report["threads"] == 1
+    by_method = {r["method"]: r for r in report["results"]}
+    assert by_method["neuralforecast-LSTM"]["skipped"] == "not installed: pip install neuralforecast"
+    timed = ["fastlstm", "AutoETS"] if has_ets else ["fastlstm"]
+    for name in timed:
+        r = by_method[name]
+        for key in ("fit_s", "predict_s", "seconds", "series_per_s", "peak_mib", "extra_mib"):
+            assert np.isfinite(r[key]) and r[key] > 0, (name, key, r[key])
+        assert r["finite"] and r["n_forecasts"] == 6 * 18 and r["series"] == 6
+        assert r["seconds"] == pytest.approx(r["fit_s"] + r["predict_s"])
+        assert r["series_per_s"] == pytest.approx(6 / r["seconds"])
+        assert r["peak_mib"] >= r["extra_mib"]
+        assert f"\n{name.ljust(8)}  6 " in out
+    assert by_method["fastlstm"]["settings"]["epochs"] == 2
+    if has_ets:
+        assert by_method["AutoETS"]["ratio_to_autoets"] == 1.0
+        ratio = by_method["fastlstm"]["ratio_to_autoets"]
+        assert ratio == pytest.approx(by_method["AutoETS"]["seconds"] / by_method["fastlstm"]["seconds"])
+
+
+def test_forecast_cli_rejects_bad_arguments(capsys):
+    for argv in (["--methods", "prophet"], ["--series", "0"], ["--length", "20"], ["--threads", "0"]):
+        with pytest.raises(SystemExit):
+            bench.main(["--forecast", *argv])
+    assert "unknown method 'prophet'" in capsys.readouterr().err

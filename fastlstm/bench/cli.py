@@ -63,6 +63,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "and the ratios default/1-thread (--only picks the configurations, --repeat the samples)",
     )
     p.add_argument(
+        "--forecast",
+        action="store_true",
+        help="instead: panel forecasting throughput, fastlstm's Forecaster beside statsforecast's "
+        "AutoETS and neuralforecast's LSTM (options: --forecast --help)",
+    )
+    p.add_argument(
         "--situations",
         default="quiet,busy,pair",
         metavar="LIST",
@@ -105,6 +111,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m fastlstm.benc
     int
         0, or 1 if a correctness check failed (the figures are still reported).
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--forecast" in argv:
+        from .forecast import main as forecast_main
+
+        return forecast_main([a for a in argv if a != "--forecast"], prog=f"{prog} --forecast")
     parser = _parser(prog)
     args = parser.parse_args(argv)
     if args.repeat < 1:
