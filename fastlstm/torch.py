@@ -307,17 +307,11 @@ class LSTM(torch.nn.Module):
         self._weights_key = self._weights_cache = self._step_pack = None
         self._step_buffers: dict = {}
         H, D = self.hidden_size, self.num_directions
-        self._all_weights: list[list[str]] = []
-        for layer in range(self.num_layers):
-            for d in range(D):
-                sfx = f"_l{layer}" + ("_reverse" if d else "")
-                in_size = self.input_size if layer == 0 else H * D
-                shapes = [(f"weight_ih{sfx}", (4 * H, in_size)), (f"weight_hh{sfx}", (4 * H, H))]
-                if bias:
-                    shapes += [(f"bias_ih{sfx}", (4 * H,)), (f"bias_hh{sfx}", (4 * H,))]
-                for name, shape in shapes:
-                    setattr(self, name, torch.nn.Parameter(torch.empty(shape, dtype=dtype)))
-                self._all_weights.append([name for name, _ in shapes])
+        self._layout = api.stack_parameters(self.input_size, H, self.num_layers, D, bias)
+        for shapes in self._layout:
+            for name, shape in shapes:
+                setattr(self, name, torch.nn.Parameter(torch.empty(shape, dtype=dtype)))
+        self._all_weights: list[list[str]] = [[name for name, _ in shapes] for shapes in self._layout]
         self.reset_parameters()
 
     @property
@@ -378,19 +372,17 @@ class LSTM(torch.nn.Module):
         if key == self._weights_key:
             return params, self._weights_cache, params[0].dtype
         dtype = self._check_param("weight_ih_l0", None).dtype
-        H, D, views, contiguous = self.hidden_size, self.num_directions, [], True
-        for k, names in enumerate(self._all_weights):
-            in_size = self.input_size if k < D else H * D
-            shapes = ((4 * H, in_size), (4 * H, H), (4 * H,), (4 * H,))
+        views, contiguous = [], True
+        for layout in self._layout:
             arrays = []
-            for name, shape in zip(names, shapes, strict=False):
+            for name, shape in layout:
                 p = self._check_param(name, dtype)
                 if tuple(p.shape) != shape:
                     raise ValueError(f"parameter {name}: expected shape {shape}, got {tuple(p.shape)}")
                 contiguous &= p.is_contiguous()
                 arrays.append(_numpy(p))
             if not self.bias:
-                zero = np.zeros(4 * H, dtype=arrays[0].dtype)
+                zero = np.zeros(4 * self.hidden_size, dtype=arrays[0].dtype)
                 arrays += [zero, zero]
             views.append(tuple(arrays))
         # a non-contiguous parameter is copied: not kept, so that changes to it are seen

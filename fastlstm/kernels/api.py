@@ -53,6 +53,7 @@ __all__ = [
     "stack_backward",
     "stack_forward",
     "stack_pack",
+    "stack_parameters",
     "stack_step",
     "step_buffers",
     "timestep_core",
@@ -337,6 +338,38 @@ class StackTape(NamedTuple):
     masks: list  #: [L] the dropout mask multiplied into each layer's output, or None
     lengths: np.ndarray | None  #: [B] int64, or None (all T)
     rev: tuple | None  #: the reverse direction's gather index (reverse_index), or None
+
+
+def stack_parameters(input_size, hidden_size, num_layers, directions=1, bias=True):
+    """The parameters of a stack, in PyTorch's names, shapes and order.
+
+    Parameters
+    ----------
+    input_size, hidden_size, num_layers : int
+        ``I``, ``H`` and ``L``.
+    directions : int
+        1 or 2.
+    bias : bool
+        Whether the layers have ``bias_ih`` and ``bias_hh``.
+
+    Returns
+    -------
+    list of list of tuple
+        Per layer and direction (index ``k = layer * directions + d``), ``(name, shape)``
+        of ``weight_ih_l{layer}``, ``weight_hh_l{layer}`` (and the biases), with a
+        ``_reverse`` suffix for ``d = 1``.
+    """
+    H = hidden_size
+    out = []
+    for layer in range(num_layers):
+        for d in range(directions):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            in_size = input_size if layer == 0 else H * directions
+            shapes = [(f"weight_ih{sfx}", (4 * H, in_size)), (f"weight_hh{sfx}", (4 * H, H))]
+            if bias:
+                shapes += [(f"bias_ih{sfx}", (4 * H,)), (f"bias_hh{sfx}", (4 * H,))]
+            out.append(shapes)
+    return out
 
 
 def reverse_index(lengths, T, B):

@@ -125,19 +125,15 @@ class LSTM(Module):
         rng = np.random.default_rng(init_seq)
         H = self.hidden_size
         k = 1.0 / math.sqrt(H)  # PyTorch: U(-1/sqrt(H), 1/sqrt(H)) for every parameter
-        self._names: list[list[tuple[str, ...]]] = []
-        for layer in range(self.num_layers):
-            names = []
-            for d in range(self.num_directions):
-                sfx = self._suffix(layer, d)
-                in_size = self.input_size if layer == 0 else H * self.num_directions
-                shapes = [(f"weight_ih{sfx}", (4 * H, in_size)), (f"weight_hh{sfx}", (4 * H, H))]
-                if self.bias:
-                    shapes += [(f"bias_ih{sfx}", (4 * H,)), (f"bias_hh{sfx}", (4 * H,))]
-                for name, shape in shapes:
-                    self._register(name, rng.uniform(-k, k, size=shape).astype(self.dtype))
-                names.append(tuple(n for n, _ in shapes))
-            self._names.append(names)
+        D = self.num_directions
+        layout = api.stack_parameters(self.input_size, H, self.num_layers, D, self.bias)
+        for shapes in layout:
+            for name, shape in shapes:
+                self._register(name, rng.uniform(-k, k, size=shape).astype(self.dtype))
+        #: [layer][direction] -> the parameter names, in the kernels' argument order
+        self._names: list[list[tuple[str, ...]]] = [
+            [tuple(n for n, _ in layout[layer * D + d]) for d in range(D)] for layer in range(self.num_layers)
+        ]
         # parameter arrays per layer and direction, in the kernels' argument order
         zeros = np.zeros(4 * H, dtype=self.dtype)
         self._weight_views = [
