@@ -58,7 +58,6 @@ import argparse
 import csv
 import io
 import logging
-import math
 import os
 import sys
 import time
@@ -119,20 +118,26 @@ def _table(rows: list[tuple[str, dict]], keys: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _accuracy(actual, pred, train, m: int) -> dict:
+#: the accuracy report's columns: heading and :func:`fastlstm.metrics.score`'s key
+ACCURACY_COLUMNS = (
+    ("MAE", "mae"),
+    ("RMSE", "rmse"),
+    ("MAPE%", "mape"),
+    ("sMAPE%", "smape"),
+    ("MASE", "mase"),
+)
+
+
+def _accuracy(actuals, preds, trains, m: int, ivs=None) -> dict:
+    """:func:`fastlstm.metrics.score` of each series (strict scale: NaN where undefined),
+    averaged over the series."""
     from .forecast import metrics
 
-    try:
-        mase = metrics.mase(actual, pred, train, m=m) if len(train) > m else math.nan
-    except ValueError:  # a constant training series: the in-sample naive error is 0
-        mase = math.nan
-    return {
-        "MAE": metrics.mae(actual, pred),
-        "RMSE": metrics.rmse(actual, pred),
-        "MAPE%": metrics.mape(actual, pred) if np.all(actual != 0) else float("nan"),
-        "sMAPE%": metrics.smape(actual, pred),
-        "MASE": mase,
-    }
+    rows = [
+        metrics.score(te, p, tr, m, intervals=None if ivs is None else ivs[i], levels=COVERAGE)
+        for i, (te, p, tr) in enumerate(zip(actuals, preds, trains, strict=True))
+    ]
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
 # ------------------------------------------------------------------ before any work
@@ -470,24 +475,24 @@ def _choice_line(f) -> str:
 def _report(args, data, f, trains, tests, preds, ivs, m, season_note, fit_time, test_size) -> str:
     """The hold-out evaluation report of ``forecast --evaluate``."""
     from .forecast import baselines
+    from .forecast.metrics import coverage_key
 
     panel = len(trains) > 1
 
     def avg(method):
-        rows = [
-            _accuracy(te, method(tr, i), tr, m) for i, (tr, te) in enumerate(zip(trains, tests, strict=True))
-        ]
-        return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        return _accuracy(tests, [method(tr) for tr in trains], trains, m)
 
+    ours = _accuracy(tests, preds, trains, m, ivs)
     rows = [
-        ("fastlstm LSTM", avg(lambda tr, i: preds[i])),
-        ("naive", avg(lambda tr, i: baselines.naive(tr, test_size))),
-        ("drift", avg(lambda tr, i: baselines.drift(tr, test_size))),
+        ("fastlstm LSTM", ours),
+        ("naive", avg(lambda tr: baselines.naive(tr, test_size))),
+        ("drift", avg(lambda tr: baselines.drift(tr, test_size))),
     ]
     if min(len(t) for t in trains) >= m:
         rows.insert(
-            2, (f"seasonal naive (m={m})", avg(lambda tr, i: baselines.seasonal_naive(tr, test_size, m)))
+            2, (f"seasonal naive (m={m})", avg(lambda tr: baselines.seasonal_naive(tr, test_size, m)))
         )
+    rows = [(name, {head: v[key] for head, key in ACCURACY_COLUMNS}) for name, v in rows]
     name = data["name"]
     out = []
     if panel:
@@ -506,21 +511,10 @@ def _report(args, data, f, trains, tests, preds, ivs, m, season_note, fit_time, 
         f"horizon {f.horizon_}, {f.epochs_} epochs, seed {f.seed}; season {m} ({season_note})"
     )
     out.append(_choice_line(f))
-    out += ["", _table(rows, ["MAE", "RMSE", "MAPE%", "sMAPE%", "MASE"]), ""]
-    covered = [
-        float(
-            np.mean(
-                [
-                    np.mean((te >= iv[:, j, 0]) & (te <= iv[:, j, 1]))
-                    for te, iv in zip(tests, ivs, strict=True)
-                ]
-            )
-        )
-        for j in range(len(COVERAGE))
-    ]
+    out += ["", _table(rows, [head for head, _ in ACCURACY_COLUMNS]), ""]
     out.append(
         "interval coverage on the hold-out: "
-        + ", ".join(f"{100 * c:g}% interval {100 * v:.0f}%" for c, v in zip(COVERAGE, covered, strict=True))
+        + ", ".join(f"{100 * c:g}% interval {100 * ours[coverage_key(c)]:.0f}%" for c in COVERAGE)
         + f" (calibrated on the {f.calibration_} errors)"
     )
     out.append(f"training time: {fit_time:.2f} s (MASE scaled by the in-sample seasonal naive error, m={m})")

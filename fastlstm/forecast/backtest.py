@@ -237,7 +237,8 @@ class Backtest:
         Index of each forecast's first step in the series, oldest first.
     forecasts, actuals : numpy.ndarray, shape (n_windows, horizon)
     metrics : dict of str to numpy.ndarray
-        ``mae``, ``rmse``, ``mape``, ``smape``, ``mase`` per window.
+        ``mae``, ``rmse``, ``mape``, ``smape``, ``mase`` per window
+        (:func:`fastlstm.metrics.score`; NaN where a measure is undefined).
     """
 
     def __init__(self, origins, forecasts, actuals, metrics) -> None:
@@ -252,17 +253,37 @@ class Backtest:
         return f"Backtest({len(self.origins)} windows, {s})"
 
 
+#: the measures of each back-test window
+BACKTEST_MEASURES = ("mae", "rmse", "mape", "smape", "mase")
+
+
 def score_backtest(y: np.ndarray, origins: np.ndarray, forecasts: np.ndarray, m: int) -> Backtest:
-    """The forecasts ``(n_windows, horizon)`` from ``origins`` of ``y``, scored per window (MASE
-    scaled by the in-sample seasonal naive error of lag ``m`` before each origin)."""
+    """Score forecasts from several origins of one series, window by window.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (n,)
+        The series.
+    origins : numpy.ndarray of int, shape (n_windows,)
+        Index of each window's first forecast step in ``y``.
+    forecasts : numpy.ndarray, shape (n_windows, horizon)
+        The forecasts; each window ends inside ``y``.
+    m : int
+        Season length of the MASE scale.
+
+    Returns
+    -------
+    Backtest
+        With :func:`fastlstm.metrics.score`'s point measures per window: MASE
+        scaled by the strict :func:`~fastlstm.metrics.mase_scale` of the points
+        before the origin (NaN where it is undefined: ``origin <= m`` or a zero
+        scale), MAPE NaN where an actual value is 0.
+    """
     horizon = forecasts.shape[1]
     actuals = np.stack([y[o : o + horizon] for o in origins])
-    per = {name: np.empty(len(origins)) for name in ("mae", "rmse", "mape", "smape", "mase")}
+    per = {name: np.empty(len(origins)) for name in BACKTEST_MEASURES}
     for i, o in enumerate(origins):
-        a, f = actuals[i], forecasts[i]
-        per["mae"][i] = metrics.mae(a, f)
-        per["rmse"][i] = metrics.rmse(a, f)
-        per["mape"][i] = metrics.mape(a, f) if np.all(a != 0) else np.nan
-        per["smape"][i] = metrics.smape(a, f)
-        per["mase"][i] = metrics.mase(a, f, y[:o], m=m) if o > m else np.nan
+        scores = metrics.score(actuals[i], forecasts[i], y[:o], m=m)
+        for name in BACKTEST_MEASURES:
+            per[name][i] = scores[name]
     return Backtest(origins, forecasts, actuals, per)

@@ -17,7 +17,8 @@ read from the installed package, never downloaded. Two sets:
 As in the M4 competition, the last 18 (monthly), 8 (quarterly) or 6 (yearly)
 points are held out; every method sees only the points before them.
 
-Measures, per frequency (see :mod:`fastlstm.metrics`): the geometric mean over
+Measures, per frequency (:func:`fastlstm.metrics.score` per series, MASE and MSIS
+scaled by :func:`~fastlstm.metrics.mase_scale` with its fallback): the geometric mean over
 series of MASE relative to seasonal naive's MASE (``relMASE``; below 1 beats
 seasonal naive), the mean MASE and sMAPE, the OWA (M4's overall weighted
 average, here relative to seasonal naive: ``(sMAPE / sMAPE_snaive + MASE /
@@ -264,37 +265,14 @@ def _statsforecast(trains: list[np.ndarray], h: int, m: int, levels):
 
 
 def _scores(name, preds, ivs, trains, tests, m, levels, seconds):
+    """Per series :func:`metrics.score <fastlstm.forecast.metrics.score>` with the fallback scale
+    (no series may drop out of the means); a NaN forecast step counts as the last value."""
     rows = []
     for i, (tr, te, p) in enumerate(zip(trains, tests, preds, strict=True)):
         p = np.where(np.isfinite(p), p, tr[-1])
-        r = {
-            "mase": _safe_mase(te, p, tr, m),
-            "smape": metrics.smape(te, p),
-        }
-        if ivs is not None:
-            for j, c in enumerate(levels):
-                lo, hi = ivs[i][:, j, 0], ivs[i][:, j, 1]
-                r[f"cov{int(round(100 * c))}"] = metrics.coverage(te, lo, hi)
-                if abs(c - 0.95) < 1e-9:
-                    r["msis"] = _safe_msis(te, lo, hi, tr, m)
-        rows.append(r)
+        iv = None if ivs is None else ivs[i]
+        rows.append(metrics.score(te, p, tr, m, intervals=iv, levels=levels, fallback=True))
     return {"method": name, "series": rows, "seconds": seconds}
-
-
-def _scale(tr, m):
-    m_eff = m if len(tr) > m else 1
-    s = float(np.mean(np.abs(tr[m_eff:] - tr[:-m_eff])))
-    return s if s > 0 else float(np.mean(np.abs(np.diff(tr)))) or 1.0
-
-
-def _safe_mase(te, p, tr, m):
-    return float(np.mean(np.abs(te - p)) / _scale(tr, m))
-
-
-def _safe_msis(te, lo, hi, tr, m):
-    alpha = 0.05
-    pen = (hi - lo) + 2 / alpha * (lo - te) * (te < lo) + 2 / alpha * (te - hi) * (te > hi)
-    return float(np.mean(pen) / _scale(tr, m))
 
 
 def evaluate(
