@@ -17,6 +17,10 @@ Two audiences:
 
 "No lengths" is ``lengths=None`` everywhere in Python; the compiled drivers
 receive it as an empty int64 array.
+
+The module runs past 500 lines on purpose: the public wrappers, the seam and the
+stacked LSTM share the checks, the status codes and the names in the kernels'
+errors, and the stacked LSTM is documented as the one entry of both LSTM surfaces.
 """
 
 from __future__ import annotations
