@@ -113,6 +113,22 @@ def _rows(text: str) -> list[dict]:
     return rows
 
 
+def test_accuracy_report_averages_metrics_score_over_the_series():
+    from fastlstm import cli
+
+    trains = [np.array([1.0, 3.0, 2.0, 6.0]), np.full(4, 5.0)]  # the second has no MASE scale
+    tests = [np.array([1.0, 2.0]), np.array([0.0, 5.0])]  # a zero: no MAPE
+    preds = [np.array([2.0, 2.0]), np.array([5.0, 4.0])]
+    ivs = [np.stack([np.stack([p - 0.5, p + 0.5], -1)] * 2, axis=1) for p in preds]
+    acc = cli._accuracy(tests, preds, trains, 2, ivs)
+    each = [metrics.score(te, p, tr, 2, iv) for te, p, tr, iv in zip(tests, preds, trains, ivs, strict=True)]
+    for key in ("mae", "rmse", "smape", "cov80", "cov95"):
+        assert acc[key] == np.mean([e[key] for e in each])
+    assert acc["cov95"] == 0.25 and acc["mae"] == 1.75  # only the 2.0 inside; errors 0.5 and 3
+    assert np.isnan(acc["mape"]) and np.isnan(acc["mase"])  # printed as nan in the table
+    assert [head for head, _ in cli.ACCURACY_COLUMNS] == ["MAE", "RMSE", "MAPE%", "sMAPE%", "MASE"]
+
+
 def test_read_csv_column(tmp_path):
     p = tmp_path / "a.csv"
     p.write_text("month,a,b\n2000-01,1,2.5\n2000-02,3,4\n\n")

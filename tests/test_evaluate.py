@@ -68,3 +68,20 @@ def test_every_back_test_choice_has_a_name():
     counts = ev.choice_counts(Fitted())
     assert counts["network"] == 2 and counts["0.75 network + 0.25 arima"] == 1
     assert counts["seasonal naive"] == 0 and sum(counts.values()) == 3
+
+
+def test_scores_use_the_fallback_scale_and_the_last_value_for_nan_forecasts():
+    from fastlstm import metrics
+
+    # m = 4: too short (lag 1: 2), constant (1.0), zero at lag 4 (lag 1: 2)
+    trains = [np.array([1.0, 3.0]), np.full(5, 3.0), np.array([1.0, 3.0, 1.0, 3.0, 1.0, 3.0])]
+    tests = [np.array([2.0, 4.0])] * 3
+    preds = [np.array([np.nan, 3.0])] * 3  # the NaN step counts as the last value, 3.0
+    band = np.array([[2.0, 4.0], [2.0, 4.0]])
+    ivs = [np.stack([band, band], axis=1)] * 3  # (h, 2 levels, 2)
+    res = ev._scores("x", preds, ivs, trains, tests, 4, (0.8, 0.95), 0.0)
+    rows = res["series"]
+    assert [r["mase"] for r in rows] == [0.5, 1.0, 0.5]  # mae 1 over each scale
+    assert [r["msis"] for r in rows] == [1.0, 2.0, 1.0]  # width 2, no miss
+    for row, tr, te, iv in zip(rows, trains, tests, ivs, strict=True):
+        assert row == metrics.score(te, [3.0, 3.0], tr, 4, intervals=iv, fallback=True)
