@@ -24,14 +24,14 @@ Interval measures take the lower and upper bounds instead of ``y_pred``:
 :func:`coverage` (the share of actual values inside, 0 to 1) and :func:`msis`
 (the M4 competition's mean scaled interval score, divided by the same scale).
 
-The scale of MASE and MSIS, :func:`mase_scale`, is the in-sample mean absolute error of the seasonal naive
-forecast at lag ``m``, ``mean(|y_train[t] - y_train[t - m]|)``. Where it is
-undefined (a training series not longer than ``m``, or a zero scale) the strict
-form raises; the fallback form, for means over a panel from which no series may
-be dropped, uses lag 1 instead, then 1.0. At ``m = 1`` and with the fallback it
-is the noise scale the conformal intervals (:mod:`fastlstm.forecast.intervals`)
-and the ES-RNN hybrid divide by, the mean absolute one-step change (there
-computed on the transformed series).
+The scale of MASE and MSIS, :func:`mase_scale`, is the in-sample mean absolute
+error of the seasonal naive forecast at lag ``m``,
+``mean(|y_train[t] - y_train[t - m]|)``. Where it is undefined (a training series not longer than
+``m``, or a zero scale) the strict form raises; the fallback form, for means
+over a panel from which no series may be dropped, uses lag 1 instead, then 1.0.
+At ``m = 1`` and with the fallback it is the noise scale the conformal intervals
+(:mod:`fastlstm.forecast.intervals`) and the ES-RNN hybrid divide by, the mean
+absolute one-step change (there computed on the transformed series).
 """
 
 from __future__ import annotations
