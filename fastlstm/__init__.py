@@ -79,6 +79,9 @@ _OLD_PATHS = {
 }
 
 
+_OWN_SPECS: dict = {}
+
+
 class _OldPathFinder(_importlib.abc.MetaPathFinder, _importlib.abc.Loader):
     """Imports of an old module path (``fastlstm.training``) load the moved module, on first use:
     ``import fastlstm`` itself loads none of them (the evaluation, MPI and process-pool modules
@@ -91,10 +94,14 @@ class _OldPathFinder(_importlib.abc.MetaPathFinder, _importlib.abc.Loader):
         return _importlib.util.spec_from_loader(fullname, self)
 
     def create_module(self, spec):
-        return _importlib.import_module(f"{__name__}.{_OLD_PATHS[spec.name.partition('.')[2]]}")
+        module = _importlib.import_module(f"{__name__}.{_OLD_PATHS[spec.name.partition('.')[2]]}")
+        _OWN_SPECS[id(module)] = module.__spec__  # the import system sets the alias's spec on it next
+        return module
 
     def exec_module(self, module):
-        """Nothing to run: the moved module is already executed."""
+        """Nothing to run (the moved module is already executed): give it back its own spec,
+        which the import system just replaced by the alias's."""
+        module.__spec__ = _OWN_SPECS.pop(id(module))
 
 
 if not any(isinstance(f, _OldPathFinder) for f in _sys.meta_path):

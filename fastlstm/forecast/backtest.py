@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import metrics
+from .. import _validation
+from . import frames, metrics
 from .candidates import MEMBERS, NETWORK, Prepared, forecasts, mix
 from .prepare import forward_transform, seasonal_at
 
@@ -24,7 +25,11 @@ __all__ = [
     "SHRINK",
     "Backtest",
     "backtest_series",
+    "calibration_errors",
     "choose_mix",
+    "errors_and_mix",
+    "fit_candidates",
+    "from_origins",
     "mix_name",
     "names_in",
     "run",
@@ -129,6 +134,31 @@ def run(data: Prepared, network, ends: list[int], mixes, short_mix) -> tuple[lis
         for i in set(range(len(ends))) - set(rows):
             chosen[i] = dict(short_mix)
     return chosen, errors
+
+
+def fit_candidates(data: Prepared, network, mixes: list[dict], ends: list[int], lengths, val: int) -> dict:
+    """The final candidates: ``network`` trained on all the data (``val``: its validation tail),
+    each other candidate fitted on the series whose mix it is in, on their first ``ends[i]``
+    points."""
+    candidates = {NETWORK: network.fit(data, range(len(lengths)), lengths, val=val)}
+    for name in MEMBERS:
+        rows = [i for i, w in enumerate(mixes) if w.get(name)]
+        candidates[name] = MEMBERS[name]().fit(data, rows, [ends[i] for i in rows])
+    return candidates
+
+
+def calibration_errors(data: Prepared, candidates: dict, mixes: list[dict], errors: dict, ends) -> tuple:
+    """The back-test's ``errors``, completed by the in-sample errors of the final ``candidates``
+    (their last horizon before ``ends[i]``) for the series too short for a back-test, and which
+    errors they are: ``"backtest"``, ``"in-sample"`` or ``"mixed"``."""
+    errors = dict(errors)
+    missing = [i for i in range(len(mixes)) if i not in errors]
+    for i in missing:
+        origins = np.arange(max(data.lookback, ends[i] - data.horizon), ends[i])
+        errors[i] = errors_and_mix(data, candidates, i, ends[i], origins, [mixes[i]])[0]
+    if not missing:
+        return errors, "backtest"
+    return errors, "in-sample" if len(missing) == len(mixes) else "mixed"
 
 
 def errors_and_mix(data: Prepared, candidates: dict, i: int, end: int, origins, mixes) -> tuple:
@@ -287,3 +317,43 @@ def score_backtest(y: np.ndarray, origins: np.ndarray, forecasts: np.ndarray, m:
         for name in BACKTEST_MEASURES:
             per[name][i] = scores[name]
     return Backtest(origins, forecasts, actuals, per)
+
+
+def from_origins(f, y, n_windows: int, step: int, X, season_length, start) -> Backtest:
+    """:meth:`Forecaster.backtest` of the fitted forecaster ``f`` (its arguments, as documented
+    there)."""
+    if f.n_series_ != 1:
+        raise ValueError(f"y: backtest takes one series, but the model was fitted on {f.n_series_}")
+    n_windows = _validation.check_int(n_windows, "n_windows", minimum=1)
+    step = _validation.check_int(step, "step", minimum=1)
+    series, _, meta = frames.ingest(y, "y")
+    if len(series) != 1:
+        raise ValueError(f"y: expected a 1-D series, got shape {np.shape(y)}")
+    positional = f._positional()
+    starts = frames.season_starts(
+        series, meta.get("index"), start, f.series_, f.index_, f.season_length_, positional
+    )
+    drop = frames.season_drops(starts, f.season_length_, positional)[0]
+    s = series[0][drop:]
+    lookback, horizon = f.lookback_, f.horizon_
+    origins = len(s) - horizon - step * np.arange(n_windows)[::-1]
+    if origins[0] < lookback:
+        raise ValueError(
+            f"n_windows: {n_windows} windows with step {step} need "
+            f"{lookback + horizon + step * (n_windows - 1)} points, "
+            f"got {len(s)}"
+        )
+    covs = frames.split_covariates(X, [len(series[0])], "X")
+    covs = None if covs is None else [c[drop:] for c in covs]
+    if (covs is None) != (f.n_covariates_ == 0):
+        raise ValueError(f"X: expected {'covariates' if f.n_covariates_ else 'None'} as in fit")
+    w, data = f.mix_[0], f._data
+    cov = None if covs is None else covs[0]
+    names = [name for name in (NETWORK, *MEMBERS) if w.get(name)]
+    cands = forecasts(f.candidates_, data, names, 0, s, origins, horizon, cov)
+    m = (
+        f.season_length_
+        if season_length is None
+        else _validation.check_int(season_length, "season_length", minimum=1)
+    )
+    return score_backtest(s, origins, mix(w, cands), m)

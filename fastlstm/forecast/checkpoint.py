@@ -139,7 +139,7 @@ def restore(cls, a: dict, cfg: dict):
         f.step_scale_ = a["calibration.step_scale"]
         f.noise_scale_ = a["calibration.noise_scale"]
     data = f._data
-    network = NETWORKS[f.model](f._network_params(), [])
+    network = NETWORKS[f.model](f.get_params(), [])
     f.candidates_ = {NETWORK: network.restore(data, a, fitted)}
     for name, make in MEMBERS.items():
         f.candidates_[name] = make().restore(data, a, fitted)

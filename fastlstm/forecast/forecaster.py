@@ -1,45 +1,42 @@
-"""Forecasting with an ensemble of small LSTMs and statistical candidates: fit, predict,
-intervals, back-test, save, load.
+"""The :class:`Forecaster`: fit, predict, intervals, back-test, save, load.
 
-:class:`Forecaster` orchestrates; each step of the pipeline lives in its own module of
-:mod:`fastlstm.forecast` (docs/forecasting.md describes the pipeline and what chose its defaults):
-
-- ``frames``: data in and out (arrays, lists, pandas, long panels);
-- ``prepare``: season length, horizon and lookback from the arguments and the dates, the log
-  transform, seasonal indices;
-- ``candidates``: the forecasts chosen among (the network, seasonal naive, drift, damped trend,
-  Theta, ARIMA), behind one protocol; ``network`` trains and chains the LSTM ensemble;
-- ``backtest``: the per-series choice of a mix of candidates;
-- ``intervals``: conformal calibration on the back-test's errors;
-- ``checkpoint``: save and load; ``params``: the arguments' constraints.
+It orchestrates; each step of the pipeline lives in its own module of :mod:`fastlstm.forecast`
+(docs/architecture.md lists them, docs/forecasting.md describes the pipeline).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
-import warnings
 
 import numpy as np
 
-from .._params import param_names, renamed
+from .._estimator import Estimator
+from .._params import renamed
 from .._validation import check_int
 from ..nn.layers import derive_seeds
 from ..train import io as _io
 from . import backtest, checkpoint, frames, intervals
 from .backtest import MIXES as _MIXES  # read at fit time and passed inward: a test swaps it
-from .backtest import SHORT_MIX, Backtest, score_backtest
+from .backtest import SHORT_MIX, Backtest
 from .candidates import MEMBERS, NETWORK, NETWORKS, Prepared, forecasts, mix
+from .intervals import PredictionIntervals
 from .params import RENAMED, check_params
-from .prepare import choose_sizes, forward_transform, inverse_transform, seasonal_indices, use_log
+from .prepare import (
+    check_lengths,
+    choose_sizes,
+    forward_transform,
+    inverse_transform,
+    seasonal_indices,
+    use_log,
+)
 
 __all__ = ["Backtest", "Forecaster"]
 
 logger = logging.getLogger(__name__)
 
 
-class Forecaster:
+class Forecaster(PredictionIntervals, Estimator):
     """Multi-step forecaster: an LSTM ensemble and statistical candidates, mixed per series.
 
     Follows scikit-learn's estimator conventions: the constructor only stores its arguments
@@ -146,6 +143,8 @@ class Forecaster:
     (12,)
     """
 
+    _renamed = RENAMED
+
     @renamed(**RENAMED)
     def __init__(
         self,
@@ -184,74 +183,6 @@ class Forecaster:
         """Check every constructor argument (called by :meth:`fit`)."""
         check_params(self.get_params())
 
-    # ------------------------------------------------------------------ config
-    def get_params(self, deep: bool = True) -> dict:
-        """Constructor arguments, as given (scikit-learn's convention).
-
-        Parameters
-        ----------
-        deep : bool
-            Ignored (no nested estimators); for scikit-learn compatibility.
-
-        Returns
-        -------
-        dict
-        """
-        return {name: getattr(self, name) for name in param_names(type(self))}
-
-    def set_params(self, **params) -> Forecaster:
-        """Set constructor arguments (checked at the next :meth:`fit`, which they take effect in).
-
-        Parameters
-        ----------
-        **params
-            Any of :meth:`get_params`'s keys (the renamed ones under their old names too, with a
-            ``DeprecationWarning``).
-
-        Returns
-        -------
-        self
-        """
-        names = param_names(type(self))
-        for old, new in RENAMED.items():
-            if old in params:
-                warnings.warn(
-                    f"Forecaster.set_params: the argument {old!r} is renamed {new!r}; "
-                    f"{old!r} will be removed in the next release",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
-                params[new] = params.pop(old)
-        unknown = sorted(set(params) - set(names))
-        if unknown:
-            raise ValueError(f"set_params: expected parameters of Forecaster {list(names)}, got {unknown}")
-        for k, v in params.items():
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = inspect.signature(type(self)).parameters
-        args = []
-        for k, v in self.get_params().items():
-            d = defaults[k].default
-            same = v is d or (type(v) is type(d) and v == d)
-            if k == "dtype":
-                same = np.dtype(v) == np.dtype(d)
-                v = np.dtype(v).name
-            if not same:
-                args.append(f"{k}={v!r}")
-        return f"Forecaster({', '.join(args)})"
-
-    def __sklearn_tags__(self):
-        """scikit-learn's tags (imported only when scikit-learn asks)."""
-        from sklearn.utils import RegressorTags, Tags, TargetTags
-
-        return Tags(
-            estimator_type="regressor",
-            target_tags=TargetTags(required=False),
-            regressor_tags=RegressorTags(),
-        )
-
     @property
     def fallback_(self) -> np.ndarray:
         """Per series: forecast by seasonal naive alone (bool array, after fit)."""
@@ -259,15 +190,8 @@ class Forecaster:
 
     @property
     def fitted(self) -> bool:
+        """Whether :meth:`fit` (or :meth:`load`) has run."""
         return bool(getattr(self, "candidates_", None))
-
-    def __sklearn_is_fitted__(self) -> bool:
-        """For ``sklearn.utils.validation.check_is_fitted``."""
-        return self.fitted
-
-    @property
-    def _dtype(self) -> np.dtype:
-        return np.dtype(self.dtype)
 
     @property
     def _out_steps(self) -> int:
@@ -276,30 +200,14 @@ class Forecaster:
     @property
     def _layout(self) -> dict:
         """What :func:`~fastlstm.forecast.frames.pack` needs to give results in the fit's form."""
-        return {
-            "form": self.form_,
-            "index": self.index_,
-            "ids": self.ids_,
-            "columns": self.columns_,
-            "name": self.series_name_,
-        }
+        names = ("form", "index", "ids", "columns")
+        return {**{k: getattr(self, f"{k}_") for k in names}, "name": self.series_name_}
 
     @property
     def _data(self) -> Prepared:
         """The fitted panel as the candidates see it."""
-        return Prepared(
-            self.series_,
-            self.log_,
-            self.seasonal_,
-            self.season_length_,
-            self.horizon_,
-            self.lookback_,
-            self._out_steps,
-            self.covariates_,
-        )
-
-    def _network_params(self) -> dict:
-        return self.get_params()
+        sizes = (self.season_length_, self.horizon_, self.lookback_, self._out_steps)
+        return Prepared(self.series_, self.log_, self.seasonal_, *sizes, self.covariates_)
 
     # ---------------------------------------------------------------------- fit
     def fit(self, y, X=None, val_size: int | None = None) -> Forecaster:
@@ -308,19 +216,18 @@ class Forecaster:
         Parameters
         ----------
         y : array_like, pandas Series/DataFrame, or list of 1-D arrays
-            One series ``(T,)``; several series (``(T, k)``, a list, a wide
-            DataFrame) train one global model; a long DataFrame with columns
-            ``unique_id``, ``ds``, ``y`` (as statsforecast and neuralforecast
-            use) is a panel: one global model, forecasts per ``unique_id``. A
-            ``DatetimeIndex``/``PeriodIndex`` (or datetime ``ds``) sets the season
-            (``season="auto"``) and :meth:`predict` then returns pandas objects
-            indexed by the future dates.
+            One series ``(T,)``; several series (``(T, k)``, a list, a wide DataFrame) train
+            one global model; a long DataFrame with columns ``unique_id``, ``ds``, ``y`` (as
+            statsforecast and neuralforecast use) is a panel: one global model, forecasts per
+            ``unique_id``. A ``DatetimeIndex``/``PeriodIndex`` (or datetime ``ds``) sets the
+            season length (``season_length="auto"``) and :meth:`predict` then returns pandas
+            objects indexed by the future dates.
         X : array_like, shape (T, F), or list of them, optional
             Known-future covariates aligned with ``y`` (one array per series).
         val_size : int, optional
-            Hold out the windows whose targets reach into the last ``val_size``
-            steps of each series as validation data: the best epoch's weights are
-            kept, and ``patience`` enables early stopping.
+            Hold out the windows whose targets reach into the last ``val_size`` steps of each
+            series as validation data: the best epoch's weights are kept, and ``patience``
+            enables early stopping.
 
         Returns
         -------
@@ -343,14 +250,8 @@ class Forecaster:
         self.season_length_, self.horizon_, self.lookback_ = choose_sizes(
             self.season_length, self.horizon, self.lookback, mimo, meta.get("index"), lengths, val
         )
-        lookback, out_steps, horizon = self.lookback_, self._out_steps, self.horizon_
-        need = lookback + out_steps + val
-        for i, n in enumerate(lengths):
-            if n < need:
-                raise ValueError(
-                    f"y: series {i} expected at least lookback + {'horizon' if out_steps > 1 else '1'}"
-                    f"{' + val_size' if val else ''} = {need} points, got {n}"
-                )
+        lookback, horizon = self.lookback_, self.horizon_
+        check_lengths(lengths, lookback, self._out_steps, val)
         self.log_ = use_log(self.transform, series)
         self.form_ = form
         self.index_ = meta.get("index")
@@ -366,7 +267,7 @@ class Forecaster:
         self.covariates_ = None if covs is None else [c.copy() for c in covs]
         data = self._data
         seeds = derive_seeds(self.seed, 4 * self.n_models)
-        params = self._network_params()
+        params = self.get_params()
 
         t0 = time.perf_counter()
         ends = [n - val for n in lengths]
@@ -381,26 +282,16 @@ class Forecaster:
             )
             if errors:
                 self.calibration_ = "backtest"
-        # the final candidates: the network on all the data, each statistical member on the
-        # series whose mix it is in (on all their points before the validation tail)
-        network = network_cls(params, seeds[: 2 * self.n_models]).fit(
-            data, range(len(series)), lengths, val=val
+        self.candidates_ = backtest.fit_candidates(
+            data, network_cls(params, seeds[: 2 * self.n_models]), self.mix_, ends, lengths, val
         )
-        self.candidates_ = {NETWORK: network}
-        for name in MEMBERS:
-            rows = [i for i, w in enumerate(self.mix_) if w.get(name)]
-            self.candidates_[name] = MEMBERS[name]().fit(data, rows, [ends[i] for i in rows])
+        network = self.candidates_[NETWORK]
         self.epochs_, self.batch_size_ = network.epochs_, network.batch_size_
         self.histories_ = network.histories_
         if self.conformal:
-            missing = [i for i in range(len(series)) if i not in errors]
-            for i in missing:  # in-sample errors of the final model
-                origins = np.arange(max(lookback, ends[i] - horizon), ends[i])
-                errors[i] = backtest.errors_and_mix(
-                    data, self.candidates_, i, ends[i], origins, [self.mix_[i]]
-                )[0]
-            if missing:
-                self.calibration_ = "in-sample" if len(missing) == len(series) else "mixed"
+            errors, self.calibration_ = backtest.calibration_errors(
+                data, self.candidates_, self.mix_, errors, ends
+            )
             zs = [data.z(i, s) for i, s in enumerate(series)]
             self.noise_scale_, self.step_scale_, self.scores_ = intervals.calibrate(errors, zs, horizon)
         self.fit_time_ = time.perf_counter() - t0
@@ -432,21 +323,11 @@ class Forecaster:
         """(series, covariates of history + future, the history's dates) for predict and the
         interval methods: the fitted history, or ``y`` (validated, and aligned to the fitted
         season position, here)."""
+        fitted = {"fitted": self.series_, "fitted_covariates": self.covariates_, "fitted_ids": self.ids_}
+        fitted.update(fitted_index=self.index_, n_covariates=self.n_covariates_, log=self.log_)
+        sizes = {"input_size": self.lookback_, "season": self.season_length_}
         return frames.history_inputs(
-            h,
-            X_future,
-            y,
-            X,
-            fitted=self.series_,
-            fitted_covariates=self.covariates_,
-            n_covariates=self.n_covariates_,
-            log=self.log_,
-            input_size=self.lookback_,
-            start=start,
-            fitted_index=self.index_,
-            season=self.season_length_,
-            positional=self._positional(),
-            fitted_ids=self.ids_,
+            h, X_future, y, X, start=start, positional=self._positional(), **fitted, **sizes
         )
 
     def _point(self, i: int, s: np.ndarray, h: int, cov, transformed: bool = False) -> np.ndarray:
@@ -492,27 +373,22 @@ class Forecaster:
             not a multiple of the block length, the last row is repeated to fill
             the last block's window.
         y : array_like, optional
-            A new history to forecast from, in the form given to :meth:`fit`
-            (default: the series seen by :meth:`fit`). Where it starts, relative
-            to the fitted series, sets its season position (seasonal indices,
-            ``seasonal_``, and the ES-RNN's learned season are tied to it) and,
-            after a dated fit, the forecasts' dates. It is found as follows:
+            A new history to forecast from, in the form given to :meth:`fit` (default: the
+            series seen by :meth:`fit`). Where it starts, relative to the fitted series, sets its
+            season position (seasonal indices and a learned season are tied to it) and, after a
+            dated fit, the forecasts' dates. It is found as follows:
 
-            * fit and ``y`` both dated: from the dates, which must have the
-              fitted frequency (a dated ``y`` of another frequency is refused);
+            * fit and ``y`` both dated: from the dates, which must have the fitted frequency;
             * otherwise ``start`` if given;
-            * otherwise, when the fit was dated or the series' forecast depends
-              on the season position, ``y`` must begin with the fitted series'
-              values (the fitted series, its first points, or it extended by
-              new points: ``start`` 0); anything else is refused, never read at
-              a wrong season position. (An undated fit whose forecasts do not
-              depend on the position takes any history.)
+            * otherwise, when the fit was dated or the series' forecast depends on the season
+              position, ``y`` must begin with the fitted series' values (the fitted series, its
+              first points, or it extended by new points: ``start`` 0); anything else is
+              refused, never read at a wrong season position. (An undated fit whose forecasts
+              do not depend on the position takes any history.)
 
-            A history that does not start at the fitted season position loses
-            its first ``(-start) % season_length_`` points (and rows of ``X``): its
-            forecast is that of the aligned history that remains.
-            A panel history must have the fit's ``unique_id`` values, in the same
-            order.
+            A history that does not start at the fitted season position loses its first
+            ``(-start) % season_length_`` points (and rows of ``X``). A panel history must have
+            the fit's ``unique_id`` values, in the same order.
         X : array_like, optional
             Covariates of the new history ``y`` (required with ``y`` when fitted
             with ``X``).
@@ -543,98 +419,6 @@ class Forecaster:
             out.append(f)
         return frames.pack(out, h, self._layout, index=index)
 
-    def _intervals(self, h, coverage, X_future, y, X, start) -> tuple[list[np.ndarray], dict | None]:
-        """Per series (h, len(coverage), 2) bounds in the original units, and the history's dates."""
-        self._check_fitted()
-        if not self.conformal or not hasattr(self, "scores_"):
-            raise RuntimeError("Forecaster: prediction intervals need conformal=True at fit")
-        series, cov, index = self._histories(h, X_future, y, X, start)
-        widths = [intervals.halfwidth(self.scores_, self.step_scale_, c, h) for c in coverage]
-        out = [
-            intervals.bounds(
-                self._point(i, s, h, cov[i], transformed=True), widths, self.noise_scale_[i], self.log_
-            )
-            for i, s in enumerate(series)
-        ]
-        return out, index
-
-    def predict_interval(
-        self, h: int | None = None, coverage=(0.8, 0.95), X_future=None, y=None, X=None, start=None
-    ):
-        """Central prediction intervals, calibrated by split conformal prediction.
-
-        At fit time (``conformal=True``) the back-test's forecast errors on the
-        transformed scale, ``e``, are divided by the series' mean absolute
-        one-step change ``s_i`` and by a step scale ``g(j) = exp(a) j^b``
-        fitted to their mean by step ``j``; the interval of coverage ``c`` is
-        ``z_hat +- q_c s_i g(j)`` mapped back to the original units, with
-        ``q_c`` the ``ceil((N + 1) c)``-th smallest of the ``N`` scores (a
-        normal approximation when ``N`` is too small). On the log scale the
-        intervals are asymmetric, as the series' own variability is.
-
-        Parameters
-        ----------
-        h : int, optional
-            Steps (default ``horizon_``).
-        coverage : float or sequence of float
-            Nominal coverages, each in (0, 1).
-        X_future, y, X, start
-            As in :meth:`predict`.
-
-        Returns
-        -------
-        numpy.ndarray or pandas.DataFrame
-            ``(h, len(coverage), 2)`` (lower, upper) for one series (a list for
-            several); fitted on dated pandas data: a DataFrame indexed by the
-            future dates with columns ``lower_80, upper_80, lower_95, ...`` (a
-            long DataFrame with ``unique_id, ds`` for a panel).
-        """
-        h = self.horizon_ if (h is None and self.fitted) else h
-        self._check_fitted()
-        h = check_int(h, "h", minimum=1)
-        cov = intervals.check_levels(coverage, "coverage", 0.0, 1.0)
-        out, index = self._intervals(h, cov, X_future, y, X, start)
-        return frames.pack_levels(out, h, self._layout, intervals.interval_columns(cov), index=index)
-
-    def predict_quantiles(
-        self, h: int | None = None, quantiles=(0.1, 0.9), X_future=None, y=None, X=None, start=None
-    ):
-        """Forecast quantiles: the bounds of the conformal central intervals.
-
-        Quantile ``q < 0.5`` is the lower bound of the ``1 - 2q`` interval,
-        ``q > 0.5`` the upper bound of the ``2q - 1`` interval, and ``0.5`` the
-        point forecast (see :meth:`predict_interval`).
-
-        Parameters
-        ----------
-        h : int, optional
-        quantiles : float or sequence of float
-            Each in (0, 1).
-        X_future, y, X, start
-            As in :meth:`predict`.
-
-        Returns
-        -------
-        numpy.ndarray or pandas.DataFrame
-            ``(h, len(quantiles))`` for one series (a list for several); fitted on
-            dated pandas data: a DataFrame indexed by the future dates, one
-            column per quantile (a long DataFrame for a panel).
-        """
-        h = self.horizon_ if (h is None and self.fitted) else h
-        self._check_fitted()
-        h = check_int(h, "h", minimum=1)
-        qs = intervals.check_levels(quantiles, "quantiles", 0.0, 1.0)
-        covs = intervals.quantile_coverages(qs)
-        ivs, index = (
-            self._intervals(h, covs, X_future, y, X, start) if covs else ([None] * self.n_series_, None)
-        )
-        points = [None] * self.n_series_
-        if 0.5 in qs:
-            series, cov, index = self._histories(h, X_future, y, X, start)
-            points = [self._point(i, s, h, cov[i]) for i, s in enumerate(series)]
-        out = [intervals.quantiles_from(qs, h, iv, p) for iv, p in zip(ivs, points, strict=True)]
-        return frames.pack_levels(out, h, self._layout, list(qs), index=index)
-
     # ----------------------------------------------------------------- backtest
     @renamed(m="season_length")
     def backtest(
@@ -642,19 +426,14 @@ class Forecaster:
     ) -> Backtest:
         """Forecast one ``horizon`` block from each of several origins in one batched pass.
 
-        The origins are ``len(y) - horizon - i * step`` for ``i < n_windows``.
-        The fitted networks and scalers are reused (no refitting): origins inside
-        the fitted range measure in-sample fit, origins after it measure
-        out-of-sample accuracy. A series on the seasonal naive fallback is
-        forecast by seasonal naive from each origin.
+        The origins are ``len(y) - horizon - i * step`` for ``i < n_windows``. The fitted
+        candidates and their mix are reused (no refitting): origins inside the fitted range
+        measure in-sample fit, origins after it out-of-sample accuracy.
 
         Parameters
         ----------
         y : array_like, shape (T,)
-            One series. Where it starts relative to the fitted series is found as in
-            :meth:`predict` (its dates, else ``start``, else it must begin with the fitted
-            values); a history that does not start at the fitted season position loses its
-            first ``(-start) % season_length_`` points (and rows of ``X``).
+            One series, aligned to the fitted season position as the ``y`` of :meth:`predict`.
         n_windows : int
             Number of origins.
         step : int
@@ -673,41 +452,7 @@ class Forecaster:
         Backtest
         """
         self._check_fitted()
-        if self.n_series_ != 1:
-            raise ValueError(f"y: backtest takes one series, but the model was fitted on {self.n_series_}")
-        n_windows = check_int(n_windows, "n_windows", minimum=1)
-        step = check_int(step, "step", minimum=1)
-        series, _, meta = frames.ingest(y, "y")
-        if len(series) != 1:
-            raise ValueError(f"y: expected a 1-D series, got shape {np.shape(y)}")
-        positional = self._positional()
-        starts = frames.season_starts(
-            series, meta.get("index"), start, self.series_, self.index_, self.season_length_, positional
-        )
-        drop = frames.season_drops(starts, self.season_length_, positional)[0]
-        s = series[0][drop:]
-        lookback, horizon = self.lookback_, self.horizon_
-        origins = len(s) - horizon - step * np.arange(n_windows)[::-1]
-        if origins[0] < lookback:
-            raise ValueError(
-                f"n_windows: {n_windows} windows with step {step} need "
-                f"{lookback + horizon + step * (n_windows - 1)} points, "
-                f"got {len(s)}"
-            )
-        covs = frames.split_covariates(X, [len(series[0])], "X")
-        covs = None if covs is None else [c[drop:] for c in covs]
-        if (covs is None) != (self.n_covariates_ == 0):
-            raise ValueError(f"X: expected {'covariates' if self.n_covariates_ else 'None'} as in fit")
-        w, data = self.mix_[0], self._data
-        cov = None if covs is None else covs[0]
-        names = [name for name in (NETWORK, *MEMBERS) if w.get(name)]
-        cands = forecasts(self.candidates_, data, names, 0, s, origins, horizon, cov)
-        m = (
-            self.season_length_
-            if season_length is None
-            else check_int(season_length, "season_length", minimum=1)
-        )
-        return score_backtest(s, origins, mix(w, cands), m)
+        return backtest.from_origins(self, y, n_windows, step, X, season_length, start)
 
     # ---------------------------------------------------------------- save/load
     def save(self, path) -> str:
@@ -746,10 +491,4 @@ class Forecaster:
         ValueError
             Not a forecaster checkpoint, or a corrupt or inconsistent one.
         """
-        ckpt = _io.load_checkpoint(path, kind=checkpoint.KIND)
-        try:
-            return checkpoint.restore(cls, ckpt.arrays, ckpt.config)
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(
-                f"{path}: inconsistent forecaster checkpoint ({type(exc).__name__}: {exc})"
-            ) from exc
+        return checkpoint.load_with_history(cls, path)[0]

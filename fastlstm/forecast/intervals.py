@@ -14,10 +14,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
+from .._validation import check_int
+from . import frames
 from .prepare import inverse_transform
 
 __all__ = [
     "MIN_STEP_EXPONENT",
+    "PredictionIntervals",
     "bounds",
     "calibrate",
     "check_levels",
@@ -149,3 +152,100 @@ def quantiles_from(
             q[:, j] = intervals[:, j_iv, 0 if p < 0.5 else 1]
             j_iv += 1
     return q
+
+
+class PredictionIntervals:
+    """``predict_interval`` and ``predict_quantiles`` of a fitted forecaster: the conformal
+    bounds around its point forecast on the transformed scale (the Forecaster's methods; they
+    read its ``_point``, ``_histories``, ``_layout`` and calibration ``scores_``,
+    ``step_scale_``, ``noise_scale_``)."""
+
+    def _intervals(self, h, coverage, X_future, y, X, start) -> tuple[list[np.ndarray], dict | None]:
+        """Per series (h, len(coverage), 2) bounds in the original units, and the history's dates."""
+        self._check_fitted()
+        if not self.conformal or not hasattr(self, "scores_"):
+            raise RuntimeError("Forecaster: prediction intervals need conformal=True at fit")
+        series, cov, index = self._histories(h, X_future, y, X, start)
+        widths = [halfwidth(self.scores_, self.step_scale_, c, h) for c in coverage]
+        out = [
+            bounds(self._point(i, s, h, cov[i], transformed=True), widths, self.noise_scale_[i], self.log_)
+            for i, s in enumerate(series)
+        ]
+        return out, index
+
+    def predict_interval(
+        self, h: int | None = None, coverage=(0.8, 0.95), X_future=None, y=None, X=None, start=None
+    ):
+        """Central prediction intervals, calibrated by split conformal prediction.
+
+        At fit time (``conformal=True``) the back-test's forecast errors on the
+        transformed scale, ``e``, are divided by the series' mean absolute
+        one-step change ``s_i`` and by a step scale ``g(j) = exp(a) j^b``
+        fitted to their mean by step ``j``; the interval of coverage ``c`` is
+        ``z_hat +- q_c s_i g(j)`` mapped back to the original units, with
+        ``q_c`` the ``ceil((N + 1) c)``-th smallest of the ``N`` scores (a
+        normal approximation when ``N`` is too small). On the log scale the
+        intervals are asymmetric, as the series' own variability is.
+
+        Parameters
+        ----------
+        h : int, optional
+            Steps (default ``horizon_``).
+        coverage : float or sequence of float
+            Nominal coverages, each in (0, 1).
+        X_future, y, X, start
+            As in :meth:`predict`.
+
+        Returns
+        -------
+        numpy.ndarray or pandas.DataFrame
+            ``(h, len(coverage), 2)`` (lower, upper) for one series (a list for
+            several); fitted on dated pandas data: a DataFrame indexed by the
+            future dates with columns ``lower_80, upper_80, lower_95, ...`` (a
+            long DataFrame with ``unique_id, ds`` for a panel).
+        """
+        h = self.horizon_ if (h is None and self.fitted) else h
+        self._check_fitted()
+        h = check_int(h, "h", minimum=1)
+        cov = check_levels(coverage, "coverage", 0.0, 1.0)
+        out, index = self._intervals(h, cov, X_future, y, X, start)
+        return frames.pack_levels(out, h, self._layout, interval_columns(cov), index=index)
+
+    def predict_quantiles(
+        self, h: int | None = None, quantiles=(0.1, 0.9), X_future=None, y=None, X=None, start=None
+    ):
+        """Forecast quantiles: the bounds of the conformal central
+
+        Quantile ``q < 0.5`` is the lower bound of the ``1 - 2q`` interval,
+        ``q > 0.5`` the upper bound of the ``2q - 1`` interval, and ``0.5`` the
+        point forecast (see :meth:`predict_interval`).
+
+        Parameters
+        ----------
+        h : int, optional
+        quantiles : float or sequence of float
+            Each in (0, 1).
+        X_future, y, X, start
+            As in :meth:`predict`.
+
+        Returns
+        -------
+        numpy.ndarray or pandas.DataFrame
+            ``(h, len(quantiles))`` for one series (a list for several); fitted on
+            dated pandas data: a DataFrame indexed by the future dates, one
+            column per quantile (a long DataFrame for a panel).
+        """
+        h = self.horizon_ if (h is None and self.fitted) else h
+        self._check_fitted()
+        h = check_int(h, "h", minimum=1)
+        qs = check_levels(quantiles, "quantiles", 0.0, 1.0)
+        covs = quantile_coverages(qs)
+        ivs, index = (
+            self._intervals(h, covs, X_future, y, X, start) if covs else ([None] * self.n_series_, None)
+        )
+        points = [None] * self.n_series_
+        if 0.5 in qs:
+            series, cov, index = self._histories(h, X_future, y, X, start)
+            points = [self._point(i, s, h, cov[i]) for i, s in enumerate(series)]
+        out = [quantiles_from(qs, h, iv, p) for iv, p in zip(ivs, points, strict=True)]
+        return frames.pack_levels(out, h, self._layout, list(qs), index=index)

@@ -16,6 +16,7 @@ from .decompose import classical_decompose, seasonality_test
 from .timeindex import default_horizon, season_of_freq
 
 __all__ = [
+    "check_lengths",
     "choose_sizes",
     "forward_transform",
     "inverse_transform",
@@ -64,6 +65,17 @@ def choose_sizes(
     if room < lookback:
         room = shortest - out_steps + 1 - _MIN_WINDOWS
     return m, horizon, int(max(2, min(lookback, room)))
+
+
+def check_lengths(lengths: list[int], lookback: int, out_steps: int, val: int) -> None:
+    """Refuse a series too short for one training window (``ValueError`` naming it)."""
+    need = lookback + out_steps + val
+    for i, n in enumerate(lengths):
+        if n < need:
+            raise ValueError(
+                f"y: series {i} expected at least lookback + {'horizon' if out_steps > 1 else '1'}"
+                f"{' + val_size' if val else ''} = {need} points, got {n}"
+            )
 
 
 def use_log(transform, series: list[np.ndarray]) -> bool:
