@@ -174,3 +174,41 @@ def test_two_workers_run_one_thread_each_by_default():
     assert alone == [min(numba.config.NUMBA_NUM_THREADS, os.cpu_count() or 1)]
     with threads(1):  # an explicit count wins over the default
         assert fit_many(_observed_threads, [np.arange(3.0)], n_jobs=1, threads_per_fit=2) == [2]
+
+
+def test_dask_worker_processes_equal_serial_fits_bit_for_bit(series):
+    """Per-series models on a LocalCluster of 2 worker processes: the same bits as serial fits.
+
+    One Numba/BLAS thread per fit on both sides (``threads_per_fit=1``), so that every fit
+    runs the same kernels in the same order; the forecasts and the intervals must then be
+    identical, not merely close, and the failure of the short series reported the same way.
+    """
+    import os
+
+    import distributed
+    import joblib
+
+    template = Forecaster(**TEMPLATE)
+    serial = fit_many(template, series, n_jobs=1, threads_per_fit=1, on_error="return")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        joblib.parallel_config(backend="dask"),
+    ):
+        results = fit_many(template, series, threads_per_fit=1, on_error="return")
+        pids = set(client.run(os.getpid).values())
+    assert len(pids) == 2 and os.getpid() not in pids  # two worker processes, not this one
+    assert [type(r).__name__ for r in results] == [type(r).__name__ for r in serial]
+    for key, got, want in zip(series, results, serial, strict=True):
+        if isinstance(want, FitFailure):
+            assert (got.index, got.name, got.error, got.message) == (
+                want.index,
+                want.name,
+                want.error,
+                want.message,
+            )
+            continue
+        assert np.array_equal(got.predict(), want.predict()), key
+        assert np.array_equal(got.predict_interval(), want.predict_interval()), key
