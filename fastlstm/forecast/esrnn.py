@@ -44,6 +44,7 @@ from ..nn.module import Parameter
 from ..train.optim import Adam, clip_grad_norm
 from ..train.schedules import CosineAnnealingLR
 from .decompose import classical_decompose, seasonality_test
+from .metrics import mase_scale
 from .prepare import choose_sizes, training_sizes
 
 __all__ = ["ESRNN", "batch_loss", "es_backward", "es_forward"]
@@ -331,8 +332,7 @@ class ESRNN:
         s0 = np.zeros((len(series), m))
         scale = np.ones(len(series))
         for i, s in enumerate(series):
-            d = float(np.mean(np.abs(np.diff(s)))) if len(s) > 1 else 0.0
-            scale[i] = d if d > 0 else 1.0
+            scale[i] = mase_scale(s, 1, fallback=True)
             if m > 1 and len(s) >= 2 * m and self.deseasonalize is not False:
                 if self.deseasonalize is True or seasonality_test(s, m):
                     seasonal[i] = True

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from .._validation import check_int
-from . import frames
+from . import frames, metrics
 from .prepare import inverse_transform
 
 __all__ = [
@@ -58,10 +58,8 @@ def calibrate(errors: dict, zs: list[np.ndarray], horizon: int):
     scores : numpy.ndarray
         Sorted.
     """
-    sig = np.empty(len(zs))
-    for i, z in enumerate(zs):
-        d = np.abs(np.diff(z))
-        sig[i] = float(np.mean(d)) if len(d) and np.mean(d) > 0 else 1.0
+    # the noise scale: the MASE scale at lag 1 of the z-scale series (metrics.mase_scale)
+    sig = np.array([metrics.mase_scale(z, 1, fallback=True) for z in zs])
     per_step = [[] for _ in range(horizon)]
     for i, e in errors.items():
         a = np.abs(e) / sig[i]
