@@ -83,6 +83,12 @@ def test_trainer_and_forecaster_two_ranks_equal_one_process(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["forecaster.npz"]
 
 
+def test_forecaster_on_a_panel_two_ranks_equal_one_process():
+    """One global float64 model on a 4-series panel with the back-test, the statistical picks and
+    intervals: forecasts, intervals and mixes identical on both ranks and equal to one process."""
+    assert_ok(run_mpi("panel.py"), "OK panel")
+
+
 def test_failing_rank_aborts_the_job_instead_of_hanging():
     res = run_mpi("failing_rank.py")
     assert res.returncode != 0
