@@ -30,12 +30,8 @@ __all__ = [
     "quantiles_from",
 ]
 
-#: The least growth of the errors with the step, ``g(j) ~ j**0.5``: a random walk's. A single
-#: series' back-test has only a few origins, and its last steps come from one or two of them, so
-#: the fitted exponent is mostly noise, and often 0 (intervals as wide at step 18 as at step 1).
-#: Fitting each development series on its own (seed 0, docs/forecasting.md), the floor moved the
-#: 80% / 95% coverage from 72% / 89% to 75% / 95% (monthly), 51% / 64% to 51% / 81% (quarterly)
-#: and 92% / 96% to 94% / 99% (yearly), and MSIS from 3.32 / 23.35 / 11.90 to 2.48 / 15.44 / 10.86.
+#: The least growth of the errors with the step, ``g(j) ~ j**0.5``: a random walk's
+#: (docs/forecasting.md, "Prediction intervals", has the measurements behind it).
 MIN_STEP_EXPONENT = 0.5
 
 

@@ -30,12 +30,7 @@ logger = logging.getLogger(__name__)
 
 def median_of(outs: list[np.ndarray]) -> np.ndarray:
     """The ensemble's forecast (back-test, calibration and ``predict`` alike): the median of
-    its networks' outputs.
-
-    The median (of 5 networks) had both a lower error and a lower spread over seeds than the
-    mean (of 3) for the same training cost. (Until this was written down in one place,
-    ``predict`` still took the mean while the back-test took the median.)
-    """
+    its networks' outputs (docs/forecasting.md, "What chose the defaults", says why)."""
     return np.median(outs, axis=0)
 
 

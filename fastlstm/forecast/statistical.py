@@ -27,8 +27,7 @@ errors (SSE). The errors are linear in the initial states, so for given
 smoothing parameters the initial level and trend are solved by least squares
 (the SSE is concentrated on them); the smoothing parameters start from the best
 point of a small grid and are refined by ``scipy.optimize.minimize``
-(SLSQP; L-BFGS-B was ten times slower here, its tiny vector operations going
-to a multi-threaded BLAS) within the bounds ``alpha`` in [1e-4, 0.9999], ``beta`` in
+(SLSQP) within the bounds ``alpha`` in [1e-4, 0.9999], ``beta`` in
 [0, alpha] (as ``beta = alpha * beta_star``) and ``phi`` in [0.8, 0.98], the
 damping range of Hyndman's ``forecast`` package and statsforecast.
 """

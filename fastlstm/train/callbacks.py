@@ -7,12 +7,8 @@ after each epoch's bookkeeping, ``on_train_end`` once (also after early stopping
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from .._validation import check_int
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .trainer import Trainer
 
 __all__ = ["Callback", "CheckpointCallback", "LambdaCallback"]
 
@@ -24,7 +20,7 @@ class Callback:
     the current epoch.
     """
 
-    def on_train_begin(self, trainer: Trainer) -> None:
+    def on_train_begin(self, trainer) -> None:
         """Called once before the first epoch.
 
         Parameters
@@ -33,7 +29,7 @@ class Callback:
             The trainer running ``fit``.
         """
 
-    def on_batch_end(self, trainer: Trainer, logs: dict) -> None:
+    def on_batch_end(self, trainer, logs: dict) -> None:
         """Called after each optimiser step.
 
         Parameters
@@ -44,7 +40,7 @@ class Callback:
             ``epoch``, ``step``, ``loss``, ``grad_norm``, ``skipped``.
         """
 
-    def on_epoch_end(self, trainer: Trainer, logs: dict) -> None:
+    def on_epoch_end(self, trainer, logs: dict) -> None:
         """Called after each epoch.
 
         Parameters
@@ -55,7 +51,7 @@ class Callback:
             ``epoch``, ``loss``, ``val_loss``, ``lr``, ``time``.
         """
 
-    def on_train_end(self, trainer: Trainer) -> None:
+    def on_train_end(self, trainer) -> None:
         """Called once after training (also after early stopping).
 
         Parameters
