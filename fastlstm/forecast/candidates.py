@@ -49,6 +49,7 @@ __all__ = [
     "StatisticalMember",
     "forecasts",
     "mix",
+    "names",
 ]
 
 #: the name of the learned candidate in every mix: the back-test's anchor (it wins ties, and a
@@ -376,8 +377,12 @@ MEMBERS = {
     "arima": lambda: StatisticalMember("arima"),
 }
 
-#: every candidate's name, in the order the mixes are summed
-NAMES = (NETWORK, *MEMBERS)
+
+
+def names() -> tuple[str, ...]:
+    """Every candidate's name, the network first then :data:`MEMBERS` in order: the order mixes
+    are summed in (a candidate registered later is included)."""
+    return (NETWORK, *MEMBERS)
 
 
 def forecasts(
@@ -395,10 +400,10 @@ def forecasts(
 
 
 def mix(weights: dict, forecasts: dict) -> np.ndarray:
-    """``sum(w_c forecast_c)`` over the candidates with weight, in the order of :data:`NAMES`
+    """``sum(w_c forecast_c)`` over the candidates with weight, in the order of :func:`names`
     (terms with weight 0 left out: no NaN leaks)."""
     out = np.zeros(np.shape(next(iter(forecasts.values()))))
-    for name in NAMES:
+    for name in names():
         w = weights.get(name, 0.0)
         if w:
             out = out + w * forecasts[name]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..train import io as _io
-from .candidates import MEMBERS, NAMES, NETWORK, NETWORKS
+from .candidates import MEMBERS, NETWORK, NETWORKS, names
 from .params import RENAMED
 
 __all__ = ["KIND", "LEGACY_ORDER", "fitted_state", "load_with_history", "restore", "save_with_history"]
@@ -62,7 +62,7 @@ def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
     for i, ind in enumerate(f.seasonal_):
         if ind is not None:
             arrays[f"seasonal{i}"] = ind
-    arrays["mix"] = np.array([[w.get(c, 0.0) for c in NAMES] for w in f.mix_], dtype=np.float64)
+    arrays["mix"] = np.array([[w.get(c, 0.0) for c in names()] for w in f.mix_], dtype=np.float64)
     if hasattr(f, "scores_"):
         arrays["calibration.scores"] = f.scores_
         arrays["calibration.step_scale"] = f.step_scale_
@@ -83,7 +83,7 @@ def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
             "ids": None if f.ids_ is None else [_json_id(u) for u in f.ids_],
             "columns": None if f.columns_ is None else [_json_id(c) for c in f.columns_],
             "series_name": _json_id(f.series_name_),
-            "candidates": list(NAMES),
+            "candidates": list(names()),
             **net_config,
         },
     }
@@ -91,18 +91,18 @@ def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def _mixes(a: dict, fitted: dict, n_series: int) -> list[dict]:
-    names = fitted.get("candidates", LEGACY_ORDER)
-    unknown = sorted(set(names) - set(NAMES))
+    columns = fitted.get("candidates", LEGACY_ORDER)
+    unknown = sorted(set(columns) - set(names()))
     if unknown:
         raise KeyError(f"mix: candidates {unknown} unknown to this version")
     rows = np.asarray(a["mix"], dtype=np.float64)
-    width = rows.shape[-1] if rows.ndim == 2 else len(names)
+    width = rows.shape[-1] if rows.ndim == 2 else len(columns)
     rows = rows.reshape(-1, width)
-    if width > len(names):
-        raise KeyError(f"mix: {width} candidate weights, {len(names)} candidates named")
+    if width > len(columns):
+        raise KeyError(f"mix: {width} candidate weights, {len(columns)} candidates named")
     if len(rows) != n_series:
         raise KeyError(f"{len(rows)} forecast mixes for {n_series} series")
-    return [{c: float(x) for c, x in zip(names[:width], row, strict=True) if x} for row in rows]
+    return [{c: float(x) for c, x in zip(columns[:width], row, strict=True) if x} for row in rows]
 
 
 def restore(cls, a: dict, cfg: dict):
