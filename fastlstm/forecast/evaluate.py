@@ -40,6 +40,7 @@ import numpy as np
 
 from .._optional import install_hint
 from . import baselines, metrics
+from .timeindex import default_horizon
 
 __all__ = [
     "CHECK_SERIES",
@@ -53,8 +54,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-HORIZONS = {"monthly": 18, "quarterly": 8, "yearly": 6}
 SEASONS = {"monthly": 12, "quarterly": 4, "yearly": 1}
+#: M4's horizons, from the one table (:func:`fastlstm.forecast.timeindex.default_horizon`)
+HORIZONS = {freq: default_horizon(m) for freq, m in SEASONS.items()}
 MONTHLY_MAX_LENGTH = 300
 SAMPLE_SEED = 20240601
 #: Forecaster arguments of the evaluated fastlstm (its defaults; tests shrink them)
