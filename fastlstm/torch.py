@@ -516,7 +516,9 @@ class LSTM(torch.nn.Module):
         if T == 1 and run.directions == 1 and run.lengths is None and not run.dropout:
             h, c = h0.copy(), c0.copy()
             try:
-                pack = self._step_pack if self._step_pack is not None else api.stack_pack(run.weights)
+                pack = self._step_pack
+                if pack is None or pack.snap.dtype != x.dtype:  # none yet, or the module's dtype changed
+                    pack = api.stack_pack(run.weights)
                 buffers = self._step_buffers.get(B)
                 if buffers is None or buffers[0].dtype != x.dtype:
                     buffers = self._step_buffers[B] = api.step_buffers(pack, B)

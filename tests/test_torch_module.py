@@ -548,3 +548,29 @@ def test_one_step_without_a_graph_is_the_stepper(dtype):
         np.testing.assert_array_equal(a.numpy(), b.detach().numpy())
     with torch.no_grad(), pytest.raises(ValueError, match="layer 0, forward: x: expected finite"):
         m(torch.full_like(x[:1], float("nan")))
+
+
+def test_parameters_changed_between_calls_are_seen():
+    """The kept parameter views and step pack follow .double(), a non-contiguous parameter
+    changed in place, and a frozen parameter (no gradient returned to it)."""
+    torch.manual_seed(0)
+    m = ftorch.LSTM(3, 4, num_layers=2)
+    x = torch.randn(5, 2, 3)
+    with torch.no_grad():
+        m(x[:1]), m(x)
+    m.double()
+    ref = torch.nn.LSTM(3, 4, num_layers=2, dtype=torch.float64)
+    ref.load_state_dict(m.state_dict())
+    with torch.no_grad():
+        for xs in (x[:1], x):
+            assert_close(
+                m(xs.double())[0].numpy(), ref(xs.double())[0].numpy(), np.float64, "after .double()"
+            )
+        m.weight_hh_l0.data = m.weight_hh_l0.data.t().contiguous().t()  # non-contiguous: copied per call
+        m.weight_hh_l0.add_(0.5)
+        ref.weight_hh_l0.add_(0.5)
+        assert_close(m(x.double())[0].numpy(), ref(x.double())[0].numpy(), np.float64, "in place")
+    m.weight_hh_l1.requires_grad_(False)
+    out, _ = m(x.double().requires_grad_(True))
+    out.sum().backward()
+    assert m.weight_hh_l1.grad is None and m.weight_ih_l1.grad is not None

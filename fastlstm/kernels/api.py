@@ -669,6 +669,8 @@ def stack_step(x, h, c, pack, buffers, weights=None):
         NaN or Inf in ``x`` or the state.
     """
     check = weights is not None
+    if check and pack.snap.dtype != x.dtype:  # weights of another dtype now
+        pack = stack_pack(weights)
     mats, vecs = _step_arrays(weights) if check else ((pack.snap,), (pack.snap,))
     status, h_top = _step(x, h, c, pack.wxps, pack.whps, pack.bps, *buffers, pack.snap, mats, vecs, check)
     if status == _STALE:
