@@ -353,6 +353,22 @@ def test_forecast_table_and_json(tmp_path, capsys, monkeypatch):
         assert ratio == pytest.approx(by_method["AutoETS"]["seconds"] / by_method["fastlstm"]["seconds"])
 
 
+def test_forecast_past_one_process(tmp_path):
+    """The global model on 2 MPI ranks and per-series models on a 2-worker Dask LocalCluster."""
+    from fastlstm.bench.forecast import run_forecast_benchmark
+
+    report = run_forecast_benchmark(
+        [3], 60, methods=["mpi", "dask"], threads=2, params={"epochs": 1, "n_models": 1}, timeout=120
+    )
+    assert [r["method"] for r in report["results"]] == ["fastlstm-mpi", "fastlstm-dask"]
+    for r in report["results"]:
+        assert "error" not in r, r
+        assert r["finite"] and r["n_forecasts"] == 3 * 18
+        assert all(np.isfinite(r[k]) and r[k] > 0 for k in ("seconds", "series_per_s", "peak_mib"))
+    assert report["results"][0]["settings"]["epochs"] == 1
+    assert report["results"][1]["settings"] == {"workers": 2, "threads_per_worker": 1, "models": 3}
+
+
 def test_forecast_cli_rejects_bad_arguments(capsys):
     for argv in (["--methods", "prophet"], ["--series", "0"], ["--length", "20"], ["--threads", "0"]):
         with pytest.raises(SystemExit):

@@ -10,7 +10,17 @@ seasonality with a per-series amplitude and phase, noise; lengths a little below
 * ``AutoETS``: statsforecast's ``AutoETS(season_length=12)``, ``StatsForecast.fit``
   then ``predict(h, level=[80, 95])``, when statsforecast is installed;
 * ``neuralforecast-LSTM``: neuralforecast's ``LSTM`` with its default settings and an
-  ``MQLoss`` for the same two intervals, when neuralforecast is installed.
+  ``MQLoss`` for the same two intervals, when neuralforecast is installed;
+
+and, when asked for by name (``--methods``), two ways past one process:
+
+* ``fastlstm-mpi``: the same global model trained data-parallel (``Forecaster(comm=...)``)
+  on ``threads`` MPI ranks of one thread each (``mpiexec -n threads python -m mpi4py``);
+  times are the slowest rank's, memory the sum over the ranks;
+* ``fastlstm-dask``: one ``Forecaster`` per series (default settings) through
+  :func:`~fastlstm.forecast.fit_many` on a Dask ``LocalCluster`` of ``threads``
+  single-threaded worker processes (``joblib.parallel_config(backend="dask")``), then
+  ``predict`` and ``predict_interval`` of every model in the driver.
 
 Every method runs in its own fresh child process (:func:`run_method`), with the same
 number of cores (fastlstm's Numba and BLAS threads, statsforecast's ``n_jobs``). The
@@ -45,6 +55,7 @@ from .._atomic import atomic_write
 from .memory import _maxrss_kib, _proc_status_kib, _reset_hwm
 
 __all__ = [
+    "DEFAULT_METHODS",
     "METHODS",
     "format_forecast_report",
     "main",
@@ -63,7 +74,11 @@ METHODS: dict[str, tuple[str, str]] = {
     "fastlstm": ("fastlstm", "pip install fastlstm"),
     "AutoETS": ("statsforecast", "pip install statsforecast"),
     "neuralforecast-LSTM": ("neuralforecast", "pip install neuralforecast"),
+    "fastlstm-mpi": ("mpi4py", "pip install 'fastlstm[mpi]' mpich"),
+    "fastlstm-dask": ("distributed", "pip install 'fastlstm[dask]'"),
 }
+#: what runs when no method is named (the other two are asked for by name)
+DEFAULT_METHODS = ("fastlstm", "AutoETS", "neuralforecast-LSTM")
 _ALIASES = {
     "fastlstm": "fastlstm",
     "autoets": "AutoETS",
@@ -71,6 +86,8 @@ _ALIASES = {
     "neuralforecast": "neuralforecast-LSTM",
     "neuralforecast-lstm": "neuralforecast-LSTM",
     "nf": "neuralforecast-LSTM",
+    "mpi": "fastlstm-mpi",
+    "dask": "fastlstm-dask",
 }
 LEVELS = (80, 95)
 
@@ -154,13 +171,20 @@ def _fastlstm_runner(spec: dict) -> Callable:
     from .. import _threads
     from ..forecast import Forecaster
 
-    _threads.set_num_threads(spec["threads"])
+    comm = None
+    if spec["method"] == "fastlstm-mpi":  # one rank per core, one thread each
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+    _threads.set_num_threads(1 if comm is not None else spec["threads"])
     params = dict(spec.get("params") or {})
     params.setdefault("horizon", spec["horizon"])
 
     def run(df, timings):
+        if comm is not None:
+            comm.Barrier()
         t0 = time.perf_counter()
-        f = Forecaster(**params).fit(df)
+        f = Forecaster(**params, comm=comm).fit(df)
         t1 = time.perf_counter()
         point = f.predict()
         lo_hi = f.predict_interval(coverage=tuple(lv / 100 for lv in LEVELS))
@@ -237,10 +261,52 @@ def _neuralforecast_runner(spec: dict) -> Callable:  # pragma: no cover - not a 
     return run
 
 
+def _dask_runner(spec: dict) -> Callable:
+    """Per-series models: one Forecaster per series through fit_many on a Dask LocalCluster."""
+    import distributed
+    import joblib
+
+    from ..forecast import Forecaster
+    from ..forecast.fit_many import fit_many
+
+    params = dict(spec.get("params") or {})
+    params.setdefault("horizon", spec["horizon"])
+    cluster = distributed.LocalCluster(
+        n_workers=spec["threads"], threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = distributed.Client(cluster)
+
+    def run(df, timings):
+        series = {k: g.set_index("ds")["y"].asfreq("MS") for k, g in df.groupby("unique_id", sort=False)}
+        t0 = time.perf_counter()
+        with joblib.parallel_config(backend="dask"):
+            fitted = fit_many(Forecaster(**params), series, threads_per_fit=1)
+        t1 = time.perf_counter()
+        points = [f.predict() for f in fitted]
+        bounds = [f.predict_interval(coverage=tuple(lv / 100 for lv in LEVELS)) for f in fitted]
+        t2 = time.perf_counter()
+        timings.update(fit_s=t1 - t0, predict_s=t2 - t1)
+        values = np.concatenate([np.ravel(p.to_numpy(float)) for p in points + bounds])
+        return {
+            "n_forecasts": int(sum(len(p) for p in points)),
+            "finite": bool(np.isfinite(values).all()),
+            "settings": {"workers": spec["threads"], "threads_per_worker": 1, "models": len(fitted)},
+        }
+
+    def close() -> None:
+        client.close()
+        cluster.close()
+
+    run.close = close
+    return run
+
+
 _RUNNERS = {
     "fastlstm": _fastlstm_runner,
     "AutoETS": _autoets_runner,
     "neuralforecast-LSTM": _neuralforecast_runner,
+    "fastlstm-mpi": _fastlstm_runner,
+    "fastlstm-dask": _dask_runner,
 }
 
 
@@ -287,10 +353,11 @@ def _child(spec_path: str) -> None:
     """Child-process body of :func:`run_method` (reads a JSON spec, writes a JSON result)."""
     with open(spec_path) as fh:
         spec = json.load(fh)
-    run = _RUNNERS[spec["method"]](spec)
+    method = spec["method"]
+    run = _RUNNERS[method](spec)
     # untimed warm-up on a tiny panel: Numba's cache loaded, first-call costs paid
     warm_params = dict(spec, params={**(spec.get("params") or {}), "epochs": 1, "n_models": 1})
-    warm = _RUNNERS[spec["method"]](warm_params) if spec["method"] == "fastlstm" else run
+    warm = _RUNNERS[method](warm_params) if method in ("fastlstm", "fastlstm-mpi") else run
     warm(make_panel(4, max(60, 3 * spec["horizon"] + 24), seed=spec["seed"] + 1), {})
     df = make_panel(spec["n_series"], spec["length"], seed=spec["seed"])
     import gc
@@ -308,13 +375,24 @@ def _child(spec_path: str) -> None:
             profiler.disable()
     peak_kib = _proc_status_kib("VmHWM") if hwm else _maxrss_kib()
     peak_bytes = max(peak_kib * 1024, sampler.peak)
+    base_bytes = base_kib * 1024
+    if hasattr(run, "close"):
+        run.close()
+    if method == "fastlstm-mpi":  # every rank's memory (each holds the panel), rank 0 writes
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+        peak_bytes, base_bytes = comm.allreduce(peak_bytes), comm.allreduce(base_bytes)
+        timings = {k: comm.allreduce(v, op=MPI.MAX) for k, v in sorted(timings.items())}
+        if comm.Get_rank() != 0:
+            return
     result = {
         **info,
         "fit_s": timings["fit_s"],
         "predict_s": timings["predict_s"],
         "seconds": timings["fit_s"] + timings["predict_s"],
         "peak_bytes": peak_bytes,
-        "extra_bytes": max(peak_bytes - base_kib * 1024, 0),
+        "extra_bytes": max(peak_bytes - base_bytes, 0),
         "memory_method": ("VmHWM (reset after the warm-up)" if hwm else "ru_maxrss")
         + " and a 20 ms sampler of the process tree's RSS, the larger",
         "n_points": int(len(df)),
@@ -325,6 +403,17 @@ def _child(spec_path: str) -> None:
         result["profile"] = text.getvalue()
     with open(spec["out"], "w") as fh:
         json.dump(result, fh)
+
+
+def _mpiexec() -> str:
+    """mpiexec next to this Python (the mpich wheel puts it there), else on PATH."""
+    import shutil
+
+    local = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    found = local if os.access(local, os.X_OK) else shutil.which("mpiexec")
+    if found is None:
+        raise FileNotFoundError("mpiexec not found next to sys.executable or on PATH: pip install mpich")
+    return found
 
 
 def run_method(
@@ -344,7 +433,8 @@ def run_method(
     Parameters
     ----------
     method : str
-        ``"fastlstm"``, ``"AutoETS"`` or ``"neuralforecast-LSTM"`` (see :data:`METHODS`).
+        ``"fastlstm"``, ``"AutoETS"``, ``"neuralforecast-LSTM"``, ``"fastlstm-mpi"`` or
+        ``"fastlstm-dask"`` (see :data:`METHODS` and the module's docstring).
     n_series : int
         Series in the panel (:func:`make_panel`).
     length : int
@@ -352,7 +442,8 @@ def run_method(
     horizon : int
         Forecast horizon (18, fastlstm's default for monthly data).
     threads : int
-        Cores the method may use (fastlstm's threads, statsforecast's ``n_jobs``).
+        Cores the method may use (fastlstm's threads, statsforecast's ``n_jobs``, MPI
+        ranks, Dask workers).
     seed : int
         Seed of the panel.
     params : dict, optional
@@ -396,9 +487,13 @@ def run_method(
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(threads)
         code = "import sys; from fastlstm.bench.forecast import _child; _child(sys.argv[1])"
+        cmd = [sys.executable, "-c", code, spec_path]
+        if method == "fastlstm-mpi":  # `threads` ranks of one thread each
+            env.update(NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+            cmd = [_mpiexec(), "-n", str(threads), sys.executable, "-m", "mpi4py", "-c", code, spec_path]
         try:
             proc = subprocess.run(
-                [sys.executable, "-c", code, spec_path],
+                cmd,
                 env=env,
                 capture_output=True,
                 text=True,
@@ -465,7 +560,7 @@ def run_forecast_benchmark(
     """
     from .environment import environment_info
 
-    names = [_canonical(m) for m in (methods or list(METHODS))]
+    names = [_canonical(m) for m in (methods or list(DEFAULT_METHODS))]
     results = []
     for n in series:
         row = []
@@ -480,8 +575,8 @@ def run_forecast_benchmark(
                     horizon=horizon,
                     threads=threads,
                     seed=seed,
-                    params=params if name == "fastlstm" else None,
-                    profile=profile and name == "fastlstm",
+                    params=params if name.startswith("fastlstm") else None,
+                    profile=profile and name.startswith("fastlstm"),
                     timeout=timeout,
                 )
             )
@@ -555,10 +650,10 @@ def format_forecast_report(report: dict) -> str:
         "vs AutoETS: AutoETS's seconds / the method's (above 1: faster); peak MiB: the whole process"
     )
     for r in report["results"]:
-        if r["method"] == "fastlstm" and "settings" in r:
+        if r["method"] in ("fastlstm", "fastlstm-mpi") and "settings" in r:
             s = r["settings"]
             lines.append(
-                f"fastlstm settings chosen ({r['series']} series): "
+                f"{r['method']} settings chosen ({r['series']} series): "
                 + ", ".join(f"{k} {v}" for k, v in s.items())
             )
     cpu = report.get("environment", {}).get("cpu")
@@ -608,9 +703,12 @@ def _parser(prog: str):
     p.add_argument("--horizon", type=int, default=18, help="forecast horizon (default 18, monthly)")
     p.add_argument(
         "--methods",
-        default=",".join(METHODS),
+        default=",".join(DEFAULT_METHODS),
         metavar="LIST",
-        help=f"comma-separated, of {', '.join(METHODS)} (default all; missing packages are skipped)",
+        help=f"comma-separated, of {', '.join(METHODS)} (default {','.join(DEFAULT_METHODS)}; missing "
+        "packages are skipped). fastlstm-mpi: the global model data-parallel on --threads MPI ranks of one "
+        "thread each; fastlstm-dask: one Forecaster per series through fit_many on a Dask LocalCluster of "
+        "--threads single-threaded worker processes",
     )
     p.add_argument(
         "--threads",
