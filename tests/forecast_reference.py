@@ -8,7 +8,11 @@ today's code gives the same numbers, bit for bit on the CPU that wrote the file.
 
 Regenerate (only for an intended change of the forecasts, said so in the commit)::
 
-    NUMBA_NUM_THREADS=1 python tests/forecast_reference.py
+    NUMBA_NUM_THREADS=1 python tests/forecast_reference.py            # everything
+    NUMBA_NUM_THREADS=1 python tests/forecast_reference.py panel      # one case; the checkpoints stay
+
+Intended changes so far: ``panel`` (per-series log transform: its one series with values <= 0
+no longer keeps the other four off the log scale).
 """
 
 from __future__ import annotations
@@ -229,16 +233,22 @@ def run(name: str, save_to: str | None = None) -> dict[str, np.ndarray]:
 _SAVE_TO = None
 
 
-def main() -> None:
+def main(only: list[str] | None = None) -> None:
+    """Write the saved outputs: every case (and the checkpoints, whose forecasts are kept under
+    ``ckpt/{name}/point``), or only the cases ``only`` (checkpoints and their forecasts kept)."""
     arrays = {"cpu_key": np.array(cpu_key())}
-    for name in CASES:
-        out = run(name, checkpoint_path(name) if name in SAVED else None)
+    if only:
+        arrays = dict(np.load(PATH))
+    for name in only or CASES:
+        out = run(name, None if only else checkpoint_path(name) if name in SAVED else None)
         for k, v in out.items():
             arrays[f"{name}/{k}"] = v
+        if not only and name in SAVED:
+            arrays[f"ckpt/{name}/point"] = out["point"]
         print(name, "done", file=sys.stderr)
     os.makedirs(os.path.dirname(PATH), exist_ok=True)
     np.savez(PATH, **arrays)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -31,7 +31,7 @@ def _snaive(s, m=M):
 def _choose(s, fz, mixes, season=M):
     # no log, no seasonal indices: the z scale is the series itself, and the network's forecast
     # in the original units is fz
-    data = Prepared([s], False, [None], season, H, H, H)
+    data = Prepared([s], np.array([False]), [None], season, H, H, H)
     snaive = SeasonalNaive().forecast(data, 0, s, ORIGINS, H)
     cands = None if mixes == [NETWORK] else {"network": fz, "seasonal naive": snaive}
     return choose_mix(s, s.copy(), ORIGINS, fz, fz, cands, None, False, season, mixes)

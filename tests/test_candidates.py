@@ -12,7 +12,7 @@ from fastlstm.forecast.candidates import Drift, Prepared, SeasonalNaive, Statist
 
 
 def _data(s, season=4, log=False):
-    return Prepared([np.asarray(s, dtype=float)], log, [None], season, 3, 4, 3)
+    return Prepared([np.asarray(s, dtype=float)], np.array([log]), [None], season, 3, 4, 3)
 
 
 def test_seasonal_naive_repeats_the_last_season_and_falls_back_to_naive():

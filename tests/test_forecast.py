@@ -161,8 +161,17 @@ def test_pandas_series_input(air):
 
 def test_log_transform_choice_and_errors(air):
     f = Forecaster(24, 12, **FAST).fit(air - 200)  # has values <= 0: no log
-    assert not f.log_
-    assert Forecaster(24, 12, **FAST).fit(air).log_
+    assert not f.log_.any()
+    assert Forecaster(24, 12, **FAST).fit(air).log_.all()
+    # per series: the one series with values <= 0 leaves the other on the log scale, whose
+    # forecast is the same as in a panel of positive series only
+    g = Forecaster(24, 12, **FAST).fit([air, air - 200])
+    assert g.log_.tolist() == [True, False]
+    both_positive = Forecaster(24, 12, **FAST).fit([air, air + 1.0])
+    assert both_positive.log_.tolist() == [True, True]
+    assert np.isfinite(np.concatenate(g.predict())).all()
+    lo, hi = g.predict_interval(coverage=0.9)[0][:, 0].T
+    assert np.all(lo > 0) and np.all(hi / lo > 1.0)  # log-scale bounds: positive, asymmetric
     with pytest.raises(ValueError, match="transform='log' expected positive values"):
         Forecaster(24, 12, transform="log", **FAST).fit(air - 200)
     with pytest.raises(

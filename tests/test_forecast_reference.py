@@ -21,7 +21,7 @@ SAME_CPU = str(SAVED_ARRAYS["cpu_key"]) == cpu_key()
 
 
 def _expected(name: str) -> dict[str, np.ndarray]:
-    prefix = f"{name}/"
+    prefix = f"{name}/"  # (``ckpt/{name}/point``: the saved checkpoints' own forecasts)
     return {k[len(prefix) :]: SAVED_ARRAYS[k] for k in SAVED_ARRAYS.files if k.startswith(prefix)}
 
 
@@ -46,4 +46,4 @@ def test_forecasts_equal_the_saved_ones(name):
 def test_checkpoints_written_before_still_load_and_predict_the_same(name):
     f = Forecaster.load(checkpoint_path(name))
     got = {"point": _flat(f.predict(**predict_kwargs(name)))}
-    _compare(name, got, {"point": _expected(name)["point"]})
+    _compare(name, got, {"point": SAVED_ARRAYS[f"ckpt/{name}/point"]})

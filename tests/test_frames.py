@@ -333,7 +333,7 @@ def _history(y=None, X=None, X_future=None, steps=H, **kw):
         "fitted": [np.arange(1.0, 11.0)],
         "fitted_covariates": None,
         "n_covariates": 0,
-        "log": False,
+        "log": [False],
         "input_size": 4,
     }
     return frames.history_inputs(steps, X_future, y, X, **{**args, **kw})
@@ -365,7 +365,7 @@ def test_history_inputs_of_a_new_history():
     with pytest.raises(ValueError, match=r"^y: expected 1 series \(as in fit\), got 2"):
         _history(y=[np.ones(5), np.ones(5)])
     with pytest.raises(ValueError, match=r"^y: expected positive values"):
-        _history(y=[1.0, 2.0, 0.0, 4.0], log=True)
+        _history(y=[1.0, 2.0, 0.0, 4.0], log=[True])
 
 
 def test_history_inputs_dates_follow_the_fit():
@@ -396,7 +396,7 @@ def test_history_inputs_covariates():
 
 def test_history_inputs_panel_ids_in_order():
     ds = [1, 2, 3, 4, 5]
-    fitted = {"fitted": [np.ones(5), np.ones(5)], "fitted_ids": ["a", "b"]}
+    fitted = {"fitted": [np.ones(5), np.ones(5)], "fitted_ids": ["a", "b"], "log": [False, False]}
     panel = pd.DataFrame({"unique_id": ["b"] * 5 + ["a"] * 5, "ds": ds + ds, "y": 1.0})
     with pytest.raises(ValueError, match=r"^y: expected the unique_id values of fit in their order"):
         _history(y=panel, **fitted)

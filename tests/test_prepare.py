@@ -55,10 +55,11 @@ def test_choose_sizes_shortens_the_input_for_short_series():
 # ------------------------------------------------------------------ use_log, transforms
 def test_use_log():
     pos, zero = np.array([1.0, 2.0]), np.array([1.0, 0.0])
-    assert prepare.use_log("log", [pos]) is True
-    assert prepare.use_log("auto", [pos, pos]) is True
-    assert prepare.use_log("auto", [pos, zero]) is False
-    assert prepare.use_log(None, [pos]) is False
+    assert prepare.use_log("log", [pos]).tolist() == [True]
+    assert prepare.use_log("auto", [pos, pos]).tolist() == [True, True]
+    # per series: one series with a value <= 0 keeps the others on the log scale
+    assert prepare.use_log("auto", [pos, zero, pos]).tolist() == [True, False, True]
+    assert prepare.use_log(None, [pos]).tolist() == [False]
     with pytest.raises(ValueError, match=r"y: transform='log' expected positive values, series 1"):
         prepare.use_log("log", [pos, zero])
 
@@ -91,29 +92,29 @@ def test_to_z():
 
 # ------------------------------------------------------------------ seasonal_indices
 def test_seasonal_indices_recover_the_season():
-    out = prepare.seasonal_indices([seasonal_series(24)], 0, M, True, False)
+    out = prepare.seasonal_indices([seasonal_series(24)], 0, M, True, [False])
     assert len(out) == 1
     assert_allclose(out[0], PATTERN, atol=1e-12)
     # on the log scale: the season of the logs
-    out = prepare.seasonal_indices([np.exp(0.1 * seasonal_series(24))], 0, M, True, True)
+    out = prepare.seasonal_indices([np.exp(0.1 * seasonal_series(24))], 0, M, True, [True])
     assert_allclose(out[0], 0.1 * PATTERN, atol=1e-12)
 
 
 def test_seasonal_indices_ignore_the_validation_points():
     wild = np.r_[seasonal_series(24), 1e6 * np.arange(1.0, 9.0)]
-    assert_allclose(prepare.seasonal_indices([wild], 8, M, True, False)[0], PATTERN, atol=1e-9)
+    assert_allclose(prepare.seasonal_indices([wild], 8, M, True, [False])[0], PATTERN, atol=1e-9)
 
 
 def test_seasonal_indices_when_none():
     s = seasonal_series(40)
-    assert prepare.seasonal_indices([s], 0, 1, True, False) == [None]  # no season
-    assert prepare.seasonal_indices([s], 0, M, False, False) == [None]  # not asked
-    assert prepare.seasonal_indices([s[:7]], 0, M, True, False) == [None]  # < 2 seasons
-    assert prepare.seasonal_indices([s[:8]], 0, M, True, False)[0] is not None
+    assert prepare.seasonal_indices([s], 0, 1, True, [False]) == [None]  # no season
+    assert prepare.seasonal_indices([s], 0, M, False, [False]) == [None]  # not asked
+    assert prepare.seasonal_indices([s[:7]], 0, M, True, [False]) == [None]  # < 2 seasons
+    assert prepare.seasonal_indices([s[:8]], 0, M, True, [False])[0] is not None
     # "auto": only where the seasonality test finds a season (it needs 3 seasons)
-    assert prepare.seasonal_indices([s[:10]], 0, M, "auto", False) == [None]
+    assert prepare.seasonal_indices([s[:10]], 0, M, "auto", [False]) == [None]
     noise = np.random.default_rng(0).standard_normal(40)
-    found = prepare.seasonal_indices([s, noise], 0, M, "auto", False)
+    found = prepare.seasonal_indices([s, noise], 0, M, "auto", [False, False])
     assert_allclose(found[0], PATTERN, atol=1e-9)
     assert found[1] is None
 

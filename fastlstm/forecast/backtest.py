@@ -175,7 +175,7 @@ def errors_and_mix(data: Prepared, candidates: dict, i: int, end: int, origins, 
         cands = forecasts(candidates, data, names, i, s, origins, data.horizon, cov)
         cands = {NETWORK: net, **cands}
     return choose_mix(
-        s, data.z(i, s), origins, fz, net, cands, data.seasonal[i], data.log, data.season, mixes
+        s, data.z(i, s), origins, fz, net, cands, data.seasonal[i], data.log[i], data.season, mixes
     )
 
 

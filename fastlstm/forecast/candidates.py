@@ -65,8 +65,8 @@ class Prepared:
     ----------
     series : list of numpy.ndarray
         The training series, original units.
-    log : bool
-        Whether the transformed scale is the log.
+    log : numpy.ndarray of bool
+        Per series, whether its transformed scale is the log.
     seasonal : list of (numpy.ndarray or None)
         Per series, the classical seasonal indices on the transformed scale.
     season, horizon, lookback, out_steps : int
@@ -76,7 +76,7 @@ class Prepared:
     """
 
     series: list
-    log: bool
+    log: np.ndarray
     seasonal: list
     season: int
     horizon: int
@@ -86,7 +86,7 @@ class Prepared:
 
     def z(self, i: int, s: np.ndarray) -> np.ndarray:
         """History ``s`` of series ``i`` on the z scale (transformed, seasonal indices removed)."""
-        return to_z(s, self.log, self.seasonal[i])
+        return to_z(s, self.log[i], self.seasonal[i])
 
     def seasonal_at(self, i: int, origins: np.ndarray, h: int) -> np.ndarray:
         """Series ``i``'s seasonal indices at the ``h`` steps from each origin, (n_origins, h)."""
@@ -95,7 +95,7 @@ class Prepared:
     def original(self, i: int, fz: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """Z-scale forecasts of series ``i`` in the original units."""
         with np.errstate(over="ignore", invalid="ignore"):
-            return inverse_transform(fz + self.seasonal_at(i, origins, fz.shape[1]), self.log)
+            return inverse_transform(fz + self.seasonal_at(i, origins, fz.shape[1]), self.log[i])
 
 
 class Candidate:
@@ -309,7 +309,7 @@ class ESRNNNetwork(_Network):
     Forecaster's ``scaler``, ``normalize`` and classical seasonal indices do not reach it)."""
 
     def fit(self, data, rows, ends, **kwargs):
-        logs = [forward_transform(data.series[i][:e], data.log) for i, e in zip(rows, ends, strict=True)]
+        logs = [forward_transform(data.series[i][:e], data.log[i]) for i, e in zip(rows, ends, strict=True)]
         self.esrnn_ = network.train_esrnn(
             logs, data.season, data.horizon, data.lookback, self.seeds[0], self.params
         )
@@ -319,7 +319,7 @@ class ESRNNNetwork(_Network):
         return self
 
     def forecast_transformed(self, data, i, s, origins, h, cov=None):
-        return self.esrnn_._forecast(self.row_[i], forward_transform(s, data.log), origins, h)
+        return self.esrnn_._forecast(self.row_[i], forward_transform(s, data.log[i]), origins, h)
 
     def forecast_z(self, data, i, s, origins, h, cov=None):
         return self.forecast_transformed(data, i, s, origins, h) - data.seasonal_at(i, origins, h)
@@ -346,7 +346,7 @@ class ESRNNNetwork(_Network):
     def restore(self, data, arrays, config):
         self.models_ = _networks(arrays, config, self.params["n_models"])
         state = {k[len("esrnn.") :]: v for k, v in arrays.items() if k.startswith("esrnn.")}
-        logs = [forward_transform(s, data.log) for s in data.series]
+        logs = [forward_transform(s, log) for s, log in zip(data.series, data.log, strict=True)]
         self.esrnn_ = ESRNN.restore(config["esrnn"], state, self.models_, logs)
         self.histories_ = []
         self.row_ = {i: i for i in range(len(data.series))}

@@ -70,7 +70,7 @@ def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
     config = {
         "params": _config_params(f),
         "fitted": {
-            "log": f.log_,
+            "log": [bool(x) for x in f.log_],
             "form": f.form_,
             "n_series": f.n_series_,
             "n_covariates": f.n_covariates_,
@@ -119,7 +119,7 @@ def restore(cls, a: dict, cfg: dict):
         if old in params:
             params[new] = params.pop(old)
     f = cls(**params)
-    f.log_, f.form_ = bool(fitted["log"]), fitted["form"]
+    f.form_ = fitted["form"]
     f.season_length_, f.horizon_, f.lookback_ = (
         int(fitted["season"]),
         int(fitted["horizon"]),
@@ -129,6 +129,10 @@ def restore(cls, a: dict, cfg: dict):
     f.index_, f.ids_ = fitted["index"], fitted["ids"]
     f.columns_, f.series_name_ = fitted["columns"], fitted["series_name"]
     f.n_series_, f.n_covariates_ = int(fitted["n_series"]), int(fitted["n_covariates"])
+    log = fitted["log"]  # one bool for the panel in files written before it was per series
+    f.log_ = np.array(log if isinstance(log, list) else [log] * f.n_series_, dtype=bool)
+    if len(f.log_) != f.n_series_:
+        raise KeyError(f"log: {len(f.log_)} flags for {f.n_series_} series")
     f.fit_time_ = float(fitted["fit_time"])
     f.seasonal_ = [a.get(f"seasonal{i}") for i in range(f.n_series_)]
     f.series_ = [a[f"series{i}"] for i in range(f.n_series_)]

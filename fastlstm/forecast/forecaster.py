@@ -62,7 +62,9 @@ class Forecaster(PredictionIntervals, Estimator):
     scaler : {"standard", "minmax", "robust"} or None
         Per-series scaling, fitted on training windows only.
     transform : {"auto", "log", None}
-        Log-transform the series (``"auto"``: when every training value is positive).
+        Log-transform the series (``"auto"``: each series whose values are all positive, so
+        one series with a value <= 0 keeps the others on the log scale; ``log_``, per series,
+        after fit).
     normalize : {"window", "last", None}
         Subtract from each window its level (the mean, or the last value, of its past values),
         inputs and targets alike: the network learns shapes relative to the recent level.
@@ -341,7 +343,7 @@ class Forecaster(PredictionIntervals, Estimator):
             if transformed and w[NETWORK] == 1:
                 return zf
             with np.errstate(over="ignore", invalid="ignore"):
-                net = inverse_transform(zf, self.log_)
+                net = inverse_transform(zf, self.log_[i])
             if w[NETWORK] == 1:
                 return net
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -354,11 +356,11 @@ class Forecaster(PredictionIntervals, Estimator):
             f = mix(w, cands)
             if not transformed:
                 return f
-            if self.log_ and np.any(f <= 0):
+            if self.log_[i] and np.any(f <= 0):
                 raise ValueError(
                     "y: a drift forecast crosses zero on the log scale (refit with transform=None)"
                 )
-            return forward_transform(f, self.log_)
+            return forward_transform(f, self.log_[i])
 
     def predict(self, h: int | None = None, X_future=None, y=None, X=None, start=None):
         """Forecast ``h`` steps past the end of each series.

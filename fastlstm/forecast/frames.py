@@ -225,7 +225,7 @@ def history_inputs(
     fitted,
     fitted_covariates,
     n_covariates: int,
-    log: bool,
+    log,
     input_size: int,
     start=None,
     fitted_index=None,
@@ -244,8 +244,8 @@ def history_inputs(
     fitted, fitted_covariates : list of numpy.ndarray
         The fitted histories and their covariates (None without).
     n_covariates : int
-    log : bool
-        Whether the fit was on the log scale (the history must then be positive).
+    log : sequence of bool
+        Per series, whether the fit was on the log scale (its history must then be positive).
     input_size : int
         The least points a history needs.
     start : int or sequence of int, optional
@@ -310,7 +310,7 @@ def history_inputs(
         series = [s[d:] for s, d in zip(series, drops, strict=True)]
         covs = None if covs is None else [c[d:] for c, d in zip(covs, drops, strict=True)]
     for i, s in enumerate(series):
-        if log and np.any(s <= 0):
+        if log[i] and np.any(s <= 0):
             raise ValueError(
                 "y: expected positive values (the model was fitted on the log scale), got <= 0"
                 + (f" in series {i}" if len(series) > 1 else "")

@@ -162,7 +162,7 @@ class PredictionIntervals:
         series, cov, index = self._histories(h, X_future, y, X, start)
         widths = [halfwidth(self.scores_, self.step_scale_, c, h) for c in coverage]
         out = [
-            bounds(self._point(i, s, h, cov[i], transformed=True), widths, self.noise_scale_[i], self.log_)
+            bounds(self._point(i, s, h, cov[i], transformed=True), widths, self.noise_scale_[i], self.log_[i])
             for i, s in enumerate(series)
         ]
         return out, index

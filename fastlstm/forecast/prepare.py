@@ -78,15 +78,16 @@ def check_lengths(lengths: list[int], lookback: int, out_steps: int, val: int) -
             )
 
 
-def use_log(transform, series: list[np.ndarray]) -> bool:
-    """Whether to fit on the log scale: ``"log"`` (every value must be positive), or ``"auto"``
-    when every value is."""
+def use_log(transform, series: list[np.ndarray]) -> np.ndarray:
+    """Per series, whether to fit it on the log scale: ``"log"`` (every value of every series
+    must be positive), or ``"auto"``: each series whose values are all positive (one series
+    with a value <= 0 does not switch it off for the others)."""
     if transform == "log":
         for i, s in enumerate(series):
             if np.any(s <= 0):
                 raise ValueError(f"y: transform='log' expected positive values, series {i} has values <= 0")
-        return True
-    return transform == "auto" and all(np.all(s > 0) for s in series)
+        return np.ones(len(series), dtype=bool)
+    return np.array([transform == "auto" and bool(np.all(s > 0)) for s in series], dtype=bool)
 
 
 def forward_transform(s: np.ndarray, log: bool) -> np.ndarray:
@@ -115,7 +116,7 @@ def to_z(s: np.ndarray, log: bool, indices: np.ndarray | None) -> np.ndarray:
 
 
 def seasonal_indices(
-    series: list[np.ndarray], val: int, m: int, deseasonalize, log: bool
+    series: list[np.ndarray], val: int, m: int, deseasonalize, log
 ) -> list[np.ndarray | None]:
     """Per series, the classical decomposition's seasonal indices (on the transformed scale) of
     its training part (all but the last ``val`` points), or None.
@@ -124,10 +125,10 @@ def seasonal_indices(
     never for ``m == 1``, ``deseasonalize=False``, or fewer than two seasons.
     """
     out = []
-    for s in series:
+    for s, log_i in zip(series, log, strict=True):
         ind = None
         if m > 1 and deseasonalize is not False:
-            z = forward_transform(s[: len(s) - val], log) if log else s[: len(s) - val]
+            z = forward_transform(s[: len(s) - val], log_i) if log_i else s[: len(s) - val]
             if len(z) >= 2 * m and (deseasonalize is True or seasonality_test(z, m)):
                 ind = classical_decompose(z, m, "additive").indices
         out.append(ind)
