@@ -522,12 +522,27 @@ def _report(args, data, f, trains, tests, preds, ivs, m, season_note, fit_time, 
 
 
 # ------------------------------------------------------------------ evaluate
+def _seed_list(text: str) -> list[int]:
+    """``--seeds``: comma-separated distinct integers."""
+    try:
+        seeds = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected each seed once, got {text!r}")
+    return seeds
+
+
 def _cmd_evaluate(args) -> int:
+    import importlib.util
+
     from .forecast import evaluate as ev
 
     _check_targets(args, ("--output",))
+    if args.panels and args.set != "dev":
+        raise ValueError(f"--panels: the development panels, not --set {args.set}")
     _set_threads(args)
-    sample = None if args.all else args.sample
+    sample = None if args.all or args.panels else args.sample
     data = ev.load_dev_set(sample) if args.set == "dev" else ev.load_check_set()
     if args.frequencies:
         wanted = [x.strip() for x in args.frequencies.split(",")]
@@ -536,24 +551,36 @@ def _cmd_evaluate(args) -> int:
                 raise ValueError(f"--frequencies: expected names among {sorted(data)}, got {w!r}")
         data = {k: v for k, v in data.items() if k in wanted}
     counts = {k: len(v) for k, v in data.items()}
+    if args.panels:
+        scope = "; every series of the development panels"
+    elif args.set == "dev" and sample:
+        scope = f"; a fixed sample of {sample} per frequency"
+    else:
+        scope = ""
     print(
         f"evaluation set {args.set!r}: "
         + ", ".join(f"{k} {v} series (h={ev.HORIZONS[k]})" for k, v in counts.items())
-        + (f"; a fixed sample of {sample} per frequency" if args.set == "dev" and sample else "")
+        + scope
     )
+    neural = args.panels and importlib.util.find_spec("neuralforecast") is not None
+    if args.panels and not neural:
+        print("neuralforecast is not installed, its LSTM is left out (pip install neuralforecast)")
     t0 = time.perf_counter()
-    res = ev.evaluate(data, seed=args.seed, statistical=not args.no_stats)
-    table = ev.format_table(ev.summarize(res), counts)
+    res = ev.evaluate(data, seed=args.seed, seeds=args.seeds, statistical=not args.no_stats, neural=neural)
+    summary = ev.summarize(res)
+    table = ev.format_table(summary, counts)
+    lines = ev.comparison(summary)
+    report = table + ("\n" + "\n".join(lines) + "\n" if lines else "")
     print()
-    print(table)
+    print(report)
     for freq, rs in res.items():
         for r in rs:
             if "choices" in r:
                 picked = ", ".join(f"{k} {v}" for k, v in r["choices"].items() if v)
-                print(f"fastlstm's back-test choices, {freq}: {picked}")
+                print(f"{r['method']}'s back-test choices, {freq}: {picked}")
     print(f"total time: {time.perf_counter() - t0:.0f} s")
     if args.output:
-        _write_atomic(args.output, table.encode("utf-8"))
+        _write_atomic(args.output, report.encode("utf-8"))
         _note(f"table written to {args.output}")
     return 0
 
@@ -790,10 +817,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--sample", type=int, default=24, help="series per frequency of the dev set (default 24)")
     ev.add_argument("--all", action="store_true", help="every series of the dev set (slow)")
+    ev.add_argument(
+        "--panels",
+        action="store_true",
+        help="every series of the development panels (as --all), with neuralforecast's LSTM when "
+        "installed, and a line per frequency comparing fastlstm with the best statistical method (slow)",
+    )
     ev.add_argument("--frequencies", help="comma-separated subset of monthly,quarterly,yearly")
     ev.add_argument("--no-stats", action="store_true", help="skip statsforecast's methods")
-    ev.add_argument("--seed", type=int, default=0, help="fastlstm's seed (default 0)")
-    ev.add_argument("--output", metavar="MD", help="also write the Markdown table to this file")
+    seeding = ev.add_mutually_exclusive_group()
+    seeding.add_argument("--seed", type=int, default=0, help="fastlstm's seed (default 0)")
+    seeding.add_argument(
+        "--seeds",
+        type=_seed_list,
+        metavar="S,S,...",
+        help="fit fastlstm once per seed (e.g. 0,1,2): a row per seed and their mean",
+    )
+    ev.add_argument("--output", metavar="MD", help="also write the Markdown tables to this file")
     _threads_flag(ev)
     ev.set_defaults(func=_cmd_evaluate)
 

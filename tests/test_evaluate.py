@@ -85,3 +85,158 @@ def test_scores_use_the_fallback_scale_and_the_last_value_for_nan_forecasts():
     assert [r["msis"] for r in rows] == [1.0, 2.0, 1.0]  # width 2, no miss
     for row, tr, te, iv in zip(rows, trains, tests, ivs, strict=True):
         assert row == metrics.score(te, [3.0, 3.0], tr, 4, intervals=iv, fallback=True)
+
+
+def test_seeds_give_a_row_each_and_their_mean_and_the_comparison_line():
+    data = {"quarterly": ev.load_dev_set(sample=3)["quarterly"]}
+    res = ev.evaluate(data, seeds=[0, 1], fastlstm_params=TINY)
+    names = [r["method"] for r in res["quarterly"]]
+    assert names == [
+        "seasonal naive",
+        "naive",
+        "AutoETS",
+        "AutoARIMA",
+        "AutoTheta",
+        "fastlstm (seed 0)",
+        "fastlstm (seed 1)",
+    ]
+    s = ev.summarize(res)["quarterly"]
+    mean = s["fastlstm (mean of 2 seeds)"]
+    for key in ("relMASE", "MASE", "sMAPE", "OWA", "cov80", "cov95", "msis", "seconds"):
+        assert mean[key] == pytest.approx((s["fastlstm (seed 0)"][key] + s["fastlstm (seed 1)"][key]) / 2)
+    assert ev.headline(s) == "fastlstm (mean of 2 seeds)"
+    table = ev.format_table({"quarterly": s}, {"quarterly": 3})
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert [r.split(" | ")[0][2:] for r in rows[1:]] == [*names, "fastlstm (mean of 2 seeds)"]
+    assert all(len(r.split("|")) == len(rows[0].split("|")) for r in rows)
+    assert "| time s |" in rows[0]
+
+    (line,) = ev.comparison({"quarterly": s})
+    best = min(("AutoETS", "AutoARIMA"), key=lambda b: s[b]["relMASE"])
+    ours, theirs = mean["relMASE"], s[best]["relMASE"]
+    pct = 100 * (ours - theirs) / theirs
+    word = "below" if pct < 0 else "above"
+    assert line == (
+        f"quarterly: fastlstm (mean of 2 seeds) relMASE {ours:.3f} is {abs(pct):.1f}% {word} "
+        f"the best statistical method ({best} {theirs:.3f})"
+    )
+
+
+def test_comparison_arithmetic_and_what_it_leaves_out():
+    def row(rel):
+        return {"relMASE": rel}
+
+    summary = {
+        "monthly": {"AutoETS": row(0.40), "AutoARIMA": row(0.32), "fastlstm": row(0.28)},
+        "yearly": {"AutoETS": row(0.80), "AutoARIMA": row(1.00), "fastlstm (seed 3)": row(0.88)},
+        "quarterly": {"AutoETS": row(0.9), "fastlstm": row(0.8)},  # no AutoARIMA: left out
+    }
+    assert ev.comparison(summary) == [
+        "monthly: fastlstm relMASE 0.280 is 12.5% below the best statistical method (AutoARIMA 0.320)",
+        "yearly: fastlstm (seed 3) relMASE 0.880 is 10.0% above the best statistical method (AutoETS 0.800)",
+    ]
+    assert ev.headline({"AutoETS": row(1.0)}) is None
+
+
+def test_panels_command_selects_every_development_series(monkeypatch, tmp_path, capsys):
+    from fastlstm.cli import main
+
+    full = ev.load_dev_set(sample=None)
+    seen = {}
+    real = ev.evaluate
+
+    def evaluate(data, **kwargs):  # record the selection, then score a small part of it
+        seen["counts"] = {k: len(v) for k, v in data.items()}
+        seen["names"] = {k: list(v) for k, v in data.items()}
+        seen["kwargs"] = kwargs
+        few = {"yearly": dict(list(data["yearly"].items())[:3])}
+        return real(few, seeds=kwargs["seeds"], statistical=False, fastlstm_params=TINY)
+
+    monkeypatch.setattr(ev, "evaluate", evaluate)
+    monkeypatch.setitem(sys.modules, "neuralforecast", None)  # not installed
+    md = tmp_path / "panels.md"
+    assert main(["evaluate", "--panels", "--seeds", "0,1", "--output", str(md)]) == 0
+    out = capsys.readouterr().out
+    assert seen["counts"] == {k: len(v) for k, v in full.items()}
+    assert seen["names"] == {k: list(v) for k, v in full.items()}
+    assert seen["kwargs"]["seeds"] == [0, 1] and seen["kwargs"]["neural"] is False
+    c = seen["counts"]
+    assert out.startswith(
+        f"evaluation set 'dev': monthly {c['monthly']} series (h=18), quarterly {c['quarterly']} "
+        f"series (h=8), yearly {c['yearly']} series (h=6); every series of the development panels\n"
+        "neuralforecast is not installed, its LSTM is left out (pip install neuralforecast)\n"
+    )
+    for row in ("| fastlstm (seed 0) |", "| fastlstm (seed 1) |", "| fastlstm (mean of 2 seeds) |"):
+        assert row in out and row in md.read_text()
+    assert md.read_text().startswith(f"yearly ({c['yearly']} series, h=6)")
+    assert "fastlstm (seed 1)'s back-test choices, yearly: " in out
+    # --all selects the same series, without neuralforecast
+    assert main(["evaluate", "--all", "--frequencies", "yearly"]) == 0
+    assert seen["names"] == {"yearly": list(full["yearly"])} and seen["kwargs"]["neural"] is False
+
+
+def test_panels_and_seeds_misuse(capsys):
+    from fastlstm.cli import main
+
+    assert main(["evaluate", "--panels", "--set", "check"]) == 1
+    assert "--panels: the development panels, not --set check" in capsys.readouterr().err
+    for bad in (["--seeds", "0,x"], ["--seeds", "1,1"], ["--seed", "1", "--seeds", "0,1"]):
+        with pytest.raises(SystemExit):
+            main(["evaluate", *bad])
+        assert "--seed" in capsys.readouterr().err
+
+
+def test_neuralforecast_lstm_when_importable(monkeypatch, caplog):
+    """A stand-in neuralforecast: the arguments a new user would pass, the forecasts read back
+    by series; a failing fit is logged and the method left out."""
+    import types
+
+    import pandas as pd
+
+    calls = {}
+
+    class LSTM:
+        def __init__(self, **kwargs):
+            calls["lstm"] = kwargs
+
+    class NeuralForecast:
+        def __init__(self, models, freq):
+            calls["freq"] = freq
+            self.h = calls["lstm"]["h"]
+
+        def fit(self, df):
+            if calls.get("fail"):
+                raise RuntimeError("no")
+            self.df = df
+
+        def predict(self):  # the last value, indexed by unique_id as older versions do
+            last = self.df.groupby("unique_id")["y"].last()
+            rows = [
+                (i, len(self.df[self.df.unique_id == i]) + k, v)
+                for i, v in last.items()
+                for k in range(self.h)
+            ]
+            return pd.DataFrame(rows, columns=["unique_id", "ds", "LSTM"]).set_index("unique_id")
+
+    nf = types.ModuleType("neuralforecast")
+    nf.NeuralForecast = NeuralForecast
+    models = types.ModuleType("neuralforecast.models")
+    models.LSTM = LSTM
+    monkeypatch.setitem(sys.modules, "neuralforecast", nf)
+    monkeypatch.setitem(sys.modules, "neuralforecast.models", models)
+    data = {"quarterly": ev.load_dev_set(sample=3)["quarterly"]}
+    res = ev.evaluate(data, statistical=False, fastlstm=False, neural=True)
+    assert calls["lstm"] == {
+        "h": 8,
+        "input_size": 16,
+        "max_steps": 1000,
+        "accelerator": "cpu",
+        "enable_progress_bar": False,
+    }
+    assert calls["freq"] == 1
+    lstm, naive = res["quarterly"][2], res["quarterly"][1]
+    assert lstm["method"] == "LSTM (neuralforecast)" and lstm["series"] == naive["series"]
+    calls["fail"] = True
+    res = ev.evaluate(data, statistical=False, fastlstm=False, neural=True)
+    assert [r["method"] for r in res["quarterly"]] == ["seasonal naive", "naive"]
+    assert "neuralforecast's LSTM failed on quarterly, left out: RuntimeError('no')" in caplog.text

