@@ -69,18 +69,24 @@ def test_stepper_refresh_picks_up_new_weights(rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("layers", "batch", "batch_first"), [(1, 1, False), (3, 5, False), (2, 4, True)])
-def test_one_step_forward_is_the_stepper_bitwise(rng, dtype, layers, batch, batch_first):
-    """LSTM.forward of one step in eval mode takes the stepper's compiled path: the same bits,
-    step after step with the state carried, and the caller's state arrays are left alone."""
+def test_one_step_forward_is_the_stepper_bitwise(rng, dtype, layers, batch, batch_first, monkeypatch):
+    """LSTM.forward of one step in eval mode takes the stepper's compiled path (not the
+    sequence path): the same bits, step after step with the state carried, and the caller's
+    state arrays are left alone."""
+    from fastlstm.kernels import api
+
     lstm = LSTM(3, 21, num_layers=layers, dtype=dtype, seed=1, batch_first=batch_first)
     lstm.eval()
     x = rng.standard_normal((6, batch, 3)).astype(dtype)
     s = lstm.stepper(batch_size=batch)
     state = None
+    sequence_path = api.stack_forward
     for t in range(6):
         x_t = np.ascontiguousarray(x[t][:, None] if batch_first else x[t][None])
         before = None if state is None else (state[0].copy(), state[1].copy())
+        monkeypatch.setattr(api, "stack_forward", None)  # the step path must not need it
         out, new_state = lstm.forward(x_t, state)
+        monkeypatch.setattr(api, "stack_forward", sequence_path)
         if before is not None:
             np.testing.assert_array_equal(state[0], before[0])
             np.testing.assert_array_equal(state[1], before[1])
