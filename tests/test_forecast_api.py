@@ -300,3 +300,22 @@ def test_renamed_arguments_warn_and_still_work(air):
     seasonal = f.backtest(air, n_windows=2)
     np.testing.assert_array_equal(seasonal.forecasts, new.forecasts)
     assert not np.array_equal(seasonal.metrics["mase"], new.metrics["mase"])
+
+
+def test_short_series_of_a_panel_are_padded_not_capping_the_lookback():
+    """Issue 19: the lookback comes from the median length, not the shortest series; a series
+    shorter than it is padded on the left with its first value, so its forecast is that of the
+    padded history (the network alone here)."""
+    rng = np.random.default_rng(0)
+    panel = [100 + np.cumsum(rng.normal(size=n)) for n in (120, 110, 100, 90, 14, 9)]
+    kw = {"horizon": 6, "season_length": 1, "epochs": 2, "n_models": 1, "hidden_size": 4, "seed": 0}
+    f = Forecaster(fallback=False, conformal=False, **kw).fit(panel)
+    assert f.lookback_ == Forecaster(**kw).fit(panel[:4]).lookback_ == 6
+    padded = [np.r_[np.full(f.lookback_ - len(s), s[0]), s] if len(s) < f.lookback_ else s for s in panel]
+    for a, b in zip(f.predict(), f.predict(y=padded), strict=True):
+        np.testing.assert_array_equal(a, b)
+    g = Forecaster(**kw).fit(panel)  # with the back-test and intervals: short series calibrated in-sample
+    assert g.calibration_ == "mixed" and np.isfinite(np.concatenate(g.predict())).all()
+    # a single series keeps the strict rule: it must fill one window
+    with pytest.raises(ValueError, match="series 0 expected at least lookback \\+ horizon"):
+        Forecaster(lookback=12, **kw).fit(panel[-1])

@@ -601,7 +601,12 @@ FORECASTER = [
         ValueError,
         ["y: series 0 expected at least lookback + horizon = 9 points, got 8"],
     ),
-    ("list short", lambda: _f().fit([SERIES, SERIES[:5]]), ValueError, ["y: series 1 expected at least"]),
+    (
+        "list short",
+        lambda: _f().fit([SERIES, SERIES[:3]]),
+        ValueError,
+        ["y: series 1 expected at least 1 + horizon = 4 points, got 3"],
+    ),
     ("list nan", lambda: _f().fit([SERIES, SERIES * np.nan]), ValueError, ["y[1]: expected finite values"]),
     (
         "log",

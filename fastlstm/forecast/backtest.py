@@ -154,7 +154,8 @@ def calibration_errors(data: Prepared, candidates: dict, mixes: list[dict], erro
     errors = dict(errors)
     missing = [i for i in range(len(mixes)) if i not in errors]
     for i in missing:
-        origins = np.arange(max(data.lookback, ends[i] - data.horizon), ends[i])
+        first = max(data.lookback, ends[i] - data.horizon) if ends[i] > data.lookback else 1
+        origins = np.arange(max(first, ends[i] - data.horizon), ends[i])
         errors[i] = errors_and_mix(data, candidates, i, ends[i], origins, [mixes[i]])[0]
     if not missing:
         return errors, "backtest"

@@ -112,6 +112,8 @@ class Candidate:
     covariates = False
     #: whether ``fit`` accepts a validation tail (``val``)
     validation = False
+    #: whether series shorter than the lookback are forecast (padded on the left)
+    pads = True
 
     def fit(self, data: Prepared, rows, ends, **kwargs) -> Candidate:  # noqa: ARG002 - the protocol
         """Fit on the first ``ends[k]`` points of series ``rows[k]`` (nothing to fit by default)."""
@@ -222,9 +224,22 @@ class _Network(Candidate):
         return data.original(i, self.forecast_z(data, i, s, origins, h, cov), origins)
 
 
+def _pad(z: np.ndarray, cov, need: int) -> tuple:
+    """``z`` (and its covariate rows) repeated at their first value on the left to ``need`` points,
+    and how many were added."""
+    p = max(0, need - len(z))
+    if not p:
+        return z, cov, 0
+    z = np.concatenate([np.full(p, z[0]), z])
+    cov = None if cov is None else np.concatenate([np.repeat(cov[:1], p, axis=0), cov])
+    return z, cov, p
+
+
 class LSTMEnsemble(_Network):
     """``n_models`` LSTMs trained on windows of every series, the median of their outputs
-    (:mod:`.network`: windows, normalisation, scaling, block chaining)."""
+    (:mod:`.network`: windows, normalisation, scaling, block chaining). A series shorter than
+    the lookback (in a panel of longer ones) is padded on the left with its first value, for
+    training and forecasting, as N-BEATS and ES-RNN padded M4's short series."""
 
     covariates = True
     validation = True
@@ -236,6 +251,10 @@ class LSTMEnsemble(_Network):
             if data.covariates is None
             else [data.covariates[i][:e] for i, e in zip(rows, ends, strict=True)]
         )
+        need = data.lookback + data.out_steps + val
+        padded = [_pad(z, None if covs is None else covs[k], need) for k, z in enumerate(zs)]
+        zs = [z for z, _, _ in padded]
+        covs = None if covs is None else [c for _, c, _ in padded]
         raw = [data.series[i] for i in rows]
         x_tr, y_tr, validation, self.scalers_, self.cov_scaler_ = network.training_data(
             zs, covs, val, data.lookback, data.out_steps, self.params, raw
@@ -255,7 +274,8 @@ class LSTMEnsemble(_Network):
             self.params["normalize"],
             np.dtype(self.params["dtype"]),
         )
-        return network.chain_blocks(data.z(i, s), origins, h, data.lookback, data.out_steps, block, cov)
+        z, cov, p = _pad(data.z(i, s), cov, len(s) + max(0, data.lookback - int(origins.min())))
+        return network.chain_blocks(z, origins + p, h, data.lookback, data.out_steps, block, cov)
 
     def get_state(self):
         arrays = {}
@@ -307,6 +327,8 @@ class ESRNNNetwork(_Network):
     """The ES-RNN-style hybrid (:mod:`.esrnn`): per-series level and seasonal smoothing learned by
     gradient with one global LSTM, on the transformed scale (its own normalisation: the
     Forecaster's ``scaler``, ``normalize`` and classical seasonal indices do not reach it)."""
+
+    pads = False
 
     def fit(self, data, rows, ends, **kwargs):
         logs = [forward_transform(data.series[i][:e], data.log[i]) for i, e in zip(rows, ends, strict=True)]

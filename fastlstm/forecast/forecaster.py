@@ -253,7 +253,7 @@ class Forecaster(PredictionIntervals, Estimator):
             self.season_length, self.horizon, self.lookback, mimo, meta.get("index"), lengths, val
         )
         lookback, horizon = self.lookback_, self.horizon_
-        check_lengths(lengths, lookback, self._out_steps, val)
+        check_lengths(lengths, lookback, self._out_steps, val, pad=network_cls.pads and len(lengths) > 1)
         self.log_ = use_log(self.transform, series)
         self.form_ = form
         self.index_ = meta.get("index")
@@ -327,7 +327,8 @@ class Forecaster(PredictionIntervals, Estimator):
         season position, here)."""
         fitted = {"fitted": self.series_, "fitted_covariates": self.covariates_, "fitted_ids": self.ids_}
         fitted.update(fitted_index=self.index_, n_covariates=self.n_covariates_, log=self.log_)
-        sizes = {"input_size": self.lookback_, "season": self.season_length_}
+        pads = NETWORKS[self.model].pads and self.n_series_ > 1  # short histories padded
+        sizes = {"input_size": 1 if pads else self.lookback_, "season": self.season_length_}
         return frames.history_inputs(
             h, X_future, y, X, start=start, positional=self._positional(), **fitted, **sizes
         )

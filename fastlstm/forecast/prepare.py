@@ -50,15 +50,19 @@ def choose_sizes(
 ) -> tuple[int, int, int]:
     """``(season_, horizon_, input_size_)`` from the arguments, the dates and the series' lengths.
 
-    The default input size is ``max(horizon, 2 m)`` (``max(horizon, 4)`` without a season),
-    shortened so that the shortest series keeps 8 training windows.
+    The default lookback is ``max(horizon, 2 m)`` (``max(horizon, 4)`` without a season),
+    shortened so that the series of median length keeps 8 training windows (the shorter of the
+    two middle ones for an even count): short series of a panel do not shorten every series'
+    lookback (the network pads
+    theirs, see :class:`~fastlstm.forecast.candidates.LSTMEnsemble`). For one series, its own
+    length.
     """
     m = _season(season, index)
     horizon = default_horizon(m) if horizon is None else int(horizon)
     if input_size is not None:
         return m, horizon, int(input_size)
     out_steps = horizon if mimo else 1
-    shortest = min(lengths) - val
+    shortest = int(np.percentile(lengths, 50, method="lower")) - val
     lookback = max(horizon, 2 * m) if m > 1 else max(horizon, 4)
     # keep >= 8 training windows in the back-test (or in the fit when too short for one)
     room = shortest - horizon - out_steps + 1 - _MIN_WINDOWS
@@ -67,15 +71,20 @@ def choose_sizes(
     return m, horizon, int(max(2, min(lookback, room)))
 
 
-def check_lengths(lengths: list[int], lookback: int, out_steps: int, val: int) -> None:
-    """Refuse a series too short for one training window (``ValueError`` naming it)."""
+def check_lengths(lengths: list[int], lookback: int, out_steps: int, val: int, pad: bool = False) -> None:
+    """Refuse a series too short for one training window (``ValueError`` naming it). With
+    ``pad`` (a panel, whose short series the network pads to the lookback), a series needs one
+    point before its first target only, and one series at least must fill a window unpadded."""
+    target = "horizon" if out_steps > 1 else "1"
+    tail = " + val_size" if val else ""
     need = lookback + out_steps + val
+    if pad and any(n >= need for n in lengths):
+        need, what = 1 + out_steps + val, f"1 + {target}{tail}"
+    else:
+        what = f"lookback + {target}{tail}"
     for i, n in enumerate(lengths):
         if n < need:
-            raise ValueError(
-                f"y: series {i} expected at least lookback + {'horizon' if out_steps > 1 else '1'}"
-                f"{' + val_size' if val else ''} = {need} points, got {n}"
-            )
+            raise ValueError(f"y: series {i} expected at least {what} = {need} points, got {n}")
 
 
 def use_log(transform, series: list[np.ndarray]) -> np.ndarray:
