@@ -566,13 +566,18 @@ def _cmd_evaluate(args) -> int:
     if args.panels and not neural:
         print("neuralforecast is not installed, its LSTM is left out (pip install neuralforecast)")
     t0 = time.perf_counter()
-    res = ev.evaluate(data, seed=args.seed, seeds=args.seeds, statistical=not args.no_stats, neural=neural)
+    print(flush=True)
+    res = {}
+    for freq in data:  # a frequency at a time, its table printed when done (a long run shows progress)
+        kw = {"seed": args.seed, "seeds": args.seeds, "statistical": not args.no_stats, "neural": neural}
+        res.update(ev.evaluate({freq: data[freq]}, **kw))
+        if freq in res:
+            print(ev.format_table(ev.summarize({freq: res[freq]}), counts), flush=True)
     summary = ev.summarize(res)
-    table = ev.format_table(summary, counts)
     lines = ev.comparison(summary)
-    report = table + ("\n" + "\n".join(lines) + "\n" if lines else "")
-    print()
-    print(report)
+    report = ev.format_table(summary, counts) + ("\n" + "\n".join(lines) + "\n" if lines else "")
+    if lines:
+        print("\n".join(lines) + "\n")
     for freq, rs in res.items():
         for r in rs:
             if "choices" in r:
@@ -820,8 +825,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--panels",
         action="store_true",
-        help="every series of the development panels (as --all), with neuralforecast's LSTM when "
-        "installed, and a line per frequency comparing fastlstm with the best statistical method (slow)",
+        help="every series of the development panels (as --all), neuralforecast's LSTM when installed (slow)",
     )
     ev.add_argument("--frequencies", help="comma-separated subset of monthly,quarterly,yearly")
     ev.add_argument("--no-stats", action="store_true", help="skip statsforecast's methods")
