@@ -194,6 +194,11 @@ def _refusals(arrays, config):
         ("unknown", arrays, unknown, "mix: candidates ['ets', 'prophet'] unknown to this version"),
         ("rows", one_row, config, "1 forecast mixes for 2 series"),
         ("extra", extra, config, "unexpected arrays ['bogus', 'zzz.extra']"),
+        # names that merely start like expected ones: a third series, a scaler or a
+        # statistical member of a series that does not exist
+        ("series2", {**arrays, "series2": np.ones(5)}, config, "unexpected arrays ['series2']"),
+        ("stat9", {**arrays, "stat9.arima.p": np.ones(1)}, config, "unexpected arrays ['stat9.arima.p']"),
+        ("1-d mix", {**arrays, "mix": np.ones(n - 1)}, config, f"mix: shape ({n - 1},) is not rows of {n}"),
     ]
 
 

@@ -197,6 +197,8 @@ class StatisticalMember(Candidate):
         for key, value in arrays.items():
             if key.startswith("stat") and prefix in key:
                 i, name = key[len("stat") :].split(prefix)
+                if not i.isdigit() or int(i) >= len(data.series):
+                    continue  # not this forecaster's: the checkpoint refuses it as unexpected
                 params = self.params_.setdefault(int(i), {"method": self.method})
                 params[name] = value.item() if value.ndim == 0 else value
         return self

@@ -97,6 +97,8 @@ def _mixes(a: dict, fitted: dict, n_series: int) -> list[dict]:
         raise KeyError(f"mix: candidates {unknown} unknown to this version")
     rows = np.asarray(a["mix"], dtype=np.float64)
     width = rows.shape[-1] if rows.ndim == 2 else len(columns)
+    if rows.ndim > 2 or rows.size % width:
+        raise KeyError(f"mix: shape {rows.shape} is not rows of {width} candidate weights")
     rows = rows.reshape(-1, width)
     if width > len(columns):
         raise KeyError(f"mix: {width} candidate weights, {len(columns)} candidates named")
@@ -149,19 +151,7 @@ def restore(cls, a: dict, cfg: dict):
         f.candidates_[name] = make().restore(data, a, fitted)
     f.epochs_, f.batch_size_ = network.epochs_, network.batch_size_
     f.histories_ = []  # not saved
-    used = (
-        "series",
-        "covariates",
-        "scaler",
-        "cov_scaler.",
-        "seasonal",
-        "mix",
-        "stat",
-        "calibration.",
-        "esrnn.",
-    )
-    used += tuple(f"model{j}." for j in range(f.n_models))
-    extra = sorted(k for k in a if not k.startswith(used))
+    extra = sorted(set(a) - set(fitted_state(f)[0]))  # what this file's forecaster writes
     if extra:
         raise KeyError(f"unexpected arrays {extra[:5]}")
     return f

@@ -47,8 +47,9 @@ class Forecaster(PredictionIntervals, Estimator):
     ----------
     lookback : int, optional
         Past steps the network reads. Default: ``max(horizon, 2 * season_length)``, shortened
-        for short series so that each keeps at least 8 training windows (``lookback_`` after
-        fit). Formerly ``input_size``.
+        so that the series of median length keeps at least 8 training windows (``lookback_``
+        after fit); in a panel, series shorter than it are padded on the left with their first
+        value. Formerly ``input_size``.
     horizon : int, optional
         Steps forecast in one block (``mimo``) and the default ``h`` of :meth:`predict`.
         Default from the season length: 18 monthly, 8 quarterly, 6 yearly (M4's horizons),

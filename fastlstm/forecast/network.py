@@ -111,6 +111,8 @@ def training_data(zs, covs, val: int, input_size: int, out_steps: int, params: d
         past, fut = w.past[:, :, 0], w.future[:, :, 0]
         # a window is for training when its last target index is before len - val
         is_tr = w.origins + out_steps - 1 < len(z) - val
+        if not is_tr.any():
+            raise ValueError(f"val_size: leaves series {i} no training windows (got val_size={val})")
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
             lev = _levels(past, normalize)
             scaler = get_scaler(params["scaler"])
@@ -149,7 +151,7 @@ def train_networks(x_tr, y_tr, validation, seeds, params: dict):
     -------
     models : list of LSTMRegressor
         In eval mode.
-    histories : list of dict
+    histories : list of History
     epochs, batch_size : int
         The sizes used (:func:`~fastlstm.forecast.prepare.training_sizes`).
     """
