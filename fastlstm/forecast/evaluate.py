@@ -346,8 +346,8 @@ def evaluate(
     fastlstm : bool
         Include fastlstm (False: the baselines and statistical methods only).
     neural : bool
-        Include neuralforecast's LSTM when installed (``LSTM``; point forecasts only). A
-        failure of its fit is logged and the method left out.
+        Include neuralforecast's LSTM when installed (named ``LSTM (neuralforecast)``; point
+        forecasts only). A failure of its fit is logged and the method left out.
     fastlstm_params : dict, optional
         Extra :class:`~fastlstm.forecast.Forecaster` arguments.
     levels : sequence of float
