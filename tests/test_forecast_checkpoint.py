@@ -198,7 +198,12 @@ def _refusals(arrays, config):
         # statistical member of a series that does not exist
         ("series2", {**arrays, "series2": np.ones(5)}, config, "unexpected arrays ['series2']"),
         ("stat9", {**arrays, "stat9.arima.p": np.ones(1)}, config, "unexpected arrays ['stat9.arima.p']"),
-        ("1-d mix", {**arrays, "mix": np.ones(n - 1)}, config, f"mix: shape ({n - 1},) is not rows of {n}"),
+        (
+            "1-d mix",
+            {**arrays, "mix": np.ones(n - 1)},
+            config,
+            f"mix: shape ({n - 1},) is not rows of {n} candidate weights",
+        ),
     ]
 
 
@@ -218,8 +223,7 @@ def test_load_turns_the_refusals_into_a_value_error_naming_the_file(fitted, tmp_
     for k, (_, a, c, message) in enumerate(_refusals(arrays, config)):
         path = tmp_path / f"bad{k}.npz"
         io.save_checkpoint(path, checkpoint.KIND, a, c)
-        # the KeyError as str() shows it: the message quoted
-        expected = f"{path}: inconsistent forecaster checkpoint (KeyError: {message!r})"
+        expected = f"{path}: inconsistent forecaster checkpoint (KeyError: {message})"
         with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
             Forecaster.load(path)
         with pytest.raises(ValueError, match=re.escape(expected)):

@@ -198,7 +198,8 @@ def test_training_data_refuses_a_val_that_leaves_no_training_window():
     z = np.arange(10.0)
     p = _params(scaler=None, normalize=None)
     # 6 windows (3 + 2 steps); s + 4 < 10 - 6 = 4 holds for none
-    with pytest.raises(ValueError, match=r"^val_size: leaves series 0 no training windows \(got val_size=6\)$"):
+    message = r"^val_size: leaves series 0 no training windows \(got val_size=6\)$"
+    with pytest.raises(ValueError, match=message):
         network.training_data([z], None, 6, 3, 2, p, [z])
     # the same message with a scaler (it once failed first as "series 0 cannot be scaled")
     with pytest.raises(ValueError, match=r"^val_size: leaves series 1 no training windows"):

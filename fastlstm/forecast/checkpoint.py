@@ -200,6 +200,7 @@ def load_with_history(cls, path) -> tuple:
     try:
         f = restore(cls, ckpt.arrays, ckpt.config)
     except (KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{path}: inconsistent forecaster checkpoint ({type(exc).__name__}: {exc})") from exc
+        why = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # a KeyError's str() quotes it
+        raise ValueError(f"{path}: inconsistent forecaster checkpoint ({type(exc).__name__}: {why})") from exc
     history = ckpt.config.get("history")
     return f, history if isinstance(history, dict) else None
