@@ -39,7 +39,9 @@ the hold-out's forecasts in the same format with the actual values in a last col
 stderr carries the notes (what was fitted, where files went), ``--verbose``'s log and the
 errors: one line ``fastlstm <command>: error: ...``, exit status 1 (2 for a bad command line,
 argparse's). Every optional package the flags need (matplotlib for ``--plot``, tqdm for
-``--progress``) is imported before any work.
+``--progress``) is imported before any work. A fit shows a progress bar on stderr (series, the
+network being trained, epochs, loss) when stderr is a terminal and tqdm is installed, never in a
+log or a pipe; ``--no-progress`` turns it off.
 
 Saved models (``--save``) hold, beside the forecaster, the training history's labels (value
 column, ids, first dates, frequency) in the checkpoint's ``history`` entry
@@ -159,8 +161,18 @@ def _check_optional(args) -> None:
 
     if getattr(args, "plot", None):
         import_optional("matplotlib.figure", "--plot", extra="plot")
-    if getattr(args, "progress", False):
+    if getattr(args, "progress", None):
         import_optional("tqdm", "--progress", extra="progress")
+
+
+def _show_progress(args) -> bool:
+    """The progress bar: asked (``--progress``, tqdm checked before), refused (``--no-progress``),
+    or by default whenever tqdm is installed (the bar itself shows only on a terminal)."""
+    if args.progress is not None:
+        return args.progress
+    import importlib.util
+
+    return importlib.util.find_spec("tqdm") is not None
 
 
 def _check_targets(args, flags) -> None:
@@ -391,7 +403,7 @@ def _cmd_forecast(args) -> int:
         n_models=args.n_models,
         season_length=m,
         seed=args.seed,
-        progress=args.progress,
+        verbose=_show_progress(args),
     )
     t0 = time.perf_counter()
     f.fit(trains if panel else trains[0])
@@ -804,7 +816,13 @@ def _parser() -> argparse.ArgumentParser:
         "needs matplotlib)",
     )
     fc.add_argument("--save", metavar="NPZ", help="save the trained forecaster (with the series' labels)")
-    fc.add_argument("--progress", action="store_true", help="show a progress bar (needs tqdm)")
+    fc.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar on stderr while fitting (default: when stderr is a terminal and tqdm is "
+        "installed; never in a pipe)",
+    )
     _threads_flag(fc)
     fc.set_defaults(func=_cmd_forecast)
 

@@ -43,10 +43,10 @@ __all__ = ["LSTMForecaster"]
 
 # Forecaster's constructor arguments passed through unchanged (read from its signature): all
 # but ``horizon`` and ``season_length`` (resolved in fit from fh and the dates; sktime calls
-# the season length ``sp``) and ``progress``/``comm`` (a progress bar and MPI training have no
+# the season length ``sp``) and ``verbose``/``comm`` (a progress bar and MPI training have no
 # place inside sktime's loops).
 _PASSED = tuple(
-    name for name in param_names(Forecaster) if name not in ("horizon", "season_length", "progress", "comm")
+    name for name in param_names(Forecaster) if name not in ("horizon", "season_length", "verbose", "comm")
 )
 
 

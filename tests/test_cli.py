@@ -606,3 +606,18 @@ def test_quarter_start_dates_without_pandas_say_how_to_install_it(tmp_path, caps
     err = capsys.readouterr().err
     assert "q.csv, column 'date': reading dates such as '1960-01-01'" in err
     assert "needs pandas, an optional dependency: pip install 'fastlstm[pandas]'" in err
+
+
+def test_progress_bar_by_default_only_when_tqdm_is_there(monkeypatch):
+    """The forecast command asks for a bar unless --no-progress (the bar itself shows only on a
+    terminal); without tqdm, the default quietly has none, while --progress refuses (above)."""
+    from fastlstm.cli import _parser, _show_progress
+
+    args = _parser().parse_args(["forecast"])
+    assert _show_progress(args) is True
+    assert _show_progress(_parser().parse_args(["forecast", "--no-progress"])) is False
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    assert _show_progress(args) is False

@@ -641,7 +641,7 @@ FORECASTER = [
     ("scaler", lambda: _f(scaler="z").fit(SERIES), ValueError, ["scaler: expected 'standard'", "got 'z'"]),
     ("horizon", lambda: _f(horizon=0).fit(SERIES), ValueError, ["horizon: expected an int >= 1 or None"]),
     ("lr", lambda: _f(lr=float("nan")).fit(SERIES), ValueError, ["lr: expected a number > 0.0, got nan"]),
-    ("progress", lambda: _f(progress="y").fit(SERIES), TypeError, ["progress: expected a bool, got 'y'"]),
+    ("verbose", lambda: _f(verbose="y").fit(SERIES), TypeError, ["verbose: expected a bool, got 'y'"]),
     ("dtype", lambda: _f(dtype="float16").fit(SERIES), TypeError, ["dtype: expected float32 or float64"]),
 ]
 

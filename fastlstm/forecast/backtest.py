@@ -124,7 +124,7 @@ def run(data: Prepared, network, ends: list[int], mixes, short_mix) -> tuple[lis
     errors = {}
     if rows:
         starts = [ends[i] - stretch for i in rows]
-        network.fit(data, rows, starts)
+        network.fit(data, rows, starts, stage="back-test")
         members = {name: MEMBERS[name]().fit(data, rows, starts) for name in names_in(mixes)}
         candidates = {NETWORK: network, **members}
         for i in rows:
@@ -140,7 +140,7 @@ def fit_candidates(data: Prepared, network, mixes: list[dict], ends: list[int], 
     """The final candidates: ``network`` trained on all the data (``val``: its validation tail),
     each other candidate fitted on the series whose mix it is in, on their first ``ends[i]``
     points."""
-    candidates = {NETWORK: network.fit(data, range(len(lengths)), lengths, val=val)}
+    candidates = {NETWORK: network.fit(data, range(len(lengths)), lengths, val=val, stage="final fit")}
     for name in MEMBERS:
         rows = [i for i, w in enumerate(mixes) if w.get(name)]
         candidates[name] = MEMBERS[name]().fit(data, rows, [ends[i] for i in rows])

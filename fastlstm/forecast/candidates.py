@@ -209,9 +209,10 @@ class _Network(Candidate):
     the z scale; ``forecast`` maps to the original units. Its rows are addressed by series number
     (a back-test trains it on the series long enough for one)."""
 
-    def __init__(self, params: dict, seeds) -> None:
+    def __init__(self, params: dict, seeds, bar=None) -> None:
         self.params = params
         self.seeds = list(seeds)
+        self.bar = bar  # a train.callbacks.ProgressBar (the LSTM ensemble reports its epochs)
         self.row_: dict[int, int] = {}
 
     def forecast_z(self, data, i, s, origins, h, cov=None) -> np.ndarray:
@@ -246,7 +247,7 @@ class LSTMEnsemble(_Network):
     covariates = True
     validation = True
 
-    def fit(self, data, rows, ends, val: int = 0, **kwargs):
+    def fit(self, data, rows, ends, val: int = 0, stage: str = "fit", **kwargs):
         zs = [data.z(i, data.series[i][:e]) for i, e in zip(rows, ends, strict=True)]
         covs = (
             None
@@ -262,7 +263,7 @@ class LSTMEnsemble(_Network):
             zs, covs, val, data.lookback, data.out_steps, self.params, raw
         )
         self.models_, self.histories_, self.epochs_, self.batch_size_ = network.train_networks(
-            x_tr, y_tr, validation, self.seeds, self.params
+            x_tr, y_tr, validation, self.seeds, self.params, self.bar, stage
         )
         self.row_ = {i: k for k, i in enumerate(rows)}
         return self

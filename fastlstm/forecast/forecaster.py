@@ -16,6 +16,7 @@ from .._params import renamed
 from .._validation import check_int
 from ..nn.layers import derive_seeds
 from ..train import io as _io
+from ..train.callbacks import ProgressBar
 from . import backtest, checkpoint, frames, intervals
 from .backtest import MIXES as _MIXES  # read at fit time and passed inward: a test swaps it
 from .backtest import SHORT_MIX, Backtest
@@ -114,8 +115,10 @@ class Forecaster(PredictionIntervals, Estimator):
     seed : int or None
         Seeds initialisation and batch order: the same seed and data give the same
         forecasts, bit for bit.
-    progress : bool
-        tqdm progress bars while training (``pip install 'fastlstm[progress]'``).
+    verbose : bool
+        A progress bar over the whole fit on stderr (series, the network being trained, epochs
+        done, the loss), when stderr is a terminal (never in a log or a pipe); needs tqdm
+        (``pip install 'fastlstm[progress]'``). Formerly ``progress``.
     comm : mpi4py.MPI.Intracomm, optional
         Data-parallel training over MPI (see :class:`~fastlstm.train.Trainer`); :meth:`save`
         then writes on rank 0 only. Not saved in a checkpoint.
@@ -174,7 +177,7 @@ class Forecaster(PredictionIntervals, Estimator):
         conformal: bool = True,
         dtype=np.float32,
         seed: int | None = 0,
-        progress: bool = False,
+        verbose: bool = False,
         comm=None,
         model: str = "lstm",
     ) -> None:
@@ -277,18 +280,22 @@ class Forecaster(PredictionIntervals, Estimator):
         self.mix_ = [{NETWORK: 1.0} for _ in series]
         errors = {}
         self.calibration_ = "none"
-        if self.fallback or self.conformal:
-            mixes = _MIXES if self.fallback else _MIXES[:1]  # read at fit time (a test swaps them)
-            short = SHORT_MIX if self.fallback else None
-            self.mix_, errors = backtest.run(
-                data, network_cls(params, seeds[2 * self.n_models :]), ends, mixes, short
-            )
-            if errors:
-                self.calibration_ = "backtest"
-        self.candidates_ = backtest.fit_candidates(
-            data, network_cls(params, seeds[: 2 * self.n_models]), self.mix_, ends, lengths, val
-        )
-        network = self.candidates_[NETWORK]
+        bar = ProgressBar(f"fastlstm: {len(series)} series") if self.verbose else None
+        try:
+            if self.fallback or self.conformal:
+                mixes = _MIXES if self.fallback else _MIXES[:1]  # read at fit time (a test swaps them)
+                short = SHORT_MIX if self.fallback else None
+                self.mix_, errors = backtest.run(
+                    data, network_cls(params, seeds[2 * self.n_models :], bar), ends, mixes, short
+                )
+                if errors:
+                    self.calibration_ = "backtest"
+            network = network_cls(params, seeds[: 2 * self.n_models], bar)
+            self.candidates_ = backtest.fit_candidates(data, network, self.mix_, ends, lengths, val)
+        finally:
+            if bar is not None:
+                bar.close()
+        network.bar = None  # the fitted forecaster holds no open file
         self.epochs_, self.batch_size_ = network.epochs_, network.batch_size_
         self.histories_ = network.histories_
         if self.conformal:

@@ -143,9 +143,10 @@ def training_data(zs, covs, val: int, input_size: int, out_steps: int, params: d
     return x_tr, y_tr, validation, scalers, cov_scaler
 
 
-def train_networks(x_tr, y_tr, validation, seeds, params: dict):
+def train_networks(x_tr, y_tr, validation, seeds, params: dict, bar=None, stage: str = "fit"):
     """Train ``params["n_models"]`` networks (network ``j`` seeded by ``seeds[2 j]``, its batch
-    order by ``seeds[2 j + 1]``).
+    order by ``seeds[2 j + 1]``), each announced on the progress ``bar`` (a
+    :class:`~fastlstm.train.callbacks.ProgressBar`, or None) as ``"{stage} network j/n"``.
 
     Returns
     -------
@@ -183,9 +184,11 @@ def train_networks(x_tr, y_tr, validation, seeds, params: dict):
             clip_norm=params["clip_norm"],
             seed=seeds[2 * j + 1],
             patience=params["patience"] if validation is not None else None,
-            progress=params["progress"],
             comm=params["comm"],
+            callbacks=() if bar is None else (bar,),
         )
+        if bar is not None:
+            bar.stage(f"{stage} network {j + 1}/{params['n_models']}", epochs)
         # training_data made these arrays (model dtype, shapes) and checked them finite: no second pass
         x_va, y_va = validation if validation is not None else (None, None)
         histories.append(trainer._fit_validated(x_tr, y_tr, x_va, y_va))

@@ -40,13 +40,13 @@ CONSTRAINTS = {
     "conformal": ["boolean"],
     "dtype": ["dtype"],
     "seed": [Interval(int, 0), None],
-    "progress": ["boolean"],
+    "verbose": ["boolean"],
     "comm": ["any"],
     "model": [Options(*NETWORKS)],
 }
 
 #: arguments renamed for one name per concept (the old names warn for one release)
-RENAMED = {"season": "season_length", "input_size": "lookback"}
+RENAMED = {"season": "season_length", "input_size": "lookback", "progress": "verbose"}
 
 
 def check_params(params: dict) -> None:

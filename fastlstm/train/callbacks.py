@@ -10,7 +10,7 @@ import os
 
 from .._validation import check_int
 
-__all__ = ["Callback", "CheckpointCallback", "LambdaCallback"]
+__all__ = ["Callback", "CheckpointCallback", "LambdaCallback", "ProgressBar"]
 
 
 class Callback:
@@ -107,3 +107,68 @@ class CheckpointCallback(Callback):
     def on_epoch_end(self, trainer, logs):
         if (logs["epoch"] + 1) % self.every == 0:
             trainer.save_checkpoint(self.path.replace("{epoch}", str(logs["epoch"])))
+
+
+class ProgressBar(Callback):
+    """One tqdm bar over several training runs (the networks of a forecaster's fit): epochs
+    done out of those announced so far, the current stage and the last epoch's loss.
+
+    Shown only when ``file`` is a terminal (never in a log or a pipe), on rank 0 of an MPI run.
+
+    Parameters
+    ----------
+    desc : str
+        The bar's label (e.g. ``"fastlstm: 153 series"``).
+    file : file-like, optional
+        Where the bar is drawn (default ``sys.stderr``).
+    force : bool
+        Draw it even when ``file`` is not a terminal.
+
+    Raises
+    ------
+    ImportError
+        tqdm is not installed (``pip install 'fastlstm[progress]'``) and the bar would be shown.
+    """
+
+    def __init__(self, desc: str = "fit", file=None, force: bool = False) -> None:
+        import sys
+
+        from .._optional import import_optional
+
+        self.file = sys.stderr if file is None else file
+        isatty = getattr(self.file, "isatty", None)
+        self.shown = bool(force or (isatty is not None and isatty()))
+        self._bar = None
+        if self.shown:
+            tqdm = import_optional("tqdm", "a progress bar", extra="progress").tqdm
+            self._bar = tqdm(total=0, desc=desc, unit="epoch", file=self.file, leave=True)
+
+    def stage(self, text: str, epochs: int) -> None:
+        """Announce a training run of ``epochs`` epochs, labelled ``text``.
+
+        Parameters
+        ----------
+        text : str
+            What runs now (e.g. ``"back-test network 2/5"``).
+        epochs : int
+            Its epochs (added to the bar's total).
+        """
+        if self._bar is not None:
+            self._bar.total += int(epochs)
+            self._bar.set_postfix_str(text, refresh=True)
+            self._stage = text
+
+    def on_train_begin(self, trainer):
+        if self._bar is not None and trainer.data_parallel is not None and not trainer.data_parallel.is_root:
+            self._bar.disable = True
+
+    def on_epoch_end(self, trainer, logs):
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix_str(f"{getattr(self, '_stage', '')} loss {logs['loss']:.4g}", refresh=False)
+
+    def close(self) -> None:
+        """Finish the bar (a no-op when it is not shown)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
