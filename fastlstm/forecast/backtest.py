@@ -348,6 +348,7 @@ def from_origins(f, y, n_windows: int, step: int, X, season_length, start) -> Ba
     covs = None if covs is None else [c[drop:] for c in covs]
     if (covs is None) != (f.n_covariates_ == 0):
         raise ValueError(f"X: expected {'covariates' if f.n_covariates_ else 'None'} as in fit")
+    covs = frames.with_static(covs, f.static_, [len(s)])
     w, data = f.mix_[0], f._data
     cov = None if covs is None else covs[0]
     names = [name for name in (NETWORK, *MEMBERS) if w.get(name)]

@@ -4,7 +4,8 @@
 :meth:`Forecaster.load` reads it back with :func:`restore`. The arrays are the candidates' own
 (:meth:`~fastlstm.forecast.candidates.Candidate.get_state`: ``model{j}.*``, ``scaler{i}.*``,
 ``cov_scaler.*`` and ``esrnn.*`` of the network, ``stat{i}.{method}.*`` of the statistical
-members) and the Forecaster's: ``series{i}``, ``covariates{i}``, ``seasonal{i}``, ``mix`` (one
+members) and the Forecaster's: ``series{i}``, ``covariates{i}``, ``static`` (the per-series
+static features), ``seasonal{i}``, ``mix`` (one
 row of weights per series, columns named by the config's ``candidates``) and ``calibration.*``.
 The config holds the constructor's parameters and one record of what fit decided
 (``fitted``, the network's config included), and, in files written by
@@ -62,6 +63,8 @@ def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
     for i, ind in enumerate(f.seasonal_):
         if ind is not None:
             arrays[f"seasonal{i}"] = ind
+    if f.static_ is not None:
+        arrays["static"] = f.static_
     arrays["mix"] = np.array([[w.get(c, 0.0) for c in names()] for w in f.mix_], dtype=np.float64)
     if hasattr(f, "scores_"):
         arrays["calibration.scores"] = f.scores_
@@ -84,6 +87,7 @@ def fitted_state(f) -> tuple[dict[str, np.ndarray], dict]:
             "columns": None if f.columns_ is None else [_json_id(c) for c in f.columns_],
             "series_name": _json_id(f.series_name_),
             "candidates": list(names()),
+            "static_columns": list(f.static_columns_),
             **net_config,
         },
     }
@@ -139,6 +143,7 @@ def restore(cls, a: dict, cfg: dict):
     f.seasonal_ = [a.get(f"seasonal{i}") for i in range(f.n_series_)]
     f.series_ = [a[f"series{i}"] for i in range(f.n_series_)]
     f.covariates_ = [a[f"covariates{i}"] for i in range(f.n_series_)] if f.n_covariates_ else None
+    f.static_, f.static_columns_ = a.get("static"), list(fitted.get("static_columns", []))
     f.mix_ = _mixes(a, fitted, f.n_series_)
     if "calibration.scores" in a:
         f.scores_ = a["calibration.scores"]

@@ -213,10 +213,11 @@ class Forecaster(PredictionIntervals, Estimator):
     def _data(self) -> Prepared:
         """The fitted panel as the candidates see it."""
         sizes = (self.season_length_, self.horizon_, self.lookback_, self._out_steps)
-        return Prepared(self.series_, self.log_, self.seasonal_, *sizes, self.covariates_)
+        covs = frames.with_static(self.covariates_, self.static_, [len(s) for s in self.series_])
+        return Prepared(self.series_, self.log_, self.seasonal_, *sizes, covs)
 
     # ---------------------------------------------------------------------- fit
-    def fit(self, y, X=None, val_size: int | None = None) -> Forecaster:
+    def fit(self, y, X=None, val_size: int | None = None, static=None) -> Forecaster:
         """Train the ensemble on one or several series.
 
         Parameters
@@ -234,6 +235,13 @@ class Forecaster(PredictionIntervals, Estimator):
             Hold out the windows whose targets reach into the last ``val_size`` steps of each
             series as validation data: the best epoch's weights are kept, and ``patience``
             enables early stopping.
+        static : array_like or pandas.DataFrame, optional
+            Per-series static features (store size, region, product category): one row per
+            series, numbers used as they are, text or categorical columns of a DataFrame one-hot
+            encoded; a long panel's DataFrame is indexed by ``unique_id``
+            (:func:`~fastlstm.forecast.frames.static_features`). They reach the network as
+            constant input columns beside ``X`` (``static_``, ``static_columns_`` after fit);
+            :meth:`predict` uses them for the same series.
 
         Returns
         -------
@@ -248,6 +256,7 @@ class Forecaster(PredictionIntervals, Estimator):
         network_cls = NETWORKS[self.model]
         for given, name, ok in (
             (covs is not None, "X", network_cls.covariates),
+            (static is not None, "static", network_cls.covariates),
             (val, "val_size", network_cls.validation),
         ):
             if given and not ok:
@@ -271,6 +280,9 @@ class Forecaster(PredictionIntervals, Estimator):
         self.seasonal_ = seasonal_indices(series, val, self.season_length_, self.deseasonalize, self.log_)
         self.series_ = [s.copy() for s in series]
         self.covariates_ = None if covs is None else [c.copy() for c in covs]
+        self.static_, self.static_columns_ = None, []
+        if static is not None:
+            self.static_, self.static_columns_ = frames.static_features(static, len(series), self.ids_)
         data = self._data
         seeds = derive_seeds(self.seed, 4 * self.n_models)
         params = self.get_params()
@@ -337,9 +349,14 @@ class Forecaster(PredictionIntervals, Estimator):
         fitted.update(fitted_index=self.index_, n_covariates=self.n_covariates_, log=self.log_)
         pads = NETWORKS[self.model].pads and self.n_series_ > 1  # short histories padded
         sizes = {"input_size": 1 if pads else self.lookback_, "season": self.season_length_}
-        return frames.history_inputs(
+        series, covs, index = frames.history_inputs(
             h, X_future, y, X, start=start, positional=self._positional(), **fitted, **sizes
         )
+        if self.static_ is not None:  # the static features, constant over history and future
+            rows = [len(s) + h if c is None else len(c) for s, c in zip(series, covs, strict=True)]
+            dynamic = None if self.n_covariates_ == 0 else covs
+            covs = frames.with_static(dynamic, self.static_, rows)
+        return series, covs, index
 
     def _point(self, i: int, s: np.ndarray, h: int, cov, transformed: bool = False) -> np.ndarray:
         """Point forecast (h,) of series ``i`` from the end of ``s``: the chosen mix of the

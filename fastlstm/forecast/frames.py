@@ -41,6 +41,8 @@ __all__ = [
     "season_drops",
     "season_starts",
     "split_covariates",
+    "static_features",
+    "with_static",
 ]
 
 #: the forms whose output is NumPy (the others are pandas)
@@ -479,3 +481,81 @@ def pack_levels(series: list[np.ndarray], steps: int, layout: dict, columns: lis
     if layout["form"] in ARRAY_FORMS:
         return pack(series, steps, layout)
     return pack([b.reshape(steps, -1) for b in series], steps, layout, columns=columns, index=index)
+
+
+def static_features(static, n_series: int, ids=None) -> tuple[np.ndarray, list[str]]:
+    """Per-series static features as a float matrix ``(n_series, S)`` and its column names.
+
+    Parameters
+    ----------
+    static : array_like or pandas.DataFrame or pandas.Series
+        One row per series: an array ``(n_series,)`` or ``(n_series, S)`` of numbers, or a
+        DataFrame (a Series is one column) whose numeric columns are used as they are and whose
+        other columns (text, categories, bools) are one-hot encoded, one column per value
+        (sorted). For a panel fitted on a long frame, the DataFrame's index is its
+        ``unique_id`` values (any order); otherwise its rows are in the order of the series.
+    n_series : int
+        The number of series fitted.
+    ids : list, optional
+        A long panel's ``unique_id`` values, in the fit's order.
+
+    Returns
+    -------
+    values : numpy.ndarray, shape (n_series, S)
+    columns : list of str
+
+    Raises
+    ------
+    ValueError
+        Not one row per series, an id missing, or a value that is not finite.
+    """
+    pd = _pandas()
+    if pd is not None and isinstance(static, pd.Series):
+        static = static.to_frame()
+    if pd is not None and isinstance(static, pd.DataFrame):
+        frame = static
+        if ids is not None:
+            missing = [u for u in ids if u not in frame.index]
+            if missing:
+                raise ValueError(f"static: expected a row for every unique_id, missing {missing[:5]}")
+            frame = frame.loc[list(ids)]
+        if len(frame) != n_series:
+            raise ValueError(f"static: expected one row per series ({n_series}), got {len(frame)}")
+        parts, columns = [], []
+        for col in frame.columns:
+            values = frame[col]
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                parts.append(values.to_numpy(dtype=np.float64)[:, None])
+                columns.append(str(col))
+            else:
+                levels = sorted(values.astype(str).unique())
+                parts.append(np.stack([(values.astype(str) == v).to_numpy(np.float64) for v in levels], 1))
+                columns.extend(f"{col}={v}" for v in levels)
+        out = np.concatenate(parts, axis=1) if parts else np.empty((n_series, 0))
+    else:
+        out = np.asarray(static)
+        if out.dtype.kind not in "biuf":
+            raise TypeError(
+                f"static: expected numbers (or a DataFrame for categories), got dtype {out.dtype}"
+            )
+        out = out.astype(np.float64).reshape(len(out), -1) if out.ndim else out.reshape(1, 1)
+        if out.ndim != 2 or len(out) != n_series:
+            raise ValueError(
+                f"static: expected one row per series ({n_series}), got shape {np.shape(static)}"
+            )
+        columns = [f"static{k}" for k in range(out.shape[1])]
+    if not np.isfinite(out).all():
+        raise ValueError("static: expected finite values, got NaN or Inf")
+    return out, columns
+
+
+def with_static(covs, static: np.ndarray | None, lengths: list[int]):
+    """Each series' covariate rows with its static features appended as constant columns (the
+    covariates as they are without static features; constant columns alone without covariates)."""
+    if static is None or static.shape[1] == 0:
+        return covs
+    out = []
+    for i, n in enumerate(lengths):
+        const = np.repeat(static[i][None, :], n, axis=0)
+        out.append(const if covs is None else np.concatenate([covs[i], const], axis=1))
+    return out
