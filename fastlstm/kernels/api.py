@@ -563,7 +563,10 @@ class StepPack(NamedTuple):
 
 def _step_arrays(weights):
     """The weights as two homogeneous tuples (matrices, vectors), as the compiled step reads them."""
-    return tuple(a for w in weights for a in w[:2]), tuple(a for w in weights for a in w[2:])
+    if len(weights) == 1:  # the common case, without the generators' cost
+        w_ih, w_hh, b_ih, b_hh = weights[0]
+        return (w_ih, w_hh), (b_ih, b_hh)
+    return tuple([a for w in weights for a in w[:2]]), tuple([a for w in weights for a in w[2:]])
 
 
 def stack_pack(weights, name="lstm"):
