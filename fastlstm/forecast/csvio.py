@@ -205,7 +205,13 @@ def _numeric_start(data: list, k: int) -> bool:
 
 
 def read_csv_series(
-    path: str, column: str | None = None, time_col: str | None = None, id_col: str | None = None
+    path: str,
+    column: str | None = None,
+    time_col: str | None = None,
+    id_col: str | None = None,
+    covariates: list[str] | None = None,
+    static_cols: list[str] | None = None,
+    future: bool = False,
 ) -> dict:
     """Read one series or a long-format panel from a CSV file, checking dates and values.
 
@@ -215,28 +221,45 @@ def read_csv_series(
         CSV file with a header row.
     column : str, optional
         Value column (default: the last numeric column that is neither the
-        id nor the time column).
+        id nor the time column, nor a covariate or static column).
     time_col : str, optional
         Date column (default with ``id_col``: the first other column; without:
         the first column whose first value is a date). Its dates are read by
         :func:`~fastlstm.forecast.timeindex.parse_dates`.
     id_col : str, optional
         Series id column of a long-format panel (one row per id and date).
+    covariates : list of str, optional
+        Known-future numeric columns (``--covariates``): every row's cells must be finite
+        numbers, the future rows' too.
+    static_cols : list of str, optional
+        Per-series columns of a long panel (``--static-cols``, needs ``id_col``): constant
+        within each id; each column is all numbers or all text.
+    future : bool
+        Accept future rows: the rows at the end of a series whose value is empty (needs
+        ``covariates``, which give their known-future values). Otherwise an empty value is a
+        missing value wherever it is.
 
     Returns
     -------
     dict
-        ``ids`` (list of str), ``values`` (list of float64 arrays), ``labels``
-        (list of lists of str or None), ``name`` (value column), ``season``
-        and ``freq`` (from the dates; None without dates).
+        ``ids`` (list of str), ``values`` (list of float64 arrays, the history without the
+        future rows), ``labels`` (list of lists of str or None, the history's), ``name`` (value
+        column), ``season`` and ``freq`` (from the dates, the future rows' included; None
+        without dates); with ``covariates``: ``covariates`` (per series a float64 array
+        ``(n_i + h_i, F)``: the history's rows, then the future rows') and ``covariate_names``;
+        ``future`` (per series the number of future rows ``h_i``) and ``future_labels`` (their
+        dates, or None); with ``static_cols``: ``static`` (per series a list of its cells, as
+        text) and ``static_names``, ``static_numeric`` (per column, whether it is all numbers).
 
     Raises
     ------
     ValueError
-        Naming the file, line and column: a missing value, a non-number, NaN
-        or Inf, a duplicated or unordered date, a gap in a regular series,
-        or an unknown column. Repeated dates without ``id_col`` in a file that
-        looks like a long-format panel say so and name the id column to pass.
+        Naming the file, line and column: a missing value (an empty value between a series'
+        values, or at its end without ``future``), a non-number, NaN or Inf (a covariate's
+        too), a duplicated or unordered date, a gap in a regular series, a static column not
+        constant within an id or mixing numbers and text, or an unknown column. Repeated dates
+        without ``id_col`` in a file that looks like a long-format panel say so and name the
+        id column to pass.
     ImportError
         ISO dates (``YYYY-MM-DD``) at steps other than a day or a week without
         pandas, which infers their frequency
@@ -252,17 +275,41 @@ def read_csv_series(
     for flag, col in (("--id-col", id_col), ("--time-col", time_col), ("--column", column)):
         if col is not None and col not in header:
             raise ValueError(f"{flag}: expected one of {header}, got {col!r}")
+    covariates, static_cols = list(covariates or []), list(static_cols or [])
+    for flag, cols in (("--covariates", covariates), ("--static-cols", static_cols)):
+        for col in cols:
+            if col not in header:
+                raise ValueError(f"{flag}: expected columns among {header}, got {col!r}")
+    if static_cols and id_col is None:
+        raise ValueError(
+            f"--static-cols: expected --id-col too (static columns are per series of a long panel), "
+            f"got {','.join(static_cols)} without it"
+        )
+    if future and not covariates:
+        raise ValueError("future rows: expected covariates (--covariates) to give their values, got none")
     taken = {c for c in (id_col, time_col) if c is not None}
+    for flag, cols in (("--covariates", covariates), ("--static-cols", static_cols)):
+        for col in cols:
+            if col in taken or col == column:
+                raise ValueError(
+                    f"{flag}: expected columns other than the value, id and date columns, got {col!r}"
+                )
+    both = sorted(set(covariates) & set(static_cols))
+    if both:
+        raise ValueError(
+            f"--static-cols: expected columns that are not --covariates, got {both[0]!r} in both"
+        )
+    extra = set(covariates) | set(static_cols)
 
     def cell(r, j):
         return r[j].strip() if j < len(r) else ""
 
     if column is None:
-        if id_col is None and time_col is None:
+        if id_col is None and time_col is None and not extra:
             _, _, column = read_csv_column(path, None)
         else:
             for j in reversed(range(len(header))):
-                if header[j] in taken:
+                if header[j] in taken or header[j] in extra:
                     continue
                 try:
                     float(cell(rows[0][1], j))
@@ -271,10 +318,12 @@ def read_csv_series(
                 column = header[j]
                 break
             if column is None:
-                raise ValueError(f"{path}: expected a numeric column besides {sorted(taken)}, got none")
+                raise ValueError(
+                    f"{path}: expected a numeric column besides {sorted(taken | extra)}, got none"
+                )
     jv = header.index(column)
     if time_col is None:
-        others = [j for j in range(len(header)) if j != jv and header[j] not in taken]
+        others = [j for j in range(len(header)) if j != jv and header[j] not in taken | extra]
         if others and id_col is not None:
             time_col = header[others[0]]
         else:
@@ -282,46 +331,138 @@ def read_csv_series(
             time_col = header[dated[0]] if dated else None
     jt = None if time_col is None else header.index(time_col)
     ji = None if id_col is None else header.index(id_col)
+    jc = [header.index(c) for c in covariates]
+    js = [header.index(c) for c in static_cols]
     if ji is None and jt is not None:
         _refuse_a_long_panel(path, header, rows, jv, jt)
-    groups: dict[str, list] = {}
+    last_valued: dict[str, int] = {}  # per id, the line of its last value: later empty ones are future
     for line, r in rows:
+        if cell(r, jv) != "":
+            last_valued[cell(r, ji) if ji is not None else ""] = line
+    groups: dict[str, list] = {}
+    statics: dict[str, list] = {}
+    for line, r in rows:
+        uid = cell(r, ji) if ji is not None else ""
         raw = cell(r, jv)
         if raw == "":
-            raise ValueError(f"{path}: line {line}, column {column!r}: missing value")
-        try:
-            v = float(raw)
-        except ValueError:
-            raise ValueError(
-                f"{path}: line {line}, column {column!r}: expected a number, got {raw!r}"
-            ) from None
-        if not math.isfinite(v):
-            raise ValueError(f"{path}: line {line}, column {column!r}: expected a finite number, got {raw!r}")
-        uid = cell(r, ji) if ji is not None else ""
+            if line < last_valued.get(uid, 0):
+                raise ValueError(
+                    f"{path}: line {line}, column {column!r}: missing value"
+                    + (
+                        " (only the rows at the end of a series may leave it empty: its future)"
+                        if future
+                        else ""
+                    )
+                )
+            if not future:
+                hint = "; rows at the end of a series with an empty value are its future: " + (
+                    "forecast them without --evaluate/--test-size"
+                    if covariates
+                    else "they need --covariates giving their known-future values"
+                )
+                raise ValueError(f"{path}: line {line}, column {column!r}: missing value{hint}")
+            v = None
+        else:
+            try:
+                v = float(raw)
+            except ValueError:
+                raise ValueError(
+                    f"{path}: line {line}, column {column!r}: expected a number, got {raw!r}"
+                ) from None
+            if not math.isfinite(v):
+                raise ValueError(
+                    f"{path}: line {line}, column {column!r}: expected a finite number, got {raw!r}"
+                )
         if ji is not None and uid == "":
             raise ValueError(f"{path}: line {line}, column {id_col!r}: missing value")
         lab = cell(r, jt) if jt is not None else None
         if jt is not None and lab == "":
             raise ValueError(f"{path}: line {line}, column {time_col!r}: missing value")
-        groups.setdefault(uid, []).append((line, lab, v))
+        covs = [_number(path, line, header[j], cell(r, j)) for j in jc]
+        for j in js:
+            if cell(r, j) == "":
+                raise ValueError(f"{path}: line {line}, column {header[j]!r}: missing value")
+        here = [cell(r, j) for j in js]
+        if uid in statics:
+            first_line, first = statics[uid]
+            for k, j in enumerate(js):
+                if here[k] != first[k]:
+                    raise ValueError(
+                        f"{path}: line {line}, column {header[j]!r}, {id_col} {uid!r}: expected the "
+                        f"value of the series' first row (line {first_line}), {first[k]!r}, "
+                        f"on every row, got {here[k]!r}"
+                    )
+        else:
+            statics[uid] = (line, here)
+        groups.setdefault(uid, []).append((line, lab, v, covs))
     out = {"ids": [], "values": [], "labels": [], "name": column, "season": None, "freq": None}
+    out.update(future=[], future_labels=[])
+    if covariates:
+        out.update(covariates=[], covariate_names=covariates)
     seasons = set()
     for uid, items in groups.items():
         lines = [x[0] for x in items]
         labels = [x[1] for x in items] if jt is not None else None
+        n = sum(x[2] is not None for x in items)
+        if n == 0:
+            series = f", {id_col} {uid!r}" if ji is not None else ""
+            raise ValueError(
+                f"{path}, column {column!r}{series}: expected values before the future rows, got none "
+                f"(lines {lines[0]} .. {lines[-1]} are empty)"
+            )
         if labels is not None and len(labels) >= 2:
             where = f"{path}, column {time_col!r}" + (f", {id_col} {uid!r}" if ji is not None else "")
             seasons.add(parse_dates(labels, where, lines))
         out["ids"].append(uid)
-        out["values"].append(np.array([x[2] for x in items], dtype=np.float64))
-        out["labels"].append(labels)
+        out["values"].append(np.array([x[2] for x in items[:n]], dtype=np.float64))
+        out["labels"].append(None if labels is None else labels[:n])
+        out["future"].append(len(items) - n)
+        out["future_labels"].append(None if labels is None else labels[n:])
+        if covariates:
+            out["covariates"].append(
+                np.array([x[3] for x in items], dtype=np.float64).reshape(len(items), -1)
+            )
     if len(seasons) > 1:
         raise ValueError(
             f"{path}: expected one frequency for every series, got {sorted(s[1] for s in seasons)}"
         )
     if seasons:
         out["season"], out["freq"] = next(iter(seasons))
+    if static_cols:
+        out["static"] = [statics[uid][1] for uid in out["ids"]]
+        out["static_names"] = static_cols
+        out["static_numeric"] = [
+            _static_kind(path, static_cols[k], id_col, out["ids"], [s[k] for s in out["static"]])
+            for k in range(len(static_cols))
+        ]
     return out
+
+
+def _number(path: str, line: int, name: str, raw: str) -> float:
+    """A covariate cell as a finite float, or the ValueError naming the file, line and column."""
+    if raw == "":
+        raise ValueError(f"{path}: line {line}, column {name!r}: missing value")
+    try:
+        v = float(raw)
+    except ValueError:
+        raise ValueError(f"{path}: line {line}, column {name!r}: expected a number, got {raw!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{path}: line {line}, column {name!r}: expected a finite number, got {raw!r}")
+    return v
+
+
+def _static_kind(path: str, name: str, id_col: str, ids: list[str], cells: list[str]) -> bool:
+    """Whether static column ``name`` is all numbers (True) or all text (False); a mix is refused."""
+    numeric = [_is_number(c) and math.isfinite(float(c)) for c in cells]
+    if all(numeric) or not any(numeric):
+        return all(numeric)
+    num = ids[numeric.index(True)]
+    text = ids[numeric.index(False)]
+    raise ValueError(
+        f"{path}, column {name!r}: expected numbers for every series or text for every series "
+        f"(one-hot encoded), got {cells[numeric.index(True)]!r} for {id_col} {num!r} and "
+        f"{cells[numeric.index(False)]!r} for {id_col} {text!r}"
+    )
 
 
 def _refuse_a_long_panel(path: str, header: list[str], rows: list, jv: int, jt: int) -> None:
