@@ -86,8 +86,15 @@ def _note(msg: str) -> None:
 
 
 def _load_series(args) -> dict:
+    covariates, static_cols = args.covariates, args.static_cols
     if args.csv is None:
-        for flag, v in (("--column", args.column), ("--id-col", args.id_col), ("--time-col", args.time_col)):
+        for flag, v in (
+            ("--column", args.column),
+            ("--id-col", args.id_col),
+            ("--time-col", args.time_col),
+            ("--covariates", covariates and ",".join(covariates)),
+            ("--static-cols", static_cols and ",".join(static_cols)),
+        ):
             if v is not None:
                 raise ValueError(f"{flag}: expected a CSV file to pick {v!r} from, got none")
         from .forecast.datasets import load_airpassengers
@@ -105,7 +112,8 @@ def _load_series(args) -> dict:
             "where": "airpassengers",
             "id_col": None,
         }
-    data = read_csv_series(args.csv, args.column, args.time_col, args.id_col)
+    future = bool(covariates) and not (args.evaluate or args.test_size)  # forecast the future rows
+    data = read_csv_series(args.csv, args.column, args.time_col, args.id_col, covariates, static_cols, future)
     data["where"] = f"{args.csv}, column {data['name']!r}"
     data["id_col"] = args.id_col
     return data
@@ -352,6 +360,8 @@ def _history(data, lengths: list[int], args) -> dict:
         "first": [lab[0] if lab else None for lab in labels],
         "last": [lab[n - 1] if lab else None for lab, n in zip(labels, lengths, strict=True)],
         "lengths": list(lengths),
+        **({"covariates": data["covariate_names"]} if data.get("covariate_names") else {}),
+        **({"static_cols": data["static_names"]} if data.get("static_names") else {}),
     }
 
 
@@ -389,6 +399,9 @@ def _cmd_forecast(args) -> int:
                 f"(the shortest series has {shortest} points), got {test_size}{given}"
             )
         horizon = args.horizon if args.horizon is not None else test_size
+    elif data.get("covariates") is not None:
+        test_size = 0
+        horizon = _future_horizon(args, data)
     else:
         test_size = 0
         horizon = args.horizon if args.horizon is not None else default_horizon(m)
@@ -405,12 +418,15 @@ def _cmd_forecast(args) -> int:
         seed=args.seed,
         verbose=_show_progress(args),
     )
-    t0 = time.perf_counter()
-    f.fit(trains if panel else trains[0])
-    fit_time = time.perf_counter() - t0
     steps = test_size if evaluate else horizon
-    preds = _as_list(f.predict(h=steps), len(trains), "predict")
-    ivs = _as_list(f.predict_interval(h=steps, coverage=COVERAGE), len(trains), "predict_interval")
+    X, X_future = _covariate_rows(data, [len(t) for t in trains], steps)
+    static = _static_features(data)
+    t0 = time.perf_counter()
+    f.fit(trains if panel else trains[0], X=X, static=static)
+    fit_time = time.perf_counter() - t0
+    preds = _as_list(f.predict(h=steps, X_future=X_future), len(trains), "predict")
+    bounds = f.predict_interval(h=steps, coverage=COVERAGE, X_future=X_future)
+    ivs = _as_list(bounds, len(trains), "predict_interval")
     names = _names(data)
     lengths = [len(t) for t in trains]
     hist_dates = [
@@ -430,6 +446,8 @@ def _cmd_forecast(args) -> int:
             _future_dates(lab, n, horizon, data["freq"])
             for lab, n in zip(data["labels"], lengths, strict=True)
         ]
+        if X_future is not None:  # the future rows' own dates
+            dates = [fl if fl else d for fl, d in zip(data["future_labels"], dates, strict=True)]
         lab0 = data["labels"][0]
         span = f", {lab0[0]} .. {lab0[lengths[0] - 1]}" if lab0 else ""
         what = (
@@ -438,7 +456,8 @@ def _cmd_forecast(args) -> int:
             else f"{data['name']}: {lengths[0]} points{span}"
         )
         _note(
-            f"{what}; season {m} ({season_note}); fitted on all the data in {fit_time:.1f} s: "
+            f"{what}{_inputs_note(data, f)}; season {m} ({season_note}); fitted on all the data in "
+            f"{fit_time:.1f} s: "
             f"{f.n_models} LSTM(s), hidden {f.hidden_size}, lookback {f.lookback_}, "
             f"{f.epochs_} epochs, seed {f.seed}"
         )
@@ -472,6 +491,86 @@ def _cmd_forecast(args) -> int:
         save_with_history(f, args.save, _history(data, lengths, args))
         _note(f"model saved to {args.save}")
     return 0
+
+
+def _column_list(text: str) -> list[str]:
+    """``--covariates`` and ``--static-cols``: comma-separated distinct column names."""
+    names = [x.strip() for x in text.split(",")]
+    if "" in names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"expected each column once, got {text!r}")
+    return names
+
+
+def _future_horizon(args, data) -> int:
+    """The number of future rows (an empty value, the covariates given) of every series: the
+    forecast's horizon, the same for each series, and ``--horizon``'s if given."""
+    fut, ids, where = data["future"], data["ids"], args.csv
+    name = data["name"]
+    if max(fut) == 0:
+        raise ValueError(
+            f"--covariates: expected future rows at the end of {where} (an empty {name!r}, the "
+            f"covariates filled in) to forecast, got none (pass --evaluate to score a hold-out instead)"
+        )
+    if len(set(fut)) > 1:
+        i = next(k for k, n in enumerate(fut) if n != fut[0])
+        series = [f"{data['id_col']} {ids[k]!r}" if data["id_col"] else "the series" for k in (0, i)]
+        raise ValueError(
+            f"{where}: expected the same number of future rows (an empty {name!r}) for every series, "
+            f"got {fut[0]} for {series[0]} and {fut[i]} for {series[1]}"
+        )
+    if args.horizon is not None and args.horizon != fut[0]:
+        raise ValueError(
+            f"--horizon: expected {fut[0]} (the future rows of each series in {where}), got {args.horizon}"
+        )
+    return fut[0]
+
+
+def _covariate_rows(data, lengths: list[int], steps: int) -> tuple:
+    """``fit``'s ``X`` (each series' first ``lengths[i]`` covariate rows) and ``predict``'s
+    ``X_future`` (the ``steps`` rows after them): lists for a panel, arrays for one series, or
+    (None, None) without covariates."""
+    covs = data.get("covariates")
+    if covs is None:
+        return None, None
+    X = [c[:n] for c, n in zip(covs, lengths, strict=True)]
+    X_future = [c[n : n + steps] for c, n in zip(covs, lengths, strict=True)]
+    if len(covs) == 1 and not data["id_col"]:
+        return X[0], X_future[0]
+    return X, X_future
+
+
+def _static_features(data):
+    """``fit``'s ``static``: a DataFrame indexed by the ids (numbers as numbers, text one-hot
+    encoded by the fit) when pandas is installed, else a numeric array; None without
+    ``--static-cols``. Text columns need pandas."""
+    import importlib.util
+
+    if "static" not in data:
+        return None
+    names, numeric, cells = data["static_names"], data["static_numeric"], data["static"]
+    text = [c for c, num in zip(names, numeric, strict=True) if not num]
+    if text:
+        from ._optional import import_optional
+
+        pd = import_optional("pandas", f"--static-cols with text columns ({', '.join(text)})", extra="pandas")
+    elif importlib.util.find_spec("pandas") is not None:
+        import pandas as pd
+    else:
+        return np.array([[float(c) for c in row] for row in cells], dtype=np.float64)
+    columns = {c: [float(row[k]) if numeric[k] else row[k] for row in cells] for k, c in enumerate(names)}
+    return pd.DataFrame(columns, index=pd.Index(data["ids"], name=data["id_col"]))
+
+
+def _inputs_note(data, f) -> str:
+    """The covariates and static features fitted on, for the notes and the report."""
+    out = ""
+    if data.get("covariate_names"):
+        out += f", covariates {', '.join(data['covariate_names'])}"
+    if f.static_columns_:
+        out += f", static features {', '.join(f.static_columns_)}"
+    return out
 
 
 def _choice_line(f) -> str:
@@ -521,6 +620,7 @@ def _report(args, data, f, trains, tests, preds, ivs, m, season_note, fit_time, 
     out.append(
         f"model: {f.n_models} LSTM(s), hidden {f.hidden_size}, lookback {f.lookback_}, "
         f"horizon {f.horizon_}, {f.epochs_} epochs, seed {f.seed}; season {m} ({season_note})"
+        + _inputs_note(data, f)
     )
     out.append(_choice_line(f))
     out += ["", _table(rows, [head for head, _ in ACCURACY_COLUMNS]), ""]
@@ -750,6 +850,21 @@ def _parser() -> argparse.ArgumentParser:
     fc.add_argument("--column", help="value column (default: the last numeric column)")
     fc.add_argument("--time-col", help="date column (default: the first column whose first value is a date)")
     fc.add_argument("--id-col", help="series id column of a long-format panel: one global model")
+    fc.add_argument(
+        "--covariates",
+        type=_column_list,
+        metavar="COL,COL,...",
+        help="known-future numeric columns (promotions, holidays, calendar): without --evaluate, the "
+        "rows at the end of each series with an empty value and these filled in are its future, "
+        "forecast on their own dates (as many for every series)",
+    )
+    fc.add_argument(
+        "--static-cols",
+        type=_column_list,
+        metavar="COL,COL,...",
+        help="per-series columns of a panel (with --id-col), constant within each id: numbers used "
+        "as they are, text one-hot encoded (needs pandas)",
+    )
     fc.add_argument(
         "--horizon",
         type=int,
