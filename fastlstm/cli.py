@@ -503,7 +503,7 @@ def _column_list(text: str) -> list[str]:
     return names
 
 
-def _future_horizon(args, data) -> int:
+def _future_horizon(args, data, instead: str = "pass --evaluate to score a hold-out instead") -> int:
     """The number of future rows (an empty value, the covariates given) of every series: the
     forecast's horizon, the same for each series, and ``--horizon``'s if given."""
     fut, ids, where = data["future"], data["ids"], args.csv
@@ -511,7 +511,7 @@ def _future_horizon(args, data) -> int:
     if max(fut) == 0:
         raise ValueError(
             f"--covariates: expected future rows at the end of {where} (an empty {name!r}, the "
-            f"covariates filled in) to forecast, got none (pass --evaluate to score a hold-out instead)"
+            f"covariates filled in) to forecast, got none ({instead})"
         )
     if len(set(fut)) > 1:
         i = next(k for k, n in enumerate(fut) if n != fut[0])
@@ -724,10 +724,10 @@ def _cmd_predict(args) -> int:
         raise ValueError(f"--horizon: expected at least 1, got {args.horizon}")
     _set_threads(args)
     f, hist = load_with_history(Forecaster, args.model)
-    if f.n_covariates_:
-        raise ValueError(f"--model: {args.model} uses covariates, which the command line cannot supply")
+    _check_predict_covariates(args, f, hist)
     k = f.n_series_
     h = f.horizon_ if args.horizon is None else args.horizon
+    X = X_future = future_labels = None
     stored_ids = hist.get("ids") if hist else None
     name = (hist or {}).get("name") or "y"
     id_col = (hist or {}).get("id_col")
@@ -738,8 +738,15 @@ def _cmd_predict(args) -> int:
         names = list(stored_ids) if stored_ids else ([name] if k == 1 else [str(i) for i in range(k)])
         labels = [_history_labels(hist, i, len(s)) for i, s in enumerate(series)]
     else:
-        data = read_csv_series(args.csv, args.column, args.time_col, args.id_col)
-        id_col = args.id_col
+        covariates = args.covariates
+        data = read_csv_series(
+            args.csv, args.column, args.time_col, args.id_col, covariates, None, bool(covariates)
+        )
+        id_col = data["id_col"] = args.id_col
+        if covariates:
+            h = _future_horizon(
+                args, data, "the model was fitted with covariates: it forecasts the future rows"
+            )
         if k == 1 and len(data["ids"]) != 1:
             raise ValueError(
                 f"--id-col: {args.model} was fitted on one series, {args.csv} gives {len(data['ids'])} "
@@ -772,6 +779,12 @@ def _cmd_predict(args) -> int:
             )
         series = [data["values"][j] for j in order]
         labels = [data["labels"][j] for j in order]
+        if covariates:
+            X = [data["covariates"][j][: len(data["values"][j])] for j in order]
+            X_future = [data["covariates"][j][len(data["values"][j]) :] for j in order]
+            future_labels = [data["future_labels"][j] for j in order]
+            if k == 1:
+                X, X_future = X[0], X_future[0]
         names = [data["ids"][j] for j in order] if k > 1 else [data["name"]]
         start = None
         if hist and hist.get("first") and all(hist["first"]) and all(labels):
@@ -782,10 +795,12 @@ def _cmd_predict(args) -> int:
         if start is not None and k == 1:
             start = start[0]
         freq = data["freq"] or freq
-    pred = f.predict(h=h, y=y, start=start)
-    bounds = f.predict_interval(h=h, coverage=COVERAGE, y=y, start=start)
+    pred = f.predict(h=h, y=y, start=start, X=X, X_future=X_future)
+    bounds = f.predict_interval(h=h, coverage=COVERAGE, y=y, start=start, X=X, X_future=X_future)
     preds, ivs = _as_list(pred, k, "predict"), _as_list(bounds, k, "predict_interval")
     dates = [_future_dates(labels[i], len(series[i]), h, freq) for i in range(k)]
+    if future_labels is not None:  # the future rows' own dates
+        dates = [fl if fl else d for fl, d in zip(future_labels, dates, strict=True)]
     where = "the model's training history" if args.csv is None else args.csv
     _note(
         f"{args.model}: {k} series ({', '.join(names[:5])}{', ...' if k > 5 else ''}); forecast {h} steps "
@@ -809,6 +824,30 @@ def _cmd_predict(args) -> int:
         ]
         _plot(args.plot, blocks, f"{name}: {h}-step forecast", name, k, id_col)
     return 0
+
+
+def _check_predict_covariates(args, f, hist) -> None:
+    """A model fitted with covariates needs them (``--covariates``, the model's columns, and a
+    CSV with the future rows); one fitted without refuses them."""
+    wanted = (hist or {}).get("covariates")
+    given = args.covariates
+    if not f.n_covariates_:
+        if given is not None:
+            raise ValueError(
+                f"--covariates: {args.model} was fitted without covariates, got {','.join(given)}"
+            )
+        return
+    cols = ",".join(wanted) if wanted else f"<{f.n_covariates_} column(s)>"
+    if args.csv is None or given is None:
+        raise ValueError(
+            f"--covariates: {args.model} was fitted with covariates; expected a CSV with each series' "
+            f"history and future rows (an empty value, the covariates filled in) and --covariates {cols}, "
+            f"got {'no CSV' if args.csv is None else 'no --covariates'}"
+        )
+    if (wanted and given != wanted) or len(given) != f.n_covariates_:
+        raise ValueError(
+            f"--covariates: expected the model's {f.n_covariates_} column(s) {cols}, got {','.join(given)}"
+        )
 
 
 def _forecaster_defaults() -> dict:
@@ -988,6 +1027,13 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--column", help="value column (default: the last numeric column)")
     pr.add_argument("--time-col", help="date column (default: the first column whose first value is a date)")
     pr.add_argument("--id-col", help="series id column of a long-format panel (a panel model needs it)")
+    pr.add_argument(
+        "--covariates",
+        type=_column_list,
+        metavar="COL,COL,...",
+        help="the covariate columns of a model fitted with them (forecast --covariates): the rows at the "
+        "end of each series with an empty value are its future, forecast on their own dates",
+    )
     pr.add_argument(
         "--horizon", type=int, default=None, help="steps to forecast (default: the model's horizon)"
     )
