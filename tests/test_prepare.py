@@ -126,7 +126,8 @@ def test_seasonal_indices_when_none():
         (100, (129, 16)),  # 16 per batch, ceil(100 / 16) = 7 steps: round(900 / 7) = 129 epochs
         (10, (150, 16)),  # one step per epoch: at most 150 epochs
         (3000, (15, 50)),  # 3000 // 60 = 50 per batch, 60 steps: 15 epochs
-        (60000, (10, 256)),  # at most 256 per batch; at least 10 epochs
+        (60000, (4, 256)),  # at most 256 per batch; 235 steps: round(900 / 235) = 4 epochs
+        (600000, (1, 256)),  # a large panel: one pass over its windows (2344 steps)
     ],
 )
 def test_training_sizes_defaults(n_windows, expected):

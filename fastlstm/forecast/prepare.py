@@ -146,7 +146,8 @@ def seasonal_indices(
 
 def training_sizes(n_windows: int, batch_size: int | None, epochs: int | None) -> tuple[int, int]:
     """``(epochs, batch_size)``: as given, or 16 windows per batch (``n_windows // 60`` for large
-    panels, at most 256) and about 900 optimiser steps per network (10 to 150 epochs)."""
+    panels, at most 256) and about 900 optimiser steps per network (1 to 150 epochs: a large
+    panel's one pass over its windows may be more)."""
     batch = batch_size or int(min(256, max(16, n_windows // 60)))
-    epochs = epochs or int(min(150, max(10, round(_TARGET_STEPS / -(-n_windows // batch)))))
+    epochs = epochs or int(min(150, max(1, round(_TARGET_STEPS / -(-n_windows // batch)))))
     return epochs, batch
