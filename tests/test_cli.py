@@ -621,3 +621,196 @@ def test_progress_bar_by_default_only_when_tqdm_is_there(monkeypatch):
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     assert _show_progress(args) is False
+
+
+# ------------------------------------- covariates and static columns (issue 19 item 4, command line)
+TINY = ["--epochs", "1", "--n-models", "1", "--hidden-size", "4", "--no-progress"]
+STORES = (("a", "north", 10), ("b", "south", 20), ("c", "north", 30))
+
+
+def _promo(i: int, sid: str) -> int:
+    return int((i + ord(sid)) % 4 == 0)
+
+
+def _promo_panel(path, n=36, future=3, edit=None):
+    """Three monthly stores (2000-01 on; a store's rows are lines 2 + k * (n + future) on): text
+    ``region``, numeric ``size`` and ``promo`` columns; the last ``future`` rows of each store
+    have an empty ``units`` and their own date style (``2003-1``). ``edit(line, cells)`` may
+    change a row's cells (None drops it)."""
+    lines = ["store,month,region,size,promo,units"]
+    for sid, region, size in STORES:
+        for i in range(n + future):
+            month = f"{2000 + i // 12}-{i % 12 + 1}" if i >= n else f"{2000 + i // 12}-{i % 12 + 1:02d}"
+            cells = [sid, month, region, str(size), str(_promo(i, sid))]
+            cells.append("" if i >= n else f"{size + 5 * _promo(i, sid) + 0.1 * (i % 3):.2f}")
+            if edit is not None:
+                cells = edit(len(lines) + 1, cells)
+            if cells is not None:
+                lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_covariates_forecast_the_future_rows_on_their_dates(tmp_path, capsys):
+    from fastlstm.forecast.checkpoint import load_with_history
+
+    csv, npz = _promo_panel(tmp_path / "p.csv"), tmp_path / "m.npz"
+    argv = ["forecast", str(csv), "--id-col", "store", "--covariates", "promo"]
+    assert main([*argv, "--static-cols", "region,size", "--save", str(npz), *TINY]) == 0
+    captured = capsys.readouterr()
+    rows = _rows(captured.out)
+    assert [(r["unique_id"], r["ds"]) for r in rows] == [
+        (sid, f"2003-{m}")
+        for sid, _, _ in STORES
+        for m in (1, 2, 3)  # the future rows' own labels
+    ]
+    assert "covariates promo, static features region=north, region=south, size" in captured.err
+    f, hist = load_with_history(Forecaster, npz)
+    assert f.static_columns_ == ["region=north", "region=south", "size"]  # the text column one-hot
+    np.testing.assert_array_equal(f.static_[:, :2], [[1, 0], [0, 1], [1, 0]])
+    np.testing.assert_array_equal(f.static_[:, 2], [10, 20, 30])
+    assert (
+        f.n_covariates_ == 1 and hist["covariates"] == ["promo"] and hist["static_cols"] == ["region", "size"]
+    )
+    promos = [np.array([_promo(i, sid) for i in range(39)], float) for sid, _, _ in STORES]
+    for c, p in zip(f.covariates_, promos, strict=True):  # the history's rows, the future's left out
+        np.testing.assert_array_equal(c[:, 0], p[:36])
+    expected = f.predict(3, X_future=[p[36:, None] for p in promos])
+    np.testing.assert_allclose([float(r["forecast"]) for r in rows], np.concatenate(expected), rtol=1e-5)
+
+    # predict: the same columns and future rows, the static features reused
+    assert main(["predict", "--model", str(npz), str(csv), "--id-col", "store", "--covariates", "promo"]) == 0
+    again = _rows(capsys.readouterr().out)
+    assert [(r["ds"], r["forecast"]) for r in again] == [(r["ds"], r["forecast"]) for r in rows]
+    assert main(["predict", "--model", str(npz)]) == 1
+    err = capsys.readouterr().err
+    assert "--covariates: " in err and "was fitted with covariates" in err and err.endswith("got no CSV\n")
+    assert main(["predict", "--model", str(npz), str(csv), "--id-col", "store", "--covariates", "size"]) == 1
+    assert "--covariates: expected the model's 1 column(s) promo, got size" in capsys.readouterr().err
+
+
+def test_covariates_with_evaluate_take_the_hold_out_rows_from_the_file(tmp_path, capsys):
+    import csv as csv_module
+    import io
+
+    csv, out = _promo_panel(tmp_path / "p.csv", n=40, future=0), tmp_path / "hold.csv"
+    npz = tmp_path / "m.npz"
+    argv = ["forecast", str(csv), "--id-col", "store", "--covariates", "promo", "--test-size", "4"]
+    assert main([*argv, "--output", str(out), "--save", str(npz), *TINY]) == 0
+    report = capsys.readouterr().out
+    assert "each trained on all but its last 4 points" in report and ", covariates promo" in report
+    f = Forecaster.load(npz)
+    promos = [np.array([_promo(i, sid) for i in range(40)], float) for sid, _, _ in STORES]
+    assert [len(c) for c in f.covariates_] == [36, 36, 36]
+    rows = list(csv_module.DictReader(io.StringIO(out.read_text())))
+    assert [r["ds"] for r in rows[:4]] == ["2003-01", "2003-02", "2003-03", "2003-04"]
+    expected = f.predict(4, X_future=[p[36:, None] for p in promos])
+    np.testing.assert_allclose([float(r["forecast"]) for r in rows], np.concatenate(expected), rtol=1e-5)
+
+
+def _set(line_no, column, value):
+    """An edit of ``_promo_panel``: cell ``column`` of line ``line_no`` set to ``value``."""
+    j = "store,month,region,size,promo,units".split(",").index(column)
+
+    def edit(line, cells):
+        if line == line_no:
+            cells[j] = value
+        return cells
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, extra, message",
+    [
+        (
+            _set(10, "units", ""),
+            [],
+            "p.csv: line 10, column 'units': missing value (only the rows at the end",
+        ),
+        (_set(50, "promo", "x"), [], "p.csv: line 50, column 'promo': expected a number, got 'x'"),
+        (_set(39, "promo", ""), [], "p.csv: line 39, column 'promo': missing value"),
+        (
+            lambda line, cells: None if line == 118 else cells,  # store c's last future row
+            [],
+            "p.csv: expected the same number of future rows (an empty 'units') for every series, "
+            "got 3 for store 'a' and 2 for store 'c'",
+        ),
+        (None, ["--horizon", "4"], "--horizon: expected 3 (the future rows of each series in"),
+        (
+            None,
+            ["--evaluate"],
+            "p.csv: line 38, column 'units': missing value; rows at the end of a series with an empty "
+            "value are its future: forecast them without --evaluate/--test-size",
+        ),
+        (
+            _set(60, "region", "east"),
+            ["--static-cols", "region"],
+            "p.csv: line 60, column 'region', store 'b': expected the value of the series' first row "
+            "(line 41), 'south', on every row, got 'east'",
+        ),
+        (
+            None,
+            ["--column", "units", "--static-cols", "units"],
+            "--static-cols: expected columns other than the value, id and date columns, got 'units'",
+        ),
+    ],
+)
+def test_covariate_refusals_name_line_and_column(tmp_path, capsys, monkeypatch, edit, extra, message):
+    monkeypatch.setattr(Forecaster, "fit", _never)
+    csv = _promo_panel(tmp_path / "p.csv", edit=edit)
+    assert main(["forecast", str(csv), "--id-col", "store", "--covariates", "promo", *extra, *TINY]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_future_rows_need_covariates(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(Forecaster, "fit", _never)
+    csv = _promo_panel(tmp_path / "p.csv")
+    assert main(["forecast", str(csv), "--id-col", "store", *TINY]) == 1
+    assert (
+        "p.csv: line 38, column 'units': missing value; rows at the end of a series with an empty value "
+        "are its future: they need --covariates giving their known-future values"
+    ) in capsys.readouterr().err
+    full = _promo_panel(tmp_path / "full.csv", future=0)
+    assert main(["forecast", str(full), "--id-col", "store", "--covariates", "promo", *TINY]) == 1
+    assert "--covariates: expected future rows at the end of" in capsys.readouterr().err
+    assert main(["forecast", str(full), "--static-cols", "region", *TINY]) == 1
+    assert "--static-cols: expected --id-col too" in capsys.readouterr().err
+    assert main(["forecast", "--covariates", "promo", *TINY]) == 1
+    assert "--covariates: expected a CSV file to pick 'promo' from, got none" in capsys.readouterr().err
+
+
+def _without_pandas(monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pandas" else find_spec(name, *a)
+    )
+    monkeypatch.setitem(sys.modules, "pandas", None)
+
+
+def test_static_text_columns_without_pandas_say_so_before_any_work(tmp_path, capsys, monkeypatch):
+    _without_pandas(monkeypatch)
+    monkeypatch.setattr(Forecaster, "fit", _never)
+    csv = _promo_panel(tmp_path / "full.csv", future=0)
+    argv = ["forecast", str(csv), "--id-col", "store", "--static-cols", "size,region", *TINY]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "--static-cols with text columns (region) needs pandas, an optional dependency" in err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="frames.static_features imports pandas even for a numeric array (its first line, _pandas())",
+)
+def test_static_numeric_columns_without_pandas(tmp_path, capsys, monkeypatch):
+    """Numbers go to the fit as an array when pandas is not installed."""
+    _without_pandas(monkeypatch)
+    csv, npz = _promo_panel(tmp_path / "full.csv", future=0), tmp_path / "m.npz"
+    argv = ["forecast", str(csv), "--id-col", "store", "--horizon", "2", "--static-cols", "size"]
+    assert main([*argv, "--save", str(npz), *TINY]) == 0, capsys.readouterr().err
+    f = Forecaster.load(npz)
+    assert f.static_columns_ == ["static0"]
+    np.testing.assert_array_equal(f.static_[:, 0], [10, 20, 30])

@@ -196,3 +196,90 @@ def test_shift_label_continues_each_format(label, k, freq, expected):
 def test_label_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ------------------------------------------- covariates, static columns, future rows (issue 19)
+PANEL = (
+    "id,month,kind,size,promo,y\n"
+    "a,2000-01,big,3,0,1\na,2000-02,big,3,1,2\na,2000-03,big,3,0,\na,2000-04,big,3,1,\n"
+    "b,2000-01,small,1.5,1,4\nb,2000-02,small,1.5,0,5\nb,2000-03,small,1.5,0,\nb,2000-04,small,1.5,0,\n"
+)
+
+
+def test_covariates_static_columns_and_future_rows(tmp_path):
+    path = _write(tmp_path, PANEL)
+    data = read_csv_series(path, id_col="id", covariates=["promo"], static_cols=["kind", "size"], future=True)
+    assert data["name"] == "y" and data["ids"] == ["a", "b"]  # the value column is not a covariate
+    np.testing.assert_array_equal(data["values"][1], [4.0, 5.0])
+    assert data["labels"][0] == ["2000-01", "2000-02"] and data["future"] == [2, 2]
+    assert data["future_labels"] == [["2000-03", "2000-04"], ["2000-03", "2000-04"]]
+    assert data["covariate_names"] == ["promo"]
+    np.testing.assert_array_equal(data["covariates"][0], [[0], [1], [0], [1]])  # history, then future
+    assert data["static_names"] == ["kind", "size"] and data["static_numeric"] == [False, True]
+    assert data["static"] == [["big", "3"], ["small", "1.5"]]
+    plain = read_csv_series(_write(tmp_path, "id,month,y\na,2000-01,1\na,2000-02,2\n", "p.csv"), id_col="id")
+    assert plain["future"] == [0] and "covariates" not in plain and "static" not in plain
+
+
+@pytest.mark.parametrize(
+    "text, kwargs, message",
+    [
+        (
+            PANEL,
+            {},
+            "s.csv: line 4, column 'y': missing value; rows at the end of a series with an "
+            "empty value are its future: they need --covariates",
+        ),
+        (
+            PANEL,
+            {"covariates": ["promo"]},
+            "line 4, column 'y': missing value; rows at the end of a "
+            "series with an empty value are its future: forecast them without --evaluate",
+        ),
+        (
+            PANEL.replace("a,2000-01,big,3,0,1", "a,2000-01,big,3,0,"),
+            {"covariates": ["promo"], "future": True},
+            "s.csv: line 2, column 'y': missing value (only the rows at the end of a series",
+        ),
+        (
+            PANEL.replace("b,2000-04,small,1.5,0,", "b,2000-04,small,1.5,inf,"),
+            {"covariates": ["promo"], "future": True},
+            "s.csv: line 9, column 'promo': expected a finite number, got 'inf'",
+        ),
+        (
+            PANEL.replace("b,2000-02,small,1.5", "b,2000-02,small,2"),
+            {"static_cols": ["size"], "covariates": ["promo"], "future": True},
+            "s.csv: line 7, column 'size', id 'b': expected the value of the series' first row (line 6), "
+            "'1.5', on every row, got '2'",
+        ),
+        (
+            PANEL.replace("small,1.5", "small,x"),
+            {"static_cols": ["size"], "covariates": ["promo"], "future": True},
+            "s.csv, column 'size': expected numbers for every series or text for every series (one-hot "
+            "encoded), got '3' for id 'a' and 'x' for id 'b'",
+        ),
+        (PANEL, {"covariates": ["promo", "price"]}, "--covariates: expected columns among"),
+        (
+            PANEL,
+            {"covariates": ["month"]},
+            "--covariates: expected columns other than the value, id and date",
+        ),
+        (PANEL, {"future": True}, "future rows: expected covariates (--covariates)"),
+        (
+            PANEL.replace(",1\n", ",\n").replace(",2\n", ",\n"),
+            {"covariates": ["promo"], "future": True},
+            "s.csv, column 'y', id 'a': expected values before the future rows, got none (lines 2 .. 5",
+        ),
+    ],
+)
+def test_covariate_and_static_refusals(tmp_path, text, kwargs, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(ValueError) as err:
+        read_csv_series(path, id_col="id", time_col="month", **{"column": "y", **kwargs})
+    assert message in str(err.value)
+
+
+def test_static_columns_need_an_id_column(tmp_path):
+    path = _write(tmp_path, "month,kind,y\n2000-01,big,1\n2000-02,big,2\n")
+    with pytest.raises(ValueError, match="--static-cols: expected --id-col too"):
+        read_csv_series(path, static_cols=["kind"])
