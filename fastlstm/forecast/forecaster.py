@@ -79,8 +79,8 @@ class Forecaster(PredictionIntervals, Estimator):
         the network and add them back to its forecasts. ``"auto"``: for each series where the
         90% autocorrelation test at lag ``season_length`` finds seasonality.
     epochs : int, optional
-        Training epochs per network. Default: about 900 optimiser steps per network (10 to
-        150 epochs), ``epochs_`` after fit.
+        Training epochs per network. Default: about 900 optimiser steps per network (1 to
+        150 epochs: at least one pass over a large panel's windows), ``epochs_`` after fit.
     lr : float
         Peak learning rate of AdamW (annealed to 1% of it by a cosine schedule).
     batch_size : int, optional
