@@ -106,3 +106,42 @@ def test_the_network_picked_stays_alone():
     err, w = _choose(s, fz, list(MIXES[:3]))
     assert w == NETWORK
     np.testing.assert_allclose(err[np.isfinite(actual)], -0.01, rtol=1e-9)
+
+
+def test_no_series_of_a_panel_does_worse_than_seasonal_naive_on_its_back_test():
+    """The fallback's guarantee, per series of a panel (issue 19): each series' chosen mix has a
+    back-test MAE at most seasonal naive's, whatever the global network learned."""
+    from fastlstm.forecast.backtest import SHORT_MIX, backtest_series, run
+    from fastlstm.forecast.candidates import MEMBERS, LSTMEnsemble, forecasts, mix
+    from fastlstm.forecast.forecaster import Forecaster
+
+    rng = np.random.default_rng(3)
+    t = np.arange(84)
+    panel = [
+        50 + a * np.sin(2 * np.pi * t / 12) + np.cumsum(rng.normal(0, noise, len(t)))
+        for a, noise in ((5, 0.5), (0.5, 2.0), (8, 0.2), (2, 1.0), (0, 1.5), (6, 3.0))
+    ]
+    params = Forecaster(epochs=2, n_models=1, hidden_size=4, seed=0).get_params()
+    data = Prepared(panel, np.zeros(len(panel), dtype=bool), [None] * len(panel), 12, 12, 24, 12)
+    network = LSTMEnsemble(params, [1, 2])
+    ends = [len(s) for s in panel]
+    chosen, errors = run(data, network, ends, MIXES, SHORT_MIX)
+    stretch, rows = backtest_series(ends, 12, 12, 24, 12)
+    assert rows == list(range(len(panel))) and set(errors) == set(rows)
+    starts = [e - stretch for e in ends]
+    members = {name: MEMBERS[name]().fit(data, rows, starts) for name in MEMBERS}
+    picks = set()
+    for i in rows:
+        s, origins = panel[i], np.arange(ends[i] - stretch, ends[i])
+        cands = forecasts({"network": network, **members}, data, ["network", *MEMBERS], i, s, origins, 12)
+        act = _actual_of(s, origins)
+        mae_chosen = np.nanmean(np.abs(act - mix(chosen[i], cands)))
+        mae_snaive = np.nanmean(np.abs(act - cands["seasonal naive"]))
+        assert mae_chosen <= mae_snaive + 1e-9, (i, chosen[i], mae_chosen, mae_snaive)
+        picks.add(tuple(sorted(chosen[i])))
+    assert len(picks) > 1  # the series did not all get the same mix: the check is not vacuous
+
+
+def _actual_of(s, origins):
+    t = origins[:, None] + np.arange(12)[None, :]
+    return np.where(t < len(s), s[np.minimum(t, len(s) - 1)], np.nan)
