@@ -801,10 +801,6 @@ def test_static_text_columns_without_pandas_say_so_before_any_work(tmp_path, cap
     assert "--static-cols with text columns (region) needs pandas, an optional dependency" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="frames.static_features imports pandas even for a numeric array (its first line, _pandas())",
-)
 def test_static_numeric_columns_without_pandas(tmp_path, capsys, monkeypatch):
     """Numbers go to the fit as an array when pandas is not installed."""
     _without_pandas(monkeypatch)

@@ -37,16 +37,7 @@ import fastlstm
 #: skipped here until their docstrings are fixed. The test fails when an entry no longer
 #: fails, so this list can only shrink: remove an entry once its docstring is fixed.
 KNOWN_FAILURES: set[str] = {
-    # fastlstm/forecast/backtest.py: the constructor's arguments are under Attributes only
-    "fastlstm.forecast.backtest.Backtest",
-    # fastlstm/kernels/activations.py: public API without a Parameters section
-    "fastlstm.kernels.activations.sigmoid",
-    "fastlstm.kernels.activations.tanh",
     # fastlstm/nn/: public API without a Parameters section
-    "fastlstm.nn.layers.LSTMRegressor.from_config",
-    "fastlstm.nn.losses.Loss.value_and_grad",
-    "fastlstm.nn.losses.MAELoss",
-    "fastlstm.nn.losses.MSELoss",
     "fastlstm.nn.lstm.LSTM.from_torch",
     "fastlstm.nn.lstm.LSTM.stepper",
     "fastlstm.nn.module.Module.load_state_dict",

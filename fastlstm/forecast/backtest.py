@@ -262,6 +262,11 @@ def choose_mix(s, z, origins, fz, net, cands, indices, log: bool, season: int, m
 class Backtest:
     """Forecasts from several origins of one series (:meth:`Forecaster.backtest`).
 
+    Parameters
+    ----------
+    origins, forecasts, actuals, metrics
+        Stored as the attributes below.
+
     Attributes
     ----------
     origins : numpy.ndarray of int, shape (n_windows,)

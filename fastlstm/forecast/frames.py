@@ -27,6 +27,8 @@ pandas is imported only when the caller passes (or fitted on) pandas objects.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .timeindex import _pandas, future_index, index_meta, shift_meta, start_offset
@@ -509,7 +511,7 @@ def static_features(static, n_series: int, ids=None) -> tuple[np.ndarray, list[s
     ValueError
         Not one row per series, an id missing, or a value that is not finite.
     """
-    pd = _pandas()
+    pd = sys.modules.get("pandas")  # a pandas object means pandas is there; arrays need none
     if pd is not None and isinstance(static, pd.Series):
         static = static.to_frame()
     if pd is not None and isinstance(static, pd.DataFrame):

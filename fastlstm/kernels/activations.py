@@ -164,9 +164,14 @@ def _ol_tanh(z):
 def tanh(z):
     """Hyperbolic tangent (F3, F5), finite and warning-free for any input.
 
-    float64: a vectorisable form within 2 ULP of libm's ``tanh``. float32: a
+    In float64 a vectorisable form within 2 ULP of libm's ``tanh``; in float32 a
     vectorisable rational approximation accurate to a few ULP, saturating at
     +-1 beyond ``|z| = 7.9053``.
+
+    Parameters
+    ----------
+    z : float32 or float64 (a scalar, inside ``@njit`` code)
+        The argument.
     """
     return _tanh_dispatch(z)
 
@@ -189,8 +194,13 @@ def _ol_sigmoid(z):
 def sigmoid(z):
     """Logistic function (F3), finite and warning-free for any input.
 
-    float64: ``1 / (1 + e)`` or ``e / (1 + e)`` with ``e = exp(-|z|)``, so that
-    ``exp`` never overflows (vectorisable exp; within 2 ULP).
-    float32: ``(1 + tanh(z / 2)) / 2`` with the vectorisable float32 tanh.
+    In float64 ``1 / (1 + e)`` or ``e / (1 + e)`` with ``e = exp(-|z|)``, so that
+    ``exp`` never overflows (vectorisable exp; within 2 ULP); in float32
+    ``(1 + tanh(z / 2)) / 2`` with the vectorisable float32 tanh.
+
+    Parameters
+    ----------
+    z : float32 or float64 (a scalar, inside ``@njit`` code)
+        The argument.
     """
     return _sigmoid_dispatch(z)

@@ -358,7 +358,19 @@ class LSTMRegressor(Module):
 
     @classmethod
     def from_config(cls, config: dict, seed: int | None = None) -> LSTMRegressor:
-        """Build an (untrained) model from :meth:`get_config` output."""
+        """Build an (untrained) model from :meth:`get_config` output.
+
+        Parameters
+        ----------
+        config : dict
+            :meth:`get_config`'s output.
+        seed : int or None
+            Seeds the new weights (a checkpoint's load then overwrites them).
+
+        Returns
+        -------
+        LSTMRegressor
+        """
         return cls(**config, seed=seed)
 
     def __repr__(self) -> str:

@@ -106,7 +106,17 @@ class Loss:
         return g.astype(r.dtype, copy=False)
 
     def value_and_grad(self, pred, target) -> tuple[float, np.ndarray]:
-        """``(forward(pred, target), backward())``."""
+        """``(forward(pred, target), backward())``.
+
+        Parameters
+        ----------
+        pred, target
+            As in :meth:`forward`.
+
+        Returns
+        -------
+        (float, numpy.ndarray)
+        """
         value = self.forward(pred, target)
         return value, self.backward()
 
@@ -120,7 +130,13 @@ class Loss:
 
 
 class MSELoss(Loss):
-    """Mean squared error, ``mean((pred - target)**2)``."""
+    """Mean squared error, ``mean((pred - target)**2)``.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum"}
+        As in :class:`Loss`.
+    """
 
     name = "mse"
 
@@ -132,7 +148,13 @@ class MSELoss(Loss):
 
 
 class MAELoss(Loss):
-    """Mean absolute error, ``mean(|pred - target|)`` (``torch.nn.L1Loss``)."""
+    """Mean absolute error, ``mean(|pred - target|)`` (``torch.nn.L1Loss``).
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum"}
+        As in :class:`Loss`.
+    """
 
     name = "mae"
 
