@@ -292,7 +292,8 @@ class Forecaster(PredictionIntervals, Estimator):
         self.mix_ = [{NETWORK: 1.0} for _ in series]
         errors = {}
         self.calibration_ = "none"
-        bar = ProgressBar(f"fastlstm: {len(series)} series") if self.verbose else None
+        root = self.comm is None or self.comm.Get_rank() == 0  # one bar, on MPI rank 0
+        bar = ProgressBar(f"fastlstm: {len(series)} series") if self.verbose and root else None
         try:
             if self.fallback or self.conformal:
                 mixes = _MIXES if self.fallback else _MIXES[:1]  # read at fit time (a test swaps them)

@@ -11,6 +11,7 @@ Forecaster ensemble whose save() writes on rank 0 only; progress on rank 0 only.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import sys
@@ -137,18 +138,26 @@ def forecaster(directory: str) -> None:
     original = fastlstm.train.io.save_checkpoint
     fastlstm.train.io.save_checkpoint = lambda *a, **k: writes.append(1) or original(*a, **k)
     bars = []
-    original_bar = fastlstm.train.trainer._progress_bar
-    fastlstm.train.trainer._progress_bar = lambda total: bars.append(total) or original_bar(total)
+    original_bar = fastlstm.forecast.forecaster.ProgressBar
+
+    def recorded(desc):  # drawn into a string, as on a terminal
+        bars.append(original_bar(desc, file=io.StringIO(), force=True))
+        return bars[-1]
+
+    fastlstm.forecast.forecaster.ProgressBar = recorded
     try:
-        kw = dict(input_size=12, horizon=6, hidden_size=8, epochs=3, n_models=2, dtype=np.float64, seed=0)
-        f = Forecaster(**kw, progress=True, comm=comm).fit(y)
+        kw = dict(lookback=12, horizon=6, hidden_size=8, epochs=3, n_models=2, dtype=np.float64, seed=0)
+        f = Forecaster(**kw, verbose=True, comm=comm).fit(y)
         path = f.save(os.path.join(directory, "forecaster.npz"))
     finally:
         fastlstm.train.io.save_checkpoint = original
-        fastlstm.train.trainer._progress_bar = original_bar
+        fastlstm.forecast.forecaster.ProgressBar = original_bar
     assert len(writes) == (1 if rank == 0 else 0), (rank, writes)  # only rank 0 writes
     # only rank 0 shows progress: 2 networks, trained for the back-test and then on all the data
-    assert len(bars) == (4 if rank == 0 else 0), (rank, bars)
+    assert len(bars) == (1 if rank == 0 else 0), (rank, bars)
+    if rank == 0:
+        text = bars[0].file.getvalue()
+        assert "back-test network 2/2" in text and "final fit network 2/2" in text, text
     assert os.path.exists(path)  # rank 0 has finished writing when save returns on any rank
     assert f.get_params()["comm"] is comm  # every constructor argument (scikit-learn's convention)
     assert Forecaster.load(path).comm is None  # ... but a checkpoint holds no communicator
