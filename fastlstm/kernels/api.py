@@ -605,11 +605,15 @@ def step_buffers(pack, B):
     Returns
     -------
     tuple of ndarray
-        ``(gates, blk)``.
+        ``(gates, blk, steps)``: scratch, and the step's lengths (every row lives one step).
     """
     _, P, _, U4 = pack.whps.shape
     H = pack.whps.shape[2]
-    return np.empty((B, 4 * H), pack.whps.dtype), np.empty((ROW_BLOCKS[0], P * U4), pack.whps.dtype)
+    return (
+        np.empty((B, 4 * H), pack.whps.dtype),
+        np.empty((ROW_BLOCKS[0], P * U4), pack.whps.dtype),
+        np.ones(B, dtype=np.int64),
+    )
 
 
 _STALE = -1
@@ -633,13 +637,13 @@ def _changed(snap, mats, vecs):
 
 
 @njit(**JIT)
-def _step(x, h, c, wxps, whps, bps, gates, blk, snap, mats, vecs, check):
-    if check and _changed(snap, mats, vecs):
+def _checked_step(x, h, c, wxps, whps, bps, gates, blk, steps, snap, mats, vecs):
+    """The step of a caller's state on weights that may have changed since they were packed."""
+    if _changed(snap, mats, vecs):
         return _STALE, h[0, :, :0].copy()
     if nonfinite(h) or nonfinite(c):
         return BAD_STATE, h[0, :, :0].copy()
-    # every row lives one step: the step's lengths, all ones
-    return drivers.step_layers(x, h, c, wxps, whps, bps, gates, blk, np.ones(x.shape[0], dtype=np.int64))
+    return drivers.step_layers(x, h, c, wxps, whps, bps, gates, blk, steps)
 
 
 def stack_step(x, h, c, pack, buffers, weights=None):
@@ -657,7 +661,9 @@ def stack_step(x, h, c, pack, buffers, weights=None):
         From :func:`step_buffers`.
     weights : list of tuple, optional
         The weights ``pack`` was made from (as for :func:`stack_forward`): if given, a pack
-        that no longer matches them is made again first (one compiled comparison per call).
+        that no longer matches them is made again first (one compiled comparison per call)
+        and the state is checked for NaN and Inf; without, the state is the caller's own,
+        known to be finite (the stepper's).
 
     Returns
     -------
@@ -671,14 +677,20 @@ def stack_step(x, h, c, pack, buffers, weights=None):
     ValueError
         NaN or Inf in ``x`` or the state.
     """
-    check = weights is not None
-    if check and pack.snap.dtype != x.dtype:  # weights of another dtype now
-        pack = stack_pack(weights)
-    mats, vecs = _step_arrays(weights) if check else ((pack.snap,), (pack.snap,))
-    status, h_top = _step(x, h, c, pack.wxps, pack.whps, pack.bps, *buffers, pack.snap, mats, vecs, check)
-    if status == _STALE:
-        pack = stack_pack(weights)
-        status, h_top = _step(x, h, c, pack.wxps, pack.whps, pack.bps, *buffers, pack.snap, mats, vecs, False)
+    if weights is None:  # the stepper: its own state, checked when it was set
+        status, h_top = drivers.step_layers(x, h, c, pack.wxps, pack.whps, pack.bps, *buffers)
+    else:
+        if pack.snap.dtype != x.dtype:  # weights of another dtype now
+            pack = stack_pack(weights)
+        mats, vecs = _step_arrays(weights)
+        status, h_top = _checked_step(
+            x, h, c, pack.wxps, pack.whps, pack.bps, *buffers, pack.snap, mats, vecs
+        )
+        if status == _STALE:
+            pack = stack_pack(weights)
+            status, h_top = _checked_step(
+                x, h, c, pack.wxps, pack.whps, pack.bps, *buffers, pack.snap, mats, vecs
+            )
     if status != OK:
         raise ValueError(
             ("x" if status == BAD_X else "state (h, c)") + ": expected finite values, got NaN or Inf"
