@@ -33,19 +33,6 @@ import pytest
 
 import fastlstm
 
-#: Failures in modules that were being rewritten when this check was added (qualified names),
-#: skipped here until their docstrings are fixed. The test fails when an entry no longer
-#: fails, so this list can only shrink: remove an entry once its docstring is fixed.
-KNOWN_FAILURES: set[str] = {
-    # fastlstm/nn/: public API without a Parameters section
-    "fastlstm.nn.lstm.LSTM.from_torch",
-    "fastlstm.nn.lstm.LSTM.stepper",
-    "fastlstm.nn.module.Module.load_state_dict",
-    "fastlstm.nn.module.Module.named_parameters",
-    "fastlstm.nn.module.Module.train",
-    "fastlstm.nn.module.Parameter",
-}
-
 #: the numpydoc sections a Parameters section ends at
 _SECTIONS = {
     "Parameters",
@@ -242,18 +229,9 @@ def test_parser_reads_numpydoc_entries():
 
 def test_docstring_parameters_match_signatures():
     failures, _ = collect_failures()
-    new = {k: v for k, v in failures.items() if k not in KNOWN_FAILURES}
-    fixed = sorted(KNOWN_FAILURES - failures.keys())
-    message = []
-    if new:
-        message.append(
-            f"{len(new)} docstring(s) whose Parameters do not match the signature:\n"
-            + "\n".join(f"  {k}: {v}" for k, v in sorted(new.items()))
+    if failures:
+        pytest.fail(
+            f"{len(failures)} docstring(s) whose Parameters do not match the signature:\n"
+            + "\n".join(f"  {k}: {v}" for k, v in sorted(failures.items())),
+            pytrace=False,
         )
-    if fixed:
-        message.append(
-            "KNOWN_FAILURES entries that pass now (remove them from the list):\n"
-            + "\n".join(f"  {k}" for k in fixed)
-        )
-    if message:
-        pytest.fail("\n\n".join(message), pytrace=False)

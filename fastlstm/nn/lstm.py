@@ -215,7 +215,19 @@ class LSTM(Module):
 
     def stepper(self, batch_size: int = 1, state=None):
         """A :class:`~fastlstm.nn.stepper.Stepper`: one time step per call, for streaming
-        inference (weights packed and buffers allocated once; one compiled call per step)."""
+        inference (weights packed and buffers allocated once; one compiled call per step).
+
+        Parameters
+        ----------
+        batch_size : int
+            Rows stepped together.
+        state : (h, c) tuple of numpy.ndarray, optional
+            The starting state, ``[L*D, B, H]`` each (zeros by default).
+
+        Returns
+        -------
+        Stepper
+        """
         from .stepper import Stepper
 
         return Stepper(self, batch_size, state)
@@ -460,7 +472,19 @@ class LSTM(Module):
     # -------------------------------------------------------------- converters
     @classmethod
     def from_torch(cls, module, seed: int | None = None) -> LSTM:
-        """Build an LSTM with the configuration and weights of a ``torch.nn.LSTM``."""
+        """Build an LSTM with the configuration and weights of a ``torch.nn.LSTM``.
+
+        Parameters
+        ----------
+        module : torch.nn.LSTM
+            The source (its dtype becomes the layer's).
+        seed : int or None
+            Seeds the dropout masks of the new layer.
+
+        Returns
+        -------
+        LSTM
+        """
         return convert.from_torch(cls, module, seed)
 
     def to_torch(self):

@@ -41,6 +41,13 @@ class Parameter:
     """A named array with a gradient buffer of the same shape and dtype.
 
     ``np.asarray(p)`` gives ``p.data`` without copying.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        The values (float32 or float64).
+    name : str
+        The parameter's name in its module.
     """
 
     __slots__ = ("_data", "grad", "name")
@@ -120,6 +127,17 @@ class Module:
         return module
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """``(name, parameter)`` pairs, the module's own first, then its submodules' (dotted).
+
+        Parameters
+        ----------
+        prefix : str
+            Prepended to every name.
+
+        Yields
+        ------
+        (str, Parameter)
+        """
         for name, p in self._params.items():
             yield prefix + name, p
         for mname, m in self._modules.items():
@@ -138,6 +156,17 @@ class Module:
 
     # modes ------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
+        """Set training mode (dropout on, the tape recorded) or, with ``False``, eval mode.
+
+        Parameters
+        ----------
+        mode : bool
+            True for training, False for evaluation; applied to every submodule.
+
+        Returns
+        -------
+        self
+        """
         self.training = bool(mode)
         for m in self._modules.values():
             m.train(mode)
@@ -153,6 +182,13 @@ class Module:
 
     def load_state_dict(self, state: dict[str, np.ndarray], strict: bool = True) -> None:
         """Copy values into the parameters, checking names, shapes and finiteness.
+
+        Parameters
+        ----------
+        state : dict of str to numpy.ndarray
+            :meth:`state_dict`'s output, or one like it.
+        strict : bool
+            Require exactly the module's names (else load the ones present).
 
         Raises
         ------
