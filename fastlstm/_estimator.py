@@ -9,11 +9,10 @@ A subclass's constructor only stores its arguments; it validates them in ``fit``
 from __future__ import annotations
 
 import inspect
-import warnings
 
 import numpy as np
 
-from ._params import param_names
+from ._params import param_names, warn_renamed
 
 __all__ = ["Estimator"]
 
@@ -57,12 +56,7 @@ class Estimator:
         names = param_names(type(self))
         for old, new in self._renamed.items():
             if old in params:
-                warnings.warn(
-                    f"{cls}.set_params: the argument {old!r} is renamed {new!r}; "
-                    f"{old!r} will be removed in the next release",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
+                warn_renamed(f"{cls}.set_params", old, new)
                 params[new] = params.pop(old)
         unknown = sorted(set(params) - set(names))
         if unknown:

@@ -17,7 +17,15 @@ import warnings
 
 import numpy as np
 
-__all__ = ["InvalidParameterError", "Interval", "Options", "param_names", "renamed", "validate_params"]
+__all__ = [
+    "InvalidParameterError",
+    "Interval",
+    "Options",
+    "param_names",
+    "renamed",
+    "validate_params",
+    "warn_renamed",
+]
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -144,6 +152,25 @@ def param_names(cls) -> tuple[str, ...]:
     return tuple(n for n, p in sig.parameters.items() if n != "self" and p.kind not in kinds)
 
 
+def warn_renamed(where: str, old: str, new: str, stacklevel: int = 3) -> None:
+    """The one ``DeprecationWarning`` of a renamed argument.
+
+    Parameters
+    ----------
+    where : str
+        The function or class that took it (``"Forecaster.__init__"``).
+    old, new : str
+        The argument's former and current names.
+    stacklevel : int
+        As :func:`warnings.warn`'s, counted from the caller of this function.
+    """
+    warnings.warn(
+        f"{where}: the argument {old!r} is renamed {new!r}; {old!r} will be removed in the next release",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+
+
 def renamed(**old_to_new: str):
     """A decorator: keyword arguments under their old names still work, with a
     ``DeprecationWarning`` naming the new one (they go in the release after the next).
@@ -161,12 +188,7 @@ def renamed(**old_to_new: str):
                 if old in kwargs:
                     if new in kwargs:
                         raise TypeError(f"{old}: renamed {new!r}; got both")
-                    warnings.warn(
-                        f"{func.__qualname__}: the argument {old!r} is renamed {new!r}; "
-                        f"{old!r} will be removed in the next release",
-                        DeprecationWarning,
-                        stacklevel=2,
-                    )
+                    warn_renamed(func.__qualname__, old, new)
                     kwargs[new] = kwargs.pop(old)
             return func(*args, **kwargs)
 

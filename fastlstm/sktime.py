@@ -26,12 +26,10 @@ Scope
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from ._optional import import_optional
-from ._params import param_names
+from ._params import param_names, warn_renamed
 from .forecast.forecaster import Forecaster
 from .forecast.timeindex import season_of_freq
 
@@ -197,12 +195,7 @@ class LSTMForecaster(BaseForecaster):
         """The value of ``new``, or of its deprecated name ``old`` when that was given."""
         if getattr(self, old) is None:
             return getattr(self, new)
-        warnings.warn(
-            f"LSTMForecaster: the argument {old!r} is renamed {new!r}; {old!r} will be removed "
-            "in the next release",
-            DeprecationWarning,
-            stacklevel=3,
-        )
+        warn_renamed("LSTMForecaster", old, new, stacklevel=4)
         return getattr(self, old)
 
     def _make_forecaster(self, horizon: int, sp) -> Forecaster:
