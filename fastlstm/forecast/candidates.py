@@ -115,7 +115,7 @@ class Candidate:
     #: whether series shorter than the lookback are forecast (padded on the left)
     pads = True
 
-    def fit(self, data: Prepared, rows, ends, **kwargs) -> Candidate:  # noqa: ARG002 - the protocol
+    def fit(self, data: Prepared, rows, ends, **kwargs) -> Candidate:
         """Fit on the first ``ends[k]`` points of series ``rows[k]`` (nothing to fit by default)."""
         return self
 
@@ -123,7 +123,7 @@ class Candidate:
         """Forecasts ``(n_origins, h)`` of series ``i`` in the original units."""
         raise NotImplementedError
 
-    def positional(self, i: int) -> bool:  # noqa: ARG002 - the protocol
+    def positional(self, i: int) -> bool:
         """Whether series ``i``'s forecast depends on the season position beyond the classical
         seasonal indices (a learned season)."""
         return False
@@ -132,7 +132,7 @@ class Candidate:
         """``(arrays, config)`` of the fitted state for a checkpoint (empty by default)."""
         return {}, {}
 
-    def restore(self, data: Prepared, arrays: dict, config: dict) -> Candidate:  # noqa: ARG002
+    def restore(self, data: Prepared, arrays: dict, config: dict) -> Candidate:
         """Rebuild the fitted state from :meth:`get_state`'s output (nothing by default)."""
         return self
 
@@ -403,25 +403,17 @@ MEMBERS = {
 }
 
 
-
 def names() -> tuple[str, ...]:
     """Every candidate's name, the network first then :data:`MEMBERS` in order: the order mixes
     are summed in (a candidate registered later is included)."""
     return (NETWORK, *MEMBERS)
 
 
-def forecasts(
-    candidates: dict, data: Prepared, names, i: int, s, origins, h: int, cov=None, net=None
-) -> dict:
-    """The forecasts ``(n_origins, h)`` in original units of the candidates ``names`` for series
-    ``i`` from ``origins`` of ``s`` (the network's ``net`` when given)."""
-    out = {}
-    for name in names:
-        if name == NETWORK and net is not None:
-            out[name] = net
-        else:
-            out[name] = candidates[name].forecast(data, i, s, origins, h, cov)
-    return out
+def forecasts(candidates: dict, data: Prepared, which, i: int, s, origins, h: int, cov=None) -> dict:
+    """The forecasts ``(n_origins, h)`` in original units of the candidates named ``which`` for
+    series ``i`` from ``origins`` of its history ``s`` (covariate rows ``cov``): the one loop over
+    candidates behind ``predict``, the intervals and both back-tests."""
+    return {name: candidates[name].forecast(data, i, s, origins, h, cov) for name in which}
 
 
 def mix(weights: dict, forecasts: dict) -> np.ndarray:
