@@ -88,6 +88,10 @@ class Estimator:
             regressor_tags=RegressorTags(),
         )
 
+    def _check_fitted(self) -> None:
+        if not self.fitted:
+            raise RuntimeError(f"{type(self).__name__}: call fit (or load) before predict/backtest")
+
     def __sklearn_is_fitted__(self) -> bool:
         """For ``sklearn.utils.validation.check_is_fitted``."""
         return self.fitted

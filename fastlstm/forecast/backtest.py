@@ -96,7 +96,7 @@ def backtest_series(lengths: list[int], season: int, horizon: int, lookback: int
     return stretch, [i for i, n in enumerate(lengths) if n - stretch >= need]
 
 
-def run(data: Prepared, network, ends: list[int], mixes, short_mix) -> tuple[list[dict], dict]:
+def run(data: Prepared, network, ends: list[int], mixes, short_mix, bar=None) -> tuple[list[dict], dict]:
     """The back-test of :meth:`Forecaster.fit`: each series' mix and its z-scale errors.
 
     Parameters
@@ -111,6 +111,8 @@ def run(data: Prepared, network, ends: list[int], mixes, short_mix) -> tuple[lis
         The mixes to choose from (:data:`MIXES`, or the network alone without ``fallback``).
     short_mix : dict or None
         The mix of a series too short for the back-test (None: the network alone).
+    bar : ProgressBar, optional
+        Where the network's training reports (:class:`~fastlstm.train.callbacks.ProgressBar`).
 
     Returns
     -------
@@ -124,7 +126,7 @@ def run(data: Prepared, network, ends: list[int], mixes, short_mix) -> tuple[lis
     errors = {}
     if rows:
         starts = [ends[i] - stretch for i in rows]
-        network.fit(data, rows, starts, stage="back-test")
+        network.fit(data, rows, starts, stage="back-test", bar=bar)
         members = {name: MEMBERS[name]().fit(data, rows, starts) for name in names_in(mixes)}
         candidates = {NETWORK: network, **members}
         for i in rows:
@@ -136,11 +138,15 @@ def run(data: Prepared, network, ends: list[int], mixes, short_mix) -> tuple[lis
     return chosen, errors
 
 
-def fit_candidates(data: Prepared, network, mixes: list[dict], ends: list[int], lengths, val: int) -> dict:
-    """The final candidates: ``network`` trained on all the data (``val``: its validation tail),
-    each other candidate fitted on the series whose mix it is in, on their first ``ends[i]``
-    points."""
-    candidates = {NETWORK: network.fit(data, range(len(lengths)), lengths, val=val, stage="final fit")}
+def fit_candidates(
+    data: Prepared, network, mixes: list[dict], ends: list[int], lengths, val: int, bar=None
+) -> dict:
+    """The final candidates: ``network`` trained on all the data (``val``: its validation tail;
+    reporting to ``bar``), each other candidate fitted on the series whose mix it is in, on their
+    first ``ends[i]`` points."""
+    candidates = {
+        NETWORK: network.fit(data, range(len(lengths)), lengths, val=val, stage="final fit", bar=bar)
+    }
     for name in MEMBERS:
         rows = [i for i, w in enumerate(mixes) if w.get(name)]
         candidates[name] = MEMBERS[name]().fit(data, rows, [ends[i] for i in rows])

@@ -123,6 +123,23 @@ class Candidate:
         """Forecasts ``(n_origins, h)`` of series ``i`` in the original units."""
         raise NotImplementedError
 
+    @classmethod
+    def check_inputs(cls, model: str, **given) -> None:
+        """Refuse inputs this candidate cannot read: ``X`` and ``static`` without
+        :attr:`covariates`, ``val_size`` without :attr:`validation` (``ValueError`` naming it).
+
+        Parameters
+        ----------
+        model : str
+            The Forecaster's ``model``, for the message.
+        **given
+            Input name -> whether it was given.
+        """
+        can = {"X": cls.covariates, "static": cls.covariates, "val_size": cls.validation}
+        for name, value in given.items():
+            if value and not can[name]:
+                raise ValueError(f"{name}: not supported with model={model!r}")
+
     def positional(self, i: int) -> bool:
         """Whether series ``i``'s forecast depends on the season position beyond the classical
         seasonal indices (a learned season)."""
@@ -209,10 +226,9 @@ class _Network(Candidate):
     the z scale; ``forecast`` maps to the original units. Its rows are addressed by series number
     (a back-test trains it on the series long enough for one)."""
 
-    def __init__(self, params: dict, seeds, bar=None) -> None:
+    def __init__(self, params: dict, seeds) -> None:
         self.params = params
         self.seeds = list(seeds)
-        self.bar = bar  # a train.callbacks.ProgressBar (the LSTM ensemble reports its epochs)
         self.row_: dict[int, int] = {}
 
     def forecast_z(self, data, i, s, origins, h, cov=None) -> np.ndarray:
@@ -247,7 +263,7 @@ class LSTMEnsemble(_Network):
     covariates = True
     validation = True
 
-    def fit(self, data, rows, ends, val: int = 0, stage: str = "fit", **kwargs):
+    def fit(self, data, rows, ends, val: int = 0, stage: str = "fit", bar=None, **kwargs):
         zs = [data.z(i, data.series[i][:e]) for i, e in zip(rows, ends, strict=True)]
         covs = (
             None
@@ -263,7 +279,7 @@ class LSTMEnsemble(_Network):
             zs, covs, val, data.lookback, data.out_steps, self.params, raw
         )
         self.models_, self.histories_, self.epochs_, self.batch_size_ = network.train_networks(
-            x_tr, y_tr, validation, self.seeds, self.params, self.bar, stage
+            x_tr, y_tr, validation, self.seeds, self.params, bar, stage
         )
         self.row_ = {i: k for k, i in enumerate(rows)}
         return self

@@ -1,8 +1,5 @@
-"""The :class:`Forecaster`: fit, predict, intervals, back-test, save, load.
-
-It orchestrates; each step of the pipeline lives in its own module of :mod:`fastlstm.forecast`
-(docs/architecture.md lists them, docs/forecasting.md describes the pipeline).
-"""
+"""The :class:`Forecaster`, which orchestrates the rooms of :mod:`fastlstm.forecast`
+(docs/architecture.md lists them; docs/forecasting.md describes the pipeline)."""
 
 from __future__ import annotations
 
@@ -254,13 +251,7 @@ class Forecaster(PredictionIntervals, Estimator):
         covs = frames.split_covariates(X, lengths, "X")
         val = 0 if val_size is None else check_int(val_size, "val_size", minimum=0)
         network_cls = NETWORKS[self.model]
-        for given, name, ok in (
-            (covs is not None, "X", network_cls.covariates),
-            (static is not None, "static", network_cls.covariates),
-            (val, "val_size", network_cls.validation),
-        ):
-            if given and not ok:
-                raise ValueError(f"{name}: not supported with model={self.model!r}")
+        network_cls.check_inputs(self.model, X=covs is not None, static=static is not None, val_size=val)
         mimo = self.strategy == "mimo"
         self.season_length_, self.horizon_, self.lookback_ = choose_sizes(
             self.season_length, self.horizon, self.lookback, mimo, meta.get("index"), lengths, val
@@ -268,15 +259,10 @@ class Forecaster(PredictionIntervals, Estimator):
         lookback, horizon = self.lookback_, self.horizon_
         check_lengths(lengths, lookback, self._out_steps, val, pad=network_cls.pads and len(lengths) > 1)
         self.log_ = use_log(self.transform, series)
-        self.form_ = form
-        self.index_ = meta.get("index")
-        self.ids_ = meta.get("ids")
-        self.columns_ = meta.get("columns")
-        self.series_name_ = meta.get("name")
+        self.form_, self.index_, self.ids_ = form, meta.get("index"), meta.get("ids")
+        self.columns_, self.series_name_ = meta.get("columns"), meta.get("name")
         self.n_series_ = len(series)
         self.n_covariates_ = 0 if covs is None else covs[0].shape[1]
-        if covs is not None and any(c.shape[1] != self.n_covariates_ for c in covs):
-            raise ValueError("X: expected the same number of covariates for every series")
         self.seasonal_ = seasonal_indices(series, val, self.season_length_, self.deseasonalize, self.log_)
         self.series_ = [s.copy() for s in series]
         self.covariates_ = None if covs is None else [c.copy() for c in covs]
@@ -293,22 +279,15 @@ class Forecaster(PredictionIntervals, Estimator):
         errors = {}
         self.calibration_ = "none"
         root = self.comm is None or self.comm.Get_rank() == 0  # one bar, on MPI rank 0
-        bar = ProgressBar(f"fastlstm: {len(series)} series") if self.verbose and root else None
-        try:
+        with ProgressBar(f"fastlstm: {len(series)} series", show=self.verbose and root) as bar:
             if self.fallback or self.conformal:
                 mixes = _MIXES if self.fallback else _MIXES[:1]  # read at fit time (a test swaps them)
                 short = SHORT_MIX if self.fallback else None
-                self.mix_, errors = backtest.run(
-                    data, network_cls(params, seeds[2 * self.n_models :], bar), ends, mixes, short
-                )
-                if errors:
-                    self.calibration_ = "backtest"
-            network = network_cls(params, seeds[: 2 * self.n_models], bar)
-            self.candidates_ = backtest.fit_candidates(data, network, self.mix_, ends, lengths, val)
-        finally:
-            if bar is not None:
-                bar.close()
-        network.bar = None  # the fitted forecaster holds no open file
+                network = network_cls(params, seeds[2 * self.n_models :])
+                self.mix_, errors = backtest.run(data, network, ends, mixes, short, bar)
+                self.calibration_ = "backtest" if errors else "none"
+            network = network_cls(params, seeds[: 2 * self.n_models])
+            self.candidates_ = backtest.fit_candidates(data, network, self.mix_, ends, lengths, val, bar)
         self.epochs_, self.batch_size_ = network.epochs_, network.batch_size_
         self.histories_ = network.histories_
         if self.conformal:
@@ -318,29 +297,21 @@ class Forecaster(PredictionIntervals, Estimator):
             zs = [data.z(i, s) for i, s in enumerate(series)]
             self.noise_scale_, self.step_scale_, self.scores_ = intervals.calibrate(errors, zs, horizon)
         self.fit_time_ = time.perf_counter() - t0
+        sizes = (self.season_length_, horizon, lookback, int(self.fallback_.sum()))
         logger.info(
             "fitted %d series in %.2f s (season length %d, horizon %d, lookback %d, %d on seasonal naive)",
             len(series),
             self.fit_time_,
-            self.season_length_,
-            horizon,
-            lookback,
-            int(self.fallback_.sum()),
+            *sizes,
         )
         return self
 
     # ------------------------------------------------------------------ predict
-    def _check_fitted(self) -> None:
-        if not self.fitted:
-            raise RuntimeError("Forecaster: call fit (or load) before predict/backtest")
-
     def _positional(self) -> list[bool]:
         """Per series, whether its forecast depends on the season position of the history: it has
         seasonal indices, or a candidate learned its season."""
-        return [
-            ind is not None or any(c.positional(i) for c in self.candidates_.values())
-            for i, ind in enumerate(self.seasonal_)
-        ]
+        learned = [any(c.positional(i) for c in self.candidates_.values()) for i in range(self.n_series_)]
+        return [ind is not None or x for ind, x in zip(self.seasonal_, learned, strict=True)]
 
     def _histories(self, h, X_future, y, X, start=None):
         """(series, covariates of history + future, the history's dates) for predict and the
@@ -350,14 +321,17 @@ class Forecaster(PredictionIntervals, Estimator):
         fitted.update(fitted_index=self.index_, n_covariates=self.n_covariates_, log=self.log_)
         pads = NETWORKS[self.model].pads and self.n_series_ > 1  # short histories padded
         sizes = {"input_size": 1 if pads else self.lookback_, "season": self.season_length_}
-        series, covs, index = frames.history_inputs(
-            h, X_future, y, X, start=start, positional=self._positional(), **fitted, **sizes
+        return frames.history_inputs(
+            h,
+            X_future,
+            y,
+            X,
+            start=start,
+            positional=self._positional(),
+            static=self.static_,
+            **fitted,
+            **sizes,
         )
-        if self.static_ is not None:  # the static features, constant over history and future
-            rows = [len(s) + h if c is None else len(c) for s, c in zip(series, covs, strict=True)]
-            dynamic = None if self.n_covariates_ == 0 else covs
-            covs = frames.with_static(dynamic, self.static_, rows)
-        return series, covs, index
 
     def _point(self, i: int, s: np.ndarray, h: int, cov, transformed: bool = False) -> np.ndarray:
         """Point forecast (h,) of series ``i`` from the end of ``s``: the chosen mix of the

@@ -217,6 +217,8 @@ def split_covariates(X, lengths: list[int], name: str) -> list[np.ndarray] | Non
         if p.shape[0] != n:
             raise ValueError(f"{name}: series {i} expected {n} rows, got {p.shape[0]}")
         out.append(p)
+    if any(p.shape[1] != out[0].shape[1] for p in out):
+        raise ValueError(f"{name}: expected the same number of covariates for every series")
     return out
 
 
@@ -236,6 +238,7 @@ def history_inputs(
     season: int = 1,
     positional=None,
     fitted_ids=None,
+    static=None,
 ):
     """The histories to forecast ``steps`` from, validated against the fit (``predict``'s entry).
 
@@ -264,6 +267,9 @@ def history_inputs(
         learned season); default: none does.
     fitted_ids : list, optional
         A panel fit's ids: a panel history must have the same, in the same order.
+    static : numpy.ndarray, shape (n_series, S), optional
+        The fit's static features: appended to every series' covariate rows (history and
+        future) as constant columns.
 
     Returns
     -------
@@ -340,6 +346,9 @@ def history_inputs(
     elif X_future is not None:
         raise ValueError("X_future: expected None (the model was fitted without X)")
     cov = [None if futs is None else np.concatenate([covs[i], futs[i]]) for i in range(len(series))]
+    if static is not None:  # constant over the history and the future rows
+        rows = [len(s) + steps if c is None else len(c) for s, c in zip(series, cov, strict=True)]
+        cov = with_static(None if n_covariates == 0 else cov, static, rows)
     return series, cov, index
 
 

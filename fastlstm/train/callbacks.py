@@ -123,6 +123,9 @@ class ProgressBar(Callback):
         Where the bar is drawn (default ``sys.stderr``).
     force : bool
         Draw it even when ``file`` is not a terminal.
+    show : bool
+        False: a bar that draws nothing (so that callers need no branch); also a context manager
+        that closes the bar.
 
     Raises
     ------
@@ -130,14 +133,14 @@ class ProgressBar(Callback):
         tqdm is not installed (``pip install 'fastlstm[progress]'``) and the bar would be shown.
     """
 
-    def __init__(self, desc: str = "fit", file=None, force: bool = False) -> None:
+    def __init__(self, desc: str = "fit", file=None, force: bool = False, show: bool = True) -> None:
         import sys
 
         from .._optional import import_optional
 
         self.file = sys.stderr if file is None else file
         isatty = getattr(self.file, "isatty", None)
-        self.shown = bool(force or (isatty is not None and isatty()))
+        self.shown = show and bool(force or (isatty is not None and isatty()))
         self._bar = None
         if self.shown:
             tqdm = import_optional("tqdm", "a progress bar", extra="progress").tqdm
@@ -172,3 +175,9 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

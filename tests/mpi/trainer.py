@@ -140,7 +140,9 @@ def forecaster(directory: str) -> None:
     bars = []
     original_bar = fastlstm.forecast.forecaster.ProgressBar
 
-    def recorded(desc):  # drawn into a string, as on a terminal
+    def recorded(desc, show=True):  # a bar shown is drawn into a string, as on a terminal
+        if not show:
+            return original_bar(desc, show=False)
         bars.append(original_bar(desc, file=io.StringIO(), force=True))
         return bars[-1]
 
