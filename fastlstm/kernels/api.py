@@ -33,7 +33,7 @@ from numba import njit
 from .._config import JIT
 from .._threads import threads_for
 from .._validation import as_float_array, check_shape
-from . import drivers
+from . import drivers, projection
 from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, OK, nonfinite
 from .simd import ROW_BLOCKS, VECTOR_BITS
 
@@ -41,6 +41,7 @@ __all__ = [
     "BackwardResult",
     "CODE_PATH",
     "ForwardCache",
+    "ProjCache",
     "StackTape",
     "StepPack",
     "backward_core",
@@ -87,6 +88,18 @@ class BackwardResult(NamedTuple):
     dgates: np.ndarray | None  #: [T, B, 4H] dA_t (B4) if kept, else None
     dh_norm: np.ndarray  #: [T] Frobenius norm of dh_t (B1) over the batch
     dc_norm: np.ndarray  #: [T] Frobenius norm of dc_t (B2) over the batch
+    dw_hr: np.ndarray | None = None  #: [P, H] (B10), for a layer with a projection; else None
+
+
+class ProjCache(NamedTuple):
+    """What the projected layer's BPTT needs from its forward (``proj_size`` > 0, (F7))."""
+
+    x: np.ndarray  #: [T, B, I] inputs
+    hs: np.ndarray  #: [T+1, B, P] projected hidden states, hs[0] = h0
+    cs: np.ndarray  #: [T+1, B, H] cell states, cs[0] = c0
+    gates: np.ndarray  #: [T, B, 4H] activations i, f, g, o
+    hr: np.ndarray  #: [T, B, H] the unprojected o * tanh(c) (F7)
+    lengths: np.ndarray | None  #: [B] int64 sequence lengths, or None (all T)
 
 
 _MICRO = f"{VECTOR_BITS}-bit LLVM-IR micro-kernel over packed weights; gates fused per row block"
@@ -332,6 +345,38 @@ def timestep_core(da, x, h_prev):
     return da_t @ x, da_t @ h_prev, da.sum(axis=1)
 
 
+_PROJ_NAMES = {"weights": "w_ih, w_hh, b or w_hr", "x": "x", "state": "h0 or c0", "grad": "dy, dh_n or dc_n"}
+
+
+def proj_forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, names=_PROJ_NAMES, keep=True):
+    """``forward_core`` for a layer with a projection (F7): ``w_hh [4H, P]``, ``w_hr [P, H]``,
+    ``h0 [B, P]``, ``c0 [B, H]``; the serial loops of :mod:`.projection`. Returns
+    ``y [T, B, P], h_n [B, P], c_n [B, H], cache`` (a :class:`ProjCache`, None without ``keep``)."""
+    T = x.shape[0]
+    status, hs, cs, gates, hr = projection.proj_forward(
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, _NO_LENGTHS if lengths is None else lengths
+    )
+    _raise_status(status, names)
+    if lengths is None:
+        y = hs[1:]
+    else:
+        y = hs[1:].copy()
+        y[np.arange(T)[:, None] >= lengths[None, :]] = 0
+    cache = ProjCache(x, hs, cs, gates, hr, lengths) if keep else None
+    return y, hs[T], cs[T], cache
+
+
+def proj_backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, w_hr, names=_PROJ_NAMES):
+    """``backward_core`` for a :class:`ProjCache` (B1)-(B10): the :class:`BackwardResult` (with
+    ``dw_hr``, without ``dgates`` and norms) and the per-row squared norms [T, B, 2]."""
+    x, hs, cs, gates, hr, lengths = cache
+    status, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq_norms = projection.proj_backward(
+        dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, _NO_LENGTHS if lengths is None else lengths
+    )
+    _raise_status(status, names)
+    return BackwardResult(dx, dh, dc, dw_ih, dw_hh, db, None, None, None, dw_hr), sq_norms
+
+
 # --------------------------------------------------------------------------
 # the stacked LSTM: layers x directions x lengths x state (unchecked, as above)
 # --------------------------------------------------------------------------
@@ -344,7 +389,7 @@ class StackTape(NamedTuple):
     rev: tuple | None  #: the reverse direction's gather index (reverse_index), or None
 
 
-def stack_parameters(input_size, hidden_size, num_layers, directions=1, bias=True):
+def stack_parameters(input_size, hidden_size, num_layers, directions=1, bias=True, proj_size=0):
     """The parameters of a stack, in PyTorch's names, shapes and order.
 
     Parameters
@@ -355,23 +400,29 @@ def stack_parameters(input_size, hidden_size, num_layers, directions=1, bias=Tru
         1 or 2.
     bias : bool
         Whether the layers have ``bias_ih`` and ``bias_hh``.
+    proj_size : int
+        ``P``: 0 for none; else every layer direction has ``weight_hr [P, H]`` (last, as
+        PyTorch orders it), ``weight_hh`` is ``[4H, P]`` and layer ``k >= 1`` reads ``D*P``.
 
     Returns
     -------
     list of list of tuple
         Per layer and direction (index ``k = layer * directions + d``), ``(name, shape)``
-        of ``weight_ih_l{layer}``, ``weight_hh_l{layer}`` (and the biases), with a
-        ``_reverse`` suffix for ``d = 1``.
+        of ``weight_ih_l{layer}``, ``weight_hh_l{layer}`` (and the biases, and ``weight_hr_l{layer}``
+        with a projection), with a ``_reverse`` suffix for ``d = 1``.
     """
     H = hidden_size
+    R = proj_size if proj_size else H  # the width of h
     out = []
     for layer in range(num_layers):
         for d in range(directions):
             sfx = f"_l{layer}" + ("_reverse" if d else "")
-            in_size = input_size if layer == 0 else H * directions
-            shapes = [(f"weight_ih{sfx}", (4 * H, in_size)), (f"weight_hh{sfx}", (4 * H, H))]
+            in_size = input_size if layer == 0 else R * directions
+            shapes = [(f"weight_ih{sfx}", (4 * H, in_size)), (f"weight_hh{sfx}", (4 * H, R))]
             if bias:
                 shapes += [(f"bias_ih{sfx}", (4 * H,)), (f"bias_hh{sfx}", (4 * H,))]
+            if proj_size:
+                shapes.append((f"weight_hr{sfx}", (proj_size, H)))
             out.append(shapes)
     return out
 
@@ -427,7 +478,10 @@ def stack_forward(x, h0, c0, weights, directions=1, lengths=None, dropout=None, 
         Initial states, C-contiguous.
     weights : list of tuple
         ``L*D`` tuples ``(w_ih, w_hh, b_ih, b_hh)`` (zero arrays for no bias), index
-        ``k = layer * directions + d``.
+        ``k = layer * directions + d``; with a projection (``proj_size`` P > 0, (F7))
+        ``(w_ih, w_hh, b_ih, b_hh, w_hr)`` with ``w_hh [4H, P]``, ``w_hr [P, H]``: that
+        layer runs :mod:`.projection`'s loops (lengths and both directions as without),
+        its ``h`` (states, output) ``P`` wide.
     directions : int
         1, or 2 (the second direction runs reversed in time, per sequence with lengths).
     lengths : ndarray [B] of int64, optional
@@ -443,40 +497,37 @@ def stack_forward(x, h0, c0, weights, directions=1, lengths=None, dropout=None, 
 
     Returns
     -------
-    output : ndarray [T, B, D*H]
+    output : ndarray [T, B, D*H] (``D*P`` with a projection)
         Without lengths, dropout and a second direction, the last layer's state array
         ``tape.caches[-1].hs[1:]`` itself.
-    h_n, c_n : ndarray [L*D, B, H]
+    h_n, c_n : ndarray [L*D, B, H] (``h_n`` ``[L*D, B, P]`` with a projection)
     tape : StackTape or None
         None without ``keep``.
     """
     T, B, _ = x.shape
     D = directions
     n_layers = len(weights) // D
-    H = weights[0][1].shape[1]
+    R = weights[0][1].shape[1]  # the width of h: H, or P with a projection
     rev = reverse_index(lengths, T, B) if D == 2 else None
-    h_n = np.empty((n_layers * D, B, H), dtype=x.dtype)
-    c_n = np.empty_like(h_n)
+    h_n = np.empty((n_layers * D, B, R), dtype=x.dtype)
+    c_n = np.empty((n_layers * D, B, weights[0][1].shape[0] // 4), dtype=x.dtype)
     caches, masks = [], []
     inp = x
     for layer in range(n_layers):
         outs = []
         for d in range(D):
             k = layer * D + d
-            w_ih, w_hh, b_ih, b_hh = weights[k]
+            w_ih, w_hh, b_ih, b_hh = weights[k][:4]
             src = inp if d == 0 else reverse_time(inp, rev)
-            y, h_n[k], c_n[k], cache = forward_core(
-                src,
-                h0[k],
-                c0[k],
-                w_ih,
-                w_hh,
-                b_ih,
-                b_hh,
-                lengths,
-                _KERNEL_NAMES if names is None else names[k],
-                keep,
-            )
+            err = _KERNEL_NAMES if names is None else names[k]
+            if len(weights[k]) > 4:  # a projection (F7): w_hr last
+                y, h_n[k], c_n[k], cache = proj_forward_core(
+                    src, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, weights[k][4], lengths, err, keep
+                )
+            else:
+                y, h_n[k], c_n[k], cache = forward_core(
+                    src, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, lengths, err, keep
+                )
             outs.append(y if d == 0 else reverse_time(y, rev))
             caches.append(cache)
         inp = outs[0] if D == 1 else np.concatenate(outs, axis=2)
@@ -492,16 +543,17 @@ def stack_backward(d_output, d_h_n, d_c_n, tape, weights, keep_dgates=False, nam
 
     Parameters
     ----------
-    d_output : ndarray [T, B, D*H]
+    d_output : ndarray [T, B, D*H] (``D*P`` with a projection)
         dE/d output, time-major, finite (the callers check), of the tape's dtype.
-    d_h_n, d_c_n : ndarray [L*D, B, H]
+    d_h_n, d_c_n : ndarray [L*D, B, H] (``d_h_n`` ``[L*D, B, P]`` with a projection)
         dE/dh_n and dE/dc_n, C-contiguous.
     tape : StackTape
         From :func:`stack_forward`.
     weights : list of tuple
         As for :func:`stack_forward`.
     keep_dgates : bool
-        Keep each layer's dA (``BackwardResult.dgates``).
+        Keep each layer's dA (``BackwardResult.dgates``; not for a projected layer, whose
+        ``dgates`` is None).
     names : list of dict, optional
         Per ``k``, the names of the kernels' errors.
     consume : bool
@@ -513,15 +565,15 @@ def stack_backward(d_output, d_h_n, d_c_n, tape, weights, keep_dgates=False, nam
     d_h0, d_c0 : ndarray [L*D, B, H]
     results : list
         Per ``k``, the ``(BackwardResult, sq_norms)`` of :func:`backward_core`; its
-        ``dw_ih, dw_hh, db`` are the parameter gradients.
+        ``dw_ih, dw_hh, db`` (and ``dw_hr`` with a projection) are the parameter gradients.
     """
     caches, masks, _, rev = tape
     LD = len(caches)
     D = LD // len(masks)
     T, B = caches[0].x.shape[:2]
-    H = caches[0].hs.shape[2]
+    H = caches[0].hs.shape[2]  # the width of h (P with a projection)
     d_h0 = np.empty((LD, B, H), dtype=caches[0].hs.dtype)
-    d_c0 = np.empty_like(d_h0)
+    d_c0 = np.empty((LD, B, caches[0].cs.shape[2]), dtype=caches[0].hs.dtype)
     results = [None] * LD
     d_out = d_output
     for layer in range(LD // D - 1, -1, -1):
@@ -532,17 +584,29 @@ def stack_backward(d_output, d_h_n, d_c_n, tape, weights, keep_dgates=False, nam
             k = layer * D + d
             dy = d_out[:, :, d * H : (d + 1) * H]
             dy = np.ascontiguousarray(dy) if d == 0 else reverse_time(dy, rev)
-            res, sq_norms = backward_core(
-                dy,
-                d_h_n[k],
-                d_c_n[k],
-                caches[k],
-                weights[k][0],
-                weights[k][1],
-                keep_dgates,
-                _KERNEL_NAMES if names is None else names[k],
-                consume,
-            )
+            if isinstance(caches[k], ProjCache):
+                res, sq_norms = proj_backward_core(
+                    dy,
+                    d_h_n[k],
+                    d_c_n[k],
+                    caches[k],
+                    weights[k][0],
+                    weights[k][1],
+                    weights[k][4],
+                    _KERNEL_NAMES if names is None else names[k],
+                )
+            else:
+                res, sq_norms = backward_core(
+                    dy,
+                    d_h_n[k],
+                    d_c_n[k],
+                    caches[k],
+                    weights[k][0],
+                    weights[k][1],
+                    keep_dgates,
+                    _KERNEL_NAMES if names is None else names[k],
+                    consume,
+                )
             dx = res.dx if d == 0 else reverse_time(res.dx, rev)
             d_in = dx if d_in is None else d_in + dx
             d_h0[k], d_c0[k] = res.dh0, res.dc0
