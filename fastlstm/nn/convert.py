@@ -23,8 +23,6 @@ def from_torch(cls, module, seed: int | None = None):
     torch = _import_torch("LSTM.from_torch")
     if not isinstance(module, torch.nn.LSTM):
         raise TypeError(f"module: expected a torch.nn.LSTM, got {type(module).__name__}")
-    if getattr(module, "proj_size", 0):
-        raise ValueError(f"module: proj_size must be 0 (no projections), got {module.proj_size}")
     dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(module.weight_ih_l0.dtype)
     if dtype is None:
         raise TypeError(f"module: expected float32 or float64 weights, got {module.weight_ih_l0.dtype}")
@@ -38,6 +36,7 @@ def from_torch(cls, module, seed: int | None = None):
         bidirectional=module.bidirectional,
         dtype=dtype,
         seed=seed,
+        proj_size=int(getattr(module, "proj_size", 0)),
     )
     state = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
     layer.load_state_dict(state)
@@ -55,6 +54,7 @@ def to_torch(layer):
         batch_first=layer.batch_first,
         dropout=layer.dropout,
         bidirectional=layer.bidirectional,
+        proj_size=layer.proj_size,
         dtype=torch.float32 if layer.dtype == np.float32 else torch.float64,
     )
     module.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})
@@ -63,6 +63,8 @@ def to_torch(layer):
 
 def to_keras(layer) -> list[list[np.ndarray]]:
     """Keras weight arrays of ``layer``, one ``[kernel, recurrent_kernel, bias]`` per layer and direction."""
+    if layer.proj_size:
+        raise ValueError(f"proj_size: Keras' LSTM has no projections (got proj_size={layer.proj_size})")
     out = []
     for k in range(layer.num_layers):
         for d in range(layer.num_directions):

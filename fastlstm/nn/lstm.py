@@ -59,6 +59,15 @@ class LSTM(Module):
     dtype : float32 or float64
     seed : int, optional
         Seeds the initialisation and the dropout masks.
+    proj_size : int
+        ``P``: 0 (default) for none; ``0 < P < H`` projects every layer's hidden state
+        to ``P`` features, ``h_t = (o_t * tanh c_t) W_hr^T`` ((F7) of docs/derivation.md),
+        as ``torch.nn.LSTM(proj_size=P)``: one more parameter ``weight_hr_l{k}`` ``[P, H]``
+        per layer and direction, ``weight_hh_l{k}`` ``[4H, P]``, layer ``k >= 1`` reading
+        ``D*P`` features, ``output`` ``[T, B, D*P]``, ``h0``/``h_n`` ``[L*D, B, P]`` (``c0``,
+        ``c_n`` stay ``[L*D, B, H]``). Lengths, both directions, dropout and chunks work as
+        without; ``backward(per_timestep=True)``, :meth:`stepper` and :meth:`to_keras` refuse
+        it. Such layers run simpler, serial kernels (``fastlstm/kernels/projection.py``).
 
     Notes
     -----
@@ -77,7 +86,9 @@ class LSTM(Module):
 
     Parameters are named as in PyTorch: ``weight_ih_l{k}`` ``[4H, I_k]``,
     ``weight_hh_l{k}`` ``[4H, H]``, ``bias_ih_l{k}``, ``bias_hh_l{k}``
-    ``[4H]``, with a ``_reverse`` suffix for the reverse direction; each is a
+    ``[4H]`` (and ``weight_hr_l{k}`` ``[P, H]`` with ``proj_size``; then ``output``, ``h0``
+    and ``h_n`` are ``P`` wide where the table says ``H``), with a ``_reverse`` suffix for the
+    reverse direction; each is a
     :class:`~fastlstm.nn.module.Parameter` with ``.data`` and ``.grad``.
 
     In training mode every :meth:`forward` records what :meth:`backward`
@@ -99,6 +110,7 @@ class LSTM(Module):
         bidirectional: bool = False,
         dtype=np.float32,
         seed: int | None = None,
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
         self.input_size = check_int(input_size, "input_size", minimum=1)
@@ -112,6 +124,11 @@ class LSTM(Module):
         self.bidirectional = bool(bidirectional)
         self.dropout = check_float(dropout, "dropout", minimum=0.0, maximum=1.0, max_inclusive=False)
         self.dtype = check_dtype(dtype)
+        self.proj_size = check_int(proj_size, "proj_size", minimum=0)
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(
+                f"proj_size: expected a value below hidden_size ({self.hidden_size}), got {self.proj_size}"
+            )
         if seed is not None:
             seed = check_int(seed, "seed", minimum=0)
         self.seed = seed
@@ -126,7 +143,7 @@ class LSTM(Module):
         H = self.hidden_size
         k = 1.0 / math.sqrt(H)  # PyTorch: U(-1/sqrt(H), 1/sqrt(H)) for every parameter
         D = self.num_directions
-        layout = api.stack_parameters(self.input_size, H, self.num_layers, D, self.bias)
+        layout = api.stack_parameters(self.input_size, H, self.num_layers, D, self.bias, self.proj_size)
         for shapes in layout:
             for name, shape in shapes:
                 self._register(name, rng.uniform(-k, k, size=shape).astype(self.dtype))
@@ -139,7 +156,8 @@ class LSTM(Module):
         self._weight_views = [
             [
                 tuple(self._params[n] for n in names[:2])
-                + (tuple(self._params[n] for n in names[2:]) if self.bias else (None, None))
+                + (tuple(self._params[n] for n in names[2:4]) if self.bias else (None, None))
+                + ((self._params[names[-1]],) if self.proj_size else ())
                 for names in layer_names
             ]
             for layer_names in self._names
@@ -160,6 +178,11 @@ class LSTM(Module):
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
+
+    @property
+    def _h_size(self) -> int:
+        """The width of ``h``: ``proj_size`` with a projection, else ``hidden_size``."""
+        return self.proj_size or self.hidden_size
 
     @staticmethod
     def _suffix(layer: int, direction: int) -> str:
@@ -183,14 +206,21 @@ class LSTM(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s + f", dtype={self.dtype.name})"
 
     def _weights(self, layer: int, d: int):
-        """(w_ih, w_hh, b_ih, b_hh) arrays of one layer and direction (zero biases when bias=False)."""
-        w_ih, w_hh, b_ih, b_hh = self._weight_views[layer][d]
+        """(w_ih, w_hh, b_ih, b_hh) arrays of one layer and direction (zero biases when bias=False),
+        and ``w_hr`` last with a projection."""
+        w_ih, w_hh, b_ih, b_hh = self._weight_views[layer][d][:4]
         if b_ih is None:
-            return w_ih.data, w_hh.data, self._zero_bias, self._zero_bias
-        return w_ih.data, w_hh.data, b_ih.data, b_hh.data
+            out = (w_ih.data, w_hh.data, self._zero_bias, self._zero_bias)
+        else:
+            out = (w_ih.data, w_hh.data, b_ih.data, b_hh.data)
+        if self.proj_size:
+            out += (self._weight_views[layer][d][4].data,)
+        return out
 
     def _stack_weights(self) -> list:
         """The weights of every layer and direction, index ``layer * D + d`` (the kernels' stack)."""
@@ -230,6 +260,11 @@ class LSTM(Module):
         """
         from .stepper import Stepper
 
+        if self.proj_size:
+            raise ValueError(
+                f"proj_size: the stepper has no projections (got proj_size={self.proj_size}); "
+                "use forward with T = 1 and the state passed along"
+            )
         return Stepper(self, batch_size, state)
 
     def clear_tape(self) -> None:
@@ -239,17 +274,17 @@ class LSTM(Module):
     # ----------------------------------------------------------------- forward
     def _check_state(self, state, B: int):
         LD, H = self.num_layers * self.num_directions, self.hidden_size
+        widths = (self._h_size, H)
         if state is None:
-            z = np.zeros((LD, B, H), dtype=self.dtype)
-            return z, z
+            return np.zeros((LD, B, widths[0]), dtype=self.dtype), np.zeros((LD, B, H), dtype=self.dtype)
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             raise TypeError(f"state: expected a tuple (h0, c0), got {type(state).__name__}")
         out = []
-        for name, s in zip(("h0", "c0"), state, strict=True):
+        for name, s, width in zip(("h0", "c0"), state, widths, strict=True):
             arr = self._as_array(s, f"state {name}", (2, 3))
             if arr.ndim == 2:
                 arr = arr[:, None, :]
-            check_shape(arr, f"state {name}", (LD, B, H))
+            check_shape(arr, f"state {name}", (LD, B, width))
             out.append(arr)
         return out[0], out[1]
 
@@ -279,7 +314,7 @@ class LSTM(Module):
         stepper's compiled path: the same results, bit for bit, as
         :meth:`stepper`, with the weights packed again only when they change.
         """
-        if not self.training and lengths is None:
+        if not self.training and lengths is None and not self.proj_size:
             out = self._step_forward(x, state)
             if out is not None:
                 return out
@@ -396,10 +431,15 @@ class LSTM(Module):
             raise RuntimeError(
                 "backward: no recorded forward pass; call forward in training mode (model.train()) first"
             )
+        if per_timestep and self.proj_size:
+            raise ValueError(
+                f"per_timestep: not available with proj_size={self.proj_size} (the projected "
+                "kernels return the total gradients only)"
+            )
         tape = self._tape[-1]
         stack = tape.stack
         T, B = stack.caches[0].x.shape[:2]
-        D, H, n_layers = self.num_directions, self.hidden_size, self.num_layers
+        D, H, n_layers = self.num_directions, self._h_size, self.num_layers
         if d_output is None:
             d_out = np.zeros((T, B, D * H), dtype=self.dtype)
         else:
@@ -411,14 +451,14 @@ class LSTM(Module):
             elif tape.batch_first:
                 d_out = d_out.transpose(1, 0, 2)
         dstates = []
-        for name, g in (("d_h_n", d_h_n), ("d_c_n", d_c_n)):
+        for name, g, width in (("d_h_n", d_h_n, H), ("d_c_n", d_c_n, self.hidden_size)):
             if g is None:
-                dstates.append(np.zeros((n_layers * D, B, H), dtype=self.dtype))
+                dstates.append(np.zeros((n_layers * D, B, width), dtype=self.dtype))
                 continue
             arr = self._as_array(g, name, (2, 3))
             if tape.unbatched and arr.ndim == 2:
                 arr = arr[:, None, :]
-            check_shape(arr, name, (n_layers * D, B, H))
+            check_shape(arr, name, (n_layers * D, B, width))
             _check_finite_grad(arr, name)
             dstates.append(np.ascontiguousarray(arr))
         self._tape.pop()
@@ -442,6 +482,8 @@ class LSTM(Module):
             if self.bias:
                 self._params[names[2]].grad += res.db
                 self._params[names[3]].grad += res.db
+            if self.proj_size:
+                self._params[names[-1]].grad += res.dw_hr
             if per_timestep:
                 self._collect_timestep(step_grads, grad_norms, names, res, sq_norms, stack, k)
         if tape.unbatched:

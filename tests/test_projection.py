@@ -1,0 +1,222 @@
+"""Projections (LSTMP, ``proj_size``): fastlstm.nn.LSTM against torch.nn.LSTM(proj_size=P) in
+float64, finite differences, the parameters, converters and refusals.
+
+(F7), (B10) of docs/derivation.md: ``h_t = (o_t * tanh c_t) W_hr^T``, ``W_hh [4H, P]``,
+``h_n [L*D, B, P]``, ``c_n [L*D, B, H]``. The loss is E = sum(out * R) + sum(h_n * Rh) +
+sum(c_n * Rc); compared are the outputs, h_n, c_n, dE/dx, dE/dh0, dE/dc0 and the gradient of
+every parameter.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from test_torch_parity import run_fastlstm, run_torch
+from tolerances import PROJ_TORCH, assert_close, gradcheck_err, tol
+
+import fastlstm
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# (num_layers, bidirectional, batch_first, lengths, bias, T, B, I, H, P)
+CONFIGS = [
+    (1, False, False, False, True, 5, 3, 4, 5, 2),
+    (2, False, False, False, True, 6, 2, 3, 6, 3),
+    (1, True, False, False, True, 4, 3, 2, 4, 1),
+    (2, True, True, False, False, 5, 4, 3, 5, 4),
+    (1, False, True, True, True, 7, 4, 3, 5, 2),
+    (2, True, False, True, True, 6, 4, 2, 6, 3),
+    (2, True, True, True, True, 8, 5, 4, 7, 5),
+]
+
+
+def _data(cfg, seed):
+    L, bidir, bf, use_len, _, T, B, I, H, P = cfg
+    D = 2 if bidir else 1
+    r = np.random.default_rng(seed)
+    data = {
+        "x": r.standard_normal((B, T, I) if bf else (T, B, I)),
+        "h0": r.standard_normal((L * D, B, P)),
+        "c0": r.standard_normal((L * D, B, H)),
+        "R": r.standard_normal((B, T, D * P) if bf else (T, B, D * P)),
+        "Rh": r.standard_normal((L * D, B, P)),
+        "Rc": r.standard_normal((L * D, B, H)),
+        "lengths": None,
+    }
+    if use_len:
+        lengths = r.integers(1, T + 1, size=B)
+        lengths[0] = T
+        data["lengths"] = lengths.astype(np.int64)
+    return data
+
+
+def _cfg_id(c):
+    return "L{}-D{}-bf{}-len{}-bias{}-P{}".format(*c[:5], c[9])
+
+
+def _torch_module(cfg, seed):
+    L, bidir, bf, _, bias, _, _, I, H, P = cfg
+    torch.manual_seed(seed)
+    return torch.nn.LSTM(
+        I, H, num_layers=L, bias=bias, batch_first=bf, bidirectional=bidir, proj_size=P, dtype=torch.float64
+    )
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=_cfg_id)
+def test_parity_with_torch_float64(cfg):
+    module = _torch_module(cfg, 7)
+    layer = fastlstm.LSTM.from_torch(module)
+    assert layer.proj_size == cfg[9]
+    data = _data(cfg, 11)
+    ours = run_fastlstm(layer, data)
+    ref = run_torch(module, data, cfg[2])
+    assert set(ours) == set(ref)
+    assert any(k.startswith("grad weight_hr") for k in ref)
+    for key in ref:
+        assert ours[key].shape == ref[key].shape, key
+        assert_close(ours[key], ref[key], np.float64, f"{key} ({cfg})", bound=PROJ_TORCH)
+
+
+def test_shapes_and_initialisation():
+    I, H, P = 3, 8, 3
+    layer = fastlstm.LSTM(I, H, num_layers=2, bidirectional=True, dtype=np.float64, seed=0, proj_size=P)
+    shapes = {n: p.shape for n, p in layer.named_parameters()}
+    ref = torch.nn.LSTM(I, H, num_layers=2, bidirectional=True, proj_size=P)
+    assert list(shapes) == [n for n, _ in ref.named_parameters()]
+    assert shapes == {n: tuple(p.shape) for n, p in ref.named_parameters()}
+    assert shapes["weight_hr_l1_reverse"] == (P, H)
+    assert shapes["weight_hh_l0"] == (4 * H, P)
+    assert shapes["weight_ih_l1"] == (4 * H, 2 * P)
+    k = 1 / math.sqrt(H)
+    for _, p in layer.named_parameters():
+        assert np.all(np.abs(p.data) <= k)
+    x = np.random.default_rng(0).standard_normal((5, 2, I))
+    out, (h_n, c_n) = layer(x)
+    assert out.shape == (5, 2, 2 * P) and h_n.shape == (4, 2, P) and c_n.shape == (4, 2, H)
+    # eval mode (the one-step path is for layers without projection) and carried state
+    layer.eval()
+    out1, (h1, c1) = layer(x[:1], (h_n, c_n))
+    assert out1.shape == (1, 2, 2 * P) and h1.shape == (4, 2, P) and c1.shape == (4, 2, H)
+    assert "proj_size=3" in repr(layer)
+
+
+def test_state_dict_and_converters_round_trip():
+    layer = fastlstm.LSTM(3, 6, num_layers=2, dtype=np.float64, seed=1, proj_size=2)
+    other = fastlstm.LSTM(3, 6, num_layers=2, dtype=np.float64, seed=2, proj_size=2)
+    other.load_state_dict(layer.state_dict())
+    for name, p in layer.named_parameters():
+        np.testing.assert_array_equal(other._params[name].data, p.data)
+    module = layer.to_torch()
+    assert module.proj_size == 2
+    back = fastlstm.LSTM.from_torch(module)
+    assert back.proj_size == 2
+    for name, p in layer.named_parameters():
+        np.testing.assert_array_equal(back._params[name].data, p.data)
+    with pytest.raises(ValueError, match="proj_size"):
+        layer.to_keras()
+    plain = fastlstm.LSTM(3, 6, dtype=np.float64)
+    with pytest.raises((ValueError, KeyError)):
+        plain.load_state_dict(fastlstm.LSTM(3, 6, dtype=np.float64, proj_size=2).state_dict())
+
+
+def test_chunks_equal_one_run():
+    """Two chunks with the state passed along, back-propagated in reverse order: one run's gradients."""
+    layer = fastlstm.LSTM(2, 5, num_layers=2, dtype=np.float64, seed=3, proj_size=2)
+    r = np.random.default_rng(5)
+    x = r.standard_normal((6, 3, 2))
+    R = r.standard_normal((6, 3, 2))
+    layer.zero_grad()
+    layer(x)
+    dx_full, _ = layer.backward(R)
+    full = {n: p.grad.copy() for n, p in layer.named_parameters()}
+    layer.zero_grad()
+    _, state = layer(x[:4])
+    layer(x[4:], state)
+    dx2, (dh, dc) = layer.backward(R[4:])
+    dx1, _ = layer.backward(R[:4], dh, dc)
+    assert_close(np.concatenate([dx1, dx2]), dx_full, np.float64, "d_x")
+    for n, p in layer.named_parameters():
+        assert_close(p.grad, full[n], np.float64, n)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_finite_differences(bidirectional):
+    """Every parameter, x, h0 and c0 against the fourth-order central difference (float64)."""
+    t = tol(np.float64)
+    s = t.fd_step
+    L, T, B, I, H, P = 2, 4, 2, 2, 3, 2
+    D = 2 if bidirectional else 1
+    layer = fastlstm.LSTM(
+        I, H, num_layers=L, bidirectional=bidirectional, dtype=np.float64, seed=4, proj_size=P
+    )
+    r = np.random.default_rng(9)
+    x, R = r.standard_normal((T, B, I)), r.standard_normal((T, B, D * P))
+    h0, Rh = r.standard_normal((L * D, B, P)), r.standard_normal((L * D, B, P))
+    c0, Rc = r.standard_normal((L * D, B, H)), r.standard_normal((L * D, B, H))
+    lengths = np.array([T, T - 2], dtype=np.int64)
+
+    def loss():
+        layer.eval()
+        out, (h_n, c_n) = layer(x, (h0, c0), lengths=lengths)
+        return float((out * R).sum() + (h_n * Rh).sum() + (c_n * Rc).sum())
+
+    layer.train()
+    layer.zero_grad()
+    layer(x, (h0, c0), lengths=lengths)
+    d_x, (d_h0, d_c0) = layer.backward(R, Rh, Rc)
+    analytic = {"x": (x, d_x), "h0": (h0, d_h0), "c0": (c0, d_c0)}
+    analytic.update({n: (p.data, p.grad.copy()) for n, p in layer.named_parameters()})
+    for name, (arr, grad) in analytic.items():
+        num = np.zeros_like(arr)
+        for i in np.ndindex(arr.shape):
+            v = arr[i]
+            f = []
+            for step in (2 * s, s, -s, -2 * s):
+                arr[i] = v + step
+                f.append(loss())
+            arr[i] = v
+            num[i] = (-f[0] + 8 * f[1] - 8 * f[2] + f[3]) / (12 * s)
+        err = gradcheck_err(grad, num).max()
+        assert err <= t.fd, f"{name}: finite-difference error {err:.2e}"
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(proj_size=4), ValueError, r"proj_size: expected a value below hidden_size \(4\), got 4"),
+        (dict(proj_size=9), ValueError, "proj_size: expected a value below hidden_size"),
+        (dict(proj_size=-1), ValueError, "proj_size"),
+        (dict(proj_size=1.5), TypeError, "proj_size"),
+        (dict(proj_size=True), TypeError, "proj_size"),
+    ],
+)
+def test_refusals(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fastlstm.LSTM(2, 4, **kwargs)
+
+
+def test_state_shapes_are_checked_and_per_timestep_refused():
+    layer = fastlstm.LSTM(2, 4, dtype=np.float64, proj_size=2)
+    x = np.zeros((3, 1, 2))
+    with pytest.raises(ValueError, match="h0"):
+        layer(x, (np.zeros((1, 1, 4)), np.zeros((1, 1, 4))))
+    with pytest.raises(ValueError, match="c0"):
+        layer(x, (np.zeros((1, 1, 2)), np.zeros((1, 1, 2))))
+    layer(x)
+    with pytest.raises(ValueError, match="per_timestep.*proj_size"):
+        layer.backward(np.zeros((3, 1, 2)), per_timestep=True)
+    layer.backward(np.zeros((3, 1, 2)))  # the tape was kept
+    with pytest.raises(ValueError, match="proj_size"):
+        layer.stepper()
+
