@@ -28,7 +28,7 @@ When it pays
 Where fastlstm's kernels beat PyTorch's own CPU LSTM (oneDNN): the module adds a few
 microseconds per call to the kernels' time. ``fastlstm bench`` times both on your machine
 (rows of their own under its table; figures in the README). It runs on the CPU only, in
-float32 or float64, without projections (``proj_size`` must be 0).
+float32 or float64; with projections (``proj_size`` > 0) on simpler, serial kernels.
 
 Copies
 ------
@@ -58,7 +58,7 @@ cache.
 
 Differences from ``torch.nn.LSTM``: NaN or Inf in an input, a state, a weight or an upstream
 gradient raises ``ValueError`` (the kernels check) instead of propagating; gradients are
-first-order only (no double backward); no ``proj_size``, no GPU, no float16/bfloat16.
+first-order only (no double backward); no GPU, no float16/bfloat16.
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ class _Run(NamedTuple):
     lengths: np.ndarray | None
     dropout: float  # applied between layers (training mode), else 0
     dtype: torch.dtype
+    proj: bool = False  # the layers have a projection: (w_ih, w_hh, b_ih, b_hh, w_hr)
 
 
 def _dropout_masks(p: float, dtype: torch.dtype, masks: list | None = None):
@@ -153,7 +154,8 @@ class _LSTMFunction(torch.autograd.Function):
         # state array: saved, so that an in-place change to it makes backward raise.
         shared = np.shares_memory(output, tape.caches[-1].hs)
         ctx.save_for_backward(x, h0, c0, *params, *([out] if shared else []))
-        ctx.run, ctx.tape, ctx.has_bias = run, tape, len(params) == 4 * len(run.weights)
+        ctx.run, ctx.tape = run, tape
+        ctx.has_bias = len(params) == (5 if run.proj else 4) * len(run.weights)
         ctx.set_materialize_grads(False)  # an unused output passes None: zeros
         return out, torch.from_numpy(h_n), torch.from_numpy(c_n)
 
@@ -167,11 +169,11 @@ class _LSTMFunction(torch.autograd.Function):
             tape = _stack_forward(run, x, h0, c0, True, ctx.masks)[3]
         ctx.tape, ctx.masks = None, tape.masks  # free the tape now, as torch frees saved tensors
         T, B = tape.caches[0].x.shape[:2]
-        LD, H = len(tape.caches), tape.caches[0].hs.shape[2]
+        LD, H = len(tape.caches), tape.caches[0].hs.shape[2]  # H: the width of h (P with proj_size)
         dtype = tape.caches[0].hs.dtype
         d_out = np.zeros((T, B, run.directions * H), dtype) if d_out is None else _numpy(d_out)
         d_h_n = np.zeros((LD, B, H), dtype) if d_h_n is None else _numpy(d_h_n)
-        d_c_n = np.zeros((LD, B, H), dtype) if d_c_n is None else _numpy(d_c_n)
+        d_c_n = np.zeros((LD, B, tape.caches[0].cs.shape[2]), dtype) if d_c_n is None else _numpy(d_c_n)
         names = [_names(k, run.directions) for k in range(LD)]
         d_x, d_h0, d_c0, results = api.stack_backward(
             d_out, d_h_n, d_c_n, tape, run.weights, names=names, consume=True
@@ -181,6 +183,8 @@ class _LSTMFunction(torch.autograd.Function):
             grads += [torch.from_numpy(res.dw_ih), torch.from_numpy(res.dw_hh)]
             if ctx.has_bias:  # two parameters must not share one .grad
                 grads += [torch.from_numpy(res.db), torch.from_numpy(res.db.copy())]
+            if run.proj:
+                grads.append(torch.from_numpy(res.dw_hr))
         return None, torch.from_numpy(d_x), torch.from_numpy(d_h0), torch.from_numpy(d_c0), *grads
 
 
@@ -211,7 +215,10 @@ class LSTM(torch.nn.Module):
     bidirectional : bool
         Add a reverse direction, ``D = 2``.
     proj_size : int
-        Must be 0: fastlstm's kernels have no projections.
+        ``P``: 0 for none, or ``0 < P < H``: every layer's ``h`` projected to ``P`` features by
+        ``weight_hr_l{k}`` ``[P, H]`` (as ``torch.nn.LSTM(proj_size=P)``; ``weight_hh_l{k}`` is
+        ``[4H, P]``, the output ``D*P`` wide, ``h0``/``h_n`` ``[L*D, B, P]``). Such layers run
+        simpler, serial kernels (``fastlstm/kernels/projection.py``).
     device : torch.device or str, optional
         Must be the CPU (or None).
     dtype : torch.float32 or torch.float64, optional
@@ -276,10 +283,11 @@ class LSTM(torch.nn.Module):
             raise ValueError(f"dropout: expected a probability in [0, 1], got {dropout!r}")
         if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral):
             raise TypeError(f"proj_size: expected an int, got {type(proj_size).__name__} {proj_size!r}")
-        if proj_size != 0:
+        if proj_size < 0:
+            raise ValueError(f"proj_size: expected an int >= 0, got {proj_size}")
+        if proj_size and proj_size >= hidden_size:
             raise ValueError(
-                f"proj_size: expected 0, got {proj_size}; fastlstm's kernels have no projections "
-                "(use torch.nn.LSTM for proj_size > 0)"
+                f"proj_size: expected a value below hidden_size ({hidden_size}), got {proj_size}"
             )
         if device is not None and torch.device(device).type != "cpu":
             raise ValueError(
@@ -303,11 +311,11 @@ class LSTM(torch.nn.Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
-        self.proj_size = 0
+        self.proj_size = int(proj_size)
         self._weights_key = self._weights_cache = self._step_pack = None
         self._step_buffers: dict = {}
         H, D = self.hidden_size, self.num_directions
-        self._layout = api.stack_parameters(self.input_size, H, self.num_layers, D, bias)
+        self._layout = api.stack_parameters(self.input_size, H, self.num_layers, D, bias, self.proj_size)
         for shapes in self._layout:
             for name, shape in shapes:
                 setattr(self, name, torch.nn.Parameter(torch.empty(shape, dtype=dtype)))
@@ -345,6 +353,8 @@ class LSTM(torch.nn.Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional is not False:
             s += f", bidirectional={self.bidirectional}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         return s
 
     # ------------------------------------------------------------------ checks
@@ -381,9 +391,9 @@ class LSTM(torch.nn.Module):
                     raise ValueError(f"parameter {name}: expected shape {shape}, got {tuple(p.shape)}")
                 contiguous &= p.is_contiguous()
                 arrays.append(_numpy(p))
-            if not self.bias:
+            if not self.bias:  # (w_ih, w_hh[, w_hr]) -> (w_ih, w_hh, 0, 0[, w_hr])
                 zero = np.zeros(4 * self.hidden_size, dtype=arrays[0].dtype)
-                arrays += [zero, zero]
+                arrays[2:2] = [zero, zero]
             views.append(tuple(arrays))
         # a non-contiguous parameter is copied: not kept, so that changes to it are seen
         self._weights_key, self._weights_cache = (key if contiguous else None), views
@@ -403,15 +413,18 @@ class LSTM(torch.nn.Module):
 
     def _check_hx(self, hx, B: int, unbatched: bool, dtype: torch.dtype):
         LD, H = self.num_layers * self.num_directions, self.hidden_size
+        widths = (self.proj_size or H, H)
         if hx is None:
             z = torch.from_numpy(np.zeros((LD, B, H), dtype=_NUMPY_DTYPES[dtype]))
+            if self.proj_size:
+                return torch.from_numpy(np.zeros((LD, B, self.proj_size), dtype=_NUMPY_DTYPES[dtype])), z
             return z, z
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError(f"hx: expected a tuple (h0, c0) of tensors, got {_describe(hx)}")
         out = []
-        for name, s in zip(("hx[0] (h0)", "hx[1] (c0)"), hx, strict=True):
+        for name, s, width in zip(("hx[0] (h0)", "hx[1] (c0)"), hx, widths, strict=True):
             self._check_tensor(s, name, dtype)
-            want = (LD, H) if unbatched else (LD, B, H)
+            want = (LD, width) if unbatched else (LD, B, width)
             if tuple(s.shape) != want:
                 kind = "unbatched input: (L*D, H)" if unbatched else "(L*D, B, H)"
                 raise ValueError(f"{name}: expected shape {kind} = {want}, got {tuple(s.shape)}")
@@ -487,7 +500,7 @@ class LSTM(torch.nn.Module):
 
         x = x.contiguous()  # time-major and C-contiguous: the kernels read it without a copy
         dropout = self.dropout if self.training and self.num_layers > 1 else 0.0
-        run = _Run(weights, self.num_directions, lengths, dropout, dtype)
+        run = _Run(weights, self.num_directions, lengths, dropout, dtype, self.proj_size > 0)
         if torch.is_grad_enabled() and (
             x.requires_grad or h0.requires_grad or c0.requires_grad or any(p.requires_grad for p in params)
         ):
@@ -513,7 +526,7 @@ class LSTM(torch.nn.Module):
         """Forward without a graph; one step of one direction through the step mode (the weights
         packed once, again only when they change)."""
         T, B, _ = x.shape
-        if T == 1 and run.directions == 1 and run.lengths is None and not run.dropout:
+        if T == 1 and run.directions == 1 and run.lengths is None and not run.dropout and not run.proj:
             h, c = h0.copy(), c0.copy()
             try:
                 pack = self._step_pack

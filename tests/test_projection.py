@@ -220,3 +220,41 @@ def test_state_shapes_are_checked_and_per_timestep_refused():
     with pytest.raises(ValueError, match="proj_size"):
         layer.stepper()
 
+
+
+@pytest.mark.parametrize("cfg", CONFIGS[1::2], ids=_cfg_id)
+def test_torch_module_parity(cfg):
+    """fastlstm.torch.LSTM(proj_size=P) with torch.nn.LSTM's weights: the same outputs and gradients
+    (packed input when the config has lengths, through torch's autograd)."""
+    from fastlstm.torch import LSTM as TorchLSTM
+
+    L, bidir, bf, _, bias, _, _, I, H, P = cfg
+    ref = _torch_module(cfg, 7)
+    ours = TorchLSTM(
+        I, H, num_layers=L, bias=bias, batch_first=bf, bidirectional=bidir, proj_size=P, dtype=torch.float64
+    )
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in ref.named_parameters()]
+    ours.load_state_dict(ref.state_dict())
+    data = _data(cfg, 13)
+    got, want = run_torch(ours, data, bf), run_torch(ref, data, bf)
+    for key in want:
+        assert_close(got[key], want[key], np.float64, f"{key} ({cfg})", bound=PROJ_TORCH)
+    with torch.no_grad():  # no graph: the kernels alone
+        x = torch.tensor(data["x"])
+        out, (h_n, c_n) = ours(x)
+        out_ref, (h_ref, c_ref) = ref(x)
+    for a, b, what in ((out, out_ref, "output"), (h_n, h_ref, "h_n"), (c_n, c_ref, "c_n")):
+        assert_close(a.numpy(), b.numpy(), np.float64, what, bound=PROJ_TORCH)
+    assert f"proj_size={P}" in repr(ours)
+
+
+def test_torch_module_refusals():
+    from fastlstm.torch import LSTM as TorchLSTM
+
+    with pytest.raises(ValueError, match=r"proj_size: expected a value below hidden_size \(4\), got 4"):
+        TorchLSTM(2, 4, proj_size=4)
+    with pytest.raises(ValueError, match="proj_size"):
+        TorchLSTM(2, 4, proj_size=-1)
+    module = TorchLSTM(2, 4, proj_size=2, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"hx\[0\] \(h0\)"):
+        module(torch.zeros(3, 1, 2, dtype=torch.float64), (torch.zeros(1, 1, 4, dtype=torch.float64),) * 2)

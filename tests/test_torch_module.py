@@ -405,7 +405,8 @@ def test_backward_twice_needs_retain_graph():
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        (dict(proj_size=2), ValueError, "proj_size: expected 0, got 2"),
+        (dict(proj_size=4), ValueError, r"proj_size: expected a value below hidden_size \(4\), got 4"),
+        (dict(proj_size=-1), ValueError, "proj_size: expected an int >= 0, got -1"),
         (dict(device="meta"), ValueError, "device: expected the CPU"),
         (dict(dtype=torch.float16), TypeError, "dtype: expected torch.float32 or torch.float64"),
         (dict(dropout=1.5), ValueError, r"dropout: expected a probability in \[0, 1\], got 1.5"),
