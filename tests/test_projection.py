@@ -217,8 +217,29 @@ def test_state_shapes_are_checked_and_per_timestep_refused():
     with pytest.raises(ValueError, match="per_timestep.*proj_size"):
         layer.backward(np.zeros((3, 1, 2)), per_timestep=True)
     layer.backward(np.zeros((3, 1, 2)))  # the tape was kept
-    with pytest.raises(ValueError, match="proj_size"):
-        layer.stepper()
+
+
+def test_stepper_matches_forward():
+    """The stepper of a projected stack: step by step, the forward pass's outputs and final state."""
+    layer = fastlstm.LSTM(3, 6, num_layers=2, dtype=np.float64, seed=6, proj_size=2)
+    layer.eval()
+    r = np.random.default_rng(2)
+    x = r.standard_normal((5, 4, 3))
+    h0, c0 = r.standard_normal((2, 4, 2)), r.standard_normal((2, 4, 6))
+    out, (h_n, c_n) = layer(x, (h0, c0))
+    stepper = layer.stepper(batch_size=4, state=(h0, c0))
+    steps = np.stack([stepper.step(x[t]) for t in range(5)])
+    assert steps.shape == (5, 4, 2)
+    assert_close(steps, out, np.float64, "steps")
+    h, c = stepper.state
+    assert h.shape == (2, 4, 2) and c.shape == (2, 4, 6)
+    assert_close(h, h_n, np.float64, "h")
+    assert_close(c, c_n, np.float64, "c")
+    bad = x[0].copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="x"):
+        stepper.step(bad)
+    np.testing.assert_array_equal(stepper.state[0], h)  # unchanged after the error
 
 
 
@@ -258,3 +279,50 @@ def test_torch_module_refusals():
     module = TorchLSTM(2, 4, proj_size=2, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"hx\[0\] \(h0\)"):
         module(torch.zeros(3, 1, 2, dtype=torch.float64), (torch.zeros(1, 1, 4, dtype=torch.float64),) * 2)
+
+
+def test_single_layer_kernels_name_proj_size():
+    """The public single-layer kernels (and kernels.compiled) have no projection: a [4H, P]
+    recurrent weight is refused with a message naming proj_size and what supports it."""
+    from fastlstm import kernels
+
+    H, P = 4, 2
+    w_ih, w_hh, b = np.ones((4 * H, 3)), np.ones((4 * H, P)), np.ones(4 * H)
+    with pytest.raises(ValueError, match=r"w_hh: expected shape \(4\*H, H\), got \(16, 2\); .*proj_size"):
+        kernels.lstm_forward(np.ones((2, 1, 3)), None, None, w_ih, w_hh, b)
+    with pytest.raises(ValueError, match="proj_size"):
+        kernels.compiled.pack(w_ih, w_hh, b)
+
+
+def test_bench_config_with_projection():
+    from fastlstm import bench
+
+    cfg = bench.parse_config("p:32,100,8,64,f64,16")
+    assert cfg == bench.Config("p", 32, 100, 8, 64, "float64", 16)
+    assert cfg.flops_forward == 2 * 100 * 32 * 4 * 64 * (8 + 16) + 2 * 100 * 32 * 16 * 64
+    assert bench.parse_config("q:1,2,3,4,f32").P == 0
+    errors = (("p:1,2,3,4,f32,4", r"P \(proj_size\) must be in \[1, H - 1\]"), ("p:1,2,3,4,f32,x", "integer"))
+    for text, match in errors:
+        with pytest.raises(ValueError, match=match):
+            bench.parse_config(text)
+
+
+def test_bench_row_with_projection(tmp_path, capsys, restore_numba_threads):
+    """A bench row with proj_size: timed against torch.nn.LSTM(proj_size), checked against it in float64."""
+    import json
+
+    from fastlstm import bench
+
+    path = tmp_path / "p.json"
+    args = ["--config", "p:2,3,2,4,float64,2", "--only", "p", "--repeat", "2", "--threads", "1"]
+    assert bench.main([*args, "--no-memory", "--json", str(path)]) == 0
+    with open(path) as fh:
+        entry = json.load(fh)["results"][0]
+    assert entry["config"]["P"] == 2
+    assert entry["check"]["passed"] and "d_weight_hr" in entry["check"]["errors"]
+    assert entry["check"]["max_rel_err"] <= PROJ_TORCH
+    assert {"fastlstm", "baseline", "fastlstm_torch"} <= set(entry["training"])
+    assert "2,3,2,4,P2" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        bench.main([*args, "--no-torch"])
+    assert "P (proj_size) needs the torch baseline" in capsys.readouterr().err

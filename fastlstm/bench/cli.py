@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -29,8 +30,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "--config",
         action="append",
         default=[],
-        metavar="NAME:B,T,I,H,dtype",
-        help="add a configuration (repeatable), e.g. mine:32,100,8,64,float32",
+        metavar="NAME:B,T,I,H,dtype[,P]",
+        help="add a configuration (repeatable), e.g. mine:32,100,8,64,float32; a sixth field P "
+        "projects h to P features (proj_size, 0 < P < H; needs the torch baseline)",
     )
     p.add_argument("--only", metavar="NAMES", help="comma-separated configuration names to run")
     p.add_argument("--repeat", type=int, default=20, help="samples per median (default 20)")
@@ -128,6 +130,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m fastlstm.benc
             f"got {args.threads}"
         )
     configs = _select(args, parser)
+    projected = [c.name for c in configs if c.P]
+    if projected and (args.no_torch or importlib.util.find_spec("torch") is None):
+        parser.error(
+            f"--config {projected[0]}: P (proj_size) needs the torch baseline "
+            "(the NumPy reference has no projection)"
+        )
     if args.plot:  # fail before measuring, not after
         try:
             import matplotlib  # noqa: F401
@@ -164,11 +172,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m fastlstm.benc
     if args.profile:
         from .profile import format_profile, profile_config
 
-        for cfg in configs:
+        # the profile times the fast drivers' parts: a projected layer (P) runs none of them
+        profiled = [cfg for cfg in configs if not cfg.P]
+        for cfg in profiled:
             progress(f"{cfg.name}: profile")
         profiles = {
             cfg.name: profile_config(cfg, repeat=max(3, min(args.repeat, 10)), threads=args.threads)
-            for cfg in configs
+            for cfg in profiled
         }
         report["profile"] = profiles
     print(format_report(report))

@@ -16,7 +16,7 @@ _INSTALL_TORCH = install_hint("torch")
 
 
 class Config(NamedTuple):
-    """One benchmark configuration: a one-layer LSTM and its problem size."""
+    """One benchmark configuration: a one-layer LSTM and its problem size (and projection)."""
 
     name: str
     B: int  #: batch rows
@@ -24,11 +24,14 @@ class Config(NamedTuple):
     I: int  #: input features  # noqa: E741
     H: int  #: hidden units
     dtype: str  #: "float32" or "float64"
+    P: int = 0  #: proj_size (0: no projection); the projected kernels are serial loops
 
     @property
     def flops_forward(self) -> int:
-        """``2 T B 4H (I + H)``: the multiply-adds of the input and recurrent products."""
-        return 2 * self.T * self.B * 4 * self.H * (self.I + self.H)
+        """``2 T B 4H (I + R)`` (``R = P`` with a projection, else ``H``): the multiply-adds of
+        the input and recurrent products, plus ``2 T B P H`` for the projection (F7)."""
+        R = self.P or self.H
+        return 2 * self.T * self.B * 4 * self.H * (self.I + R) + 2 * self.T * self.B * self.P * self.H
 
     @property
     def flops_training(self) -> int:
@@ -41,7 +44,12 @@ class Config(NamedTuple):
         return self.T == 1
 
     def as_dict(self) -> dict:
-        return dict(self._asdict())
+        """The fields as a dict (a report's ``config``); ``P`` only with a projection, so rows
+        without one keep the schema of earlier reports."""
+        d = dict(self._asdict())
+        if not self.P:
+            del d["P"]
+        return d
 
 
 #: The reference configurations, in the order of the table.
@@ -67,7 +75,8 @@ _DTYPES = {"float32": "float32", "f32": "float32", "float64": "float64", "f64": 
 
 
 def parse_config(text: str) -> Config:
-    """Parse ``NAME:B,T,I,H,dtype`` (dtype ``float32``/``f32`` or ``float64``/``f64``).
+    """Parse ``NAME:B,T,I,H,dtype[,P]`` (dtype ``float32``/``f32`` or ``float64``/``f64``;
+    ``P`` the projection size ``proj_size``, ``0 < P < H``, none when omitted).
 
     Parameters
     ----------
@@ -76,7 +85,7 @@ def parse_config(text: str) -> Config:
     """
     name, sep, rest = text.partition(":")
     parts = rest.split(",")
-    if not sep or not name or len(parts) != 5:
+    if not sep or not name or len(parts) not in (5, 6):
         raise ValueError(f"config: expected NAME:B,T,I,H,dtype (e.g. mine:32,100,8,64,float32), got {text!r}")
     try:
         sizes = [int(p) for p in parts[:4]]
@@ -87,7 +96,15 @@ def parse_config(text: str) -> Config:
     dtype = _DTYPES.get(parts[4].strip().lower())
     if dtype is None:
         raise ValueError(f"config {name!r}: dtype must be float32 or float64, got {parts[4]!r}")
-    return Config(name, *sizes, dtype)
+    P = 0
+    if len(parts) == 6:
+        try:
+            P = int(parts[5])
+        except ValueError:
+            raise ValueError(f"config {name!r}: P (proj_size) must be an integer, got {parts[5]!r}") from None
+        if not 0 < P < sizes[3]:
+            raise ValueError(f"config {name!r}: P (proj_size) must be in [1, H - 1], got {P}, H = {sizes[3]}")
+    return Config(name, *sizes, dtype, P)
 
 
 # --------------------------------------------------------------------------------------

@@ -34,6 +34,12 @@ def _times(block: dict) -> str:
     return f"{_ms(fast):>9} {_ms(base):>10} {_x(block['speedup']):>8}"
 
 
+def _dims(c: dict) -> str:
+    """``B,T,I,H`` of a configuration, with ``,P..`` for a projection (proj_size)."""
+    dims = "{B},{T},{I},{H}".format(**c)
+    return dims + (f",P{c['P']}" if c.get("P") else "")
+
+
 def _torch_module_rows(report: dict) -> list[str]:
     """Rows for ``fastlstm.torch.LSTM`` (timed only when the baseline is torch)."""
     rows = [e for e in report["results"] if "fastlstm_torch" in e["training"]]
@@ -93,7 +99,7 @@ def format_report(report: dict) -> str:
         mem = e.get("memory") or {}
         lines.append(
             f"{c['name'] + ('*' if e['streaming'] else ''):<10} "
-            f"{'{B},{T},{I},{H}'.format(**c):<15} {c['dtype']:<7} "
+            f"{_dims(c):<15} {c['dtype']:<7} "
             f"{('ok ' if chk['passed'] else 'FAIL ') + format(chk['max_rel_err'], '.1e'):<14} "
             f"{_times(tr)} {_times(inf)} "
             f"{tr['fastlstm']['gflops']:>8.2f} {100 * tr['fastlstm']['matmul_share']:>6.1f}% "

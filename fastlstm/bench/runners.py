@@ -28,8 +28,8 @@ def _problem(cfg: Config, seed: int = 0):
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((cfg.T, cfg.B, cfg.I)).astype(cfg.dtype)
-    dy = rng.standard_normal((cfg.T, cfg.B, cfg.H)).astype(cfg.dtype)
-    weights = LSTM(cfg.I, cfg.H, dtype=cfg.dtype, seed=seed).state_dict()
+    dy = rng.standard_normal((cfg.T, cfg.B, cfg.P or cfg.H)).astype(cfg.dtype)
+    weights = LSTM(cfg.I, cfg.H, dtype=cfg.dtype, seed=seed, proj_size=cfg.P).state_dict()
     return x, dy, weights
 
 
@@ -39,7 +39,7 @@ class _FastlstmRunner:
     def __init__(self, cfg: Config, x, dy, weights):
         from ..nn.lstm import LSTM
 
-        self.layer = LSTM(cfg.I, cfg.H, dtype=cfg.dtype)
+        self.layer = LSTM(cfg.I, cfg.H, dtype=cfg.dtype, proj_size=cfg.P)
         self.layer.load_state_dict(weights)
         self.x, self.dy = x, dy
         self.streaming = cfg.streaming
@@ -88,7 +88,7 @@ class _TorchRunner:
         torch = _import_torch()
         self.torch = torch
         dtype = getattr(torch, cfg.dtype)
-        self.module = torch.nn.LSTM(cfg.I, cfg.H, dtype=dtype)
+        self.module = torch.nn.LSTM(cfg.I, cfg.H, proj_size=cfg.P, dtype=dtype)
         self.module.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
         self.x = torch.from_numpy(x.copy())
         self.x_grad = torch.from_numpy(x.copy()).requires_grad_(True)
@@ -120,6 +120,8 @@ class _NumpyRunner:
     name = "numpy"
 
     def __init__(self, cfg: Config, x, dy, weights):
+        if cfg.P:
+            raise ValueError(f"config {cfg.name!r}: the NumPy baseline has no projection (P); install torch")
         self.x, self.dy = x, dy
         self.w_ih = weights["weight_ih_l0"]
         self.w_hh = weights["weight_hh_l0"]
@@ -154,7 +156,7 @@ class _FastlstmTorchRunner(_TorchRunner):
         super().__init__(cfg, x, dy, weights)
         from ..torch import LSTM
 
-        module = LSTM(cfg.I, cfg.H, dtype=self.module.weight_ih_l0.dtype)
+        module = LSTM(cfg.I, cfg.H, proj_size=cfg.P, dtype=self.module.weight_ih_l0.dtype)
         module.load_state_dict(self.module.state_dict())
         self.module = module
 
@@ -179,16 +181,20 @@ def _oracle(baseline: str, x, dy, weights):
     """Outputs and gradients in float64 from the baseline library (torch) or NumPy."""
     x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
     w64 = {k: v.astype(np.float64) for k, v in weights.items()}
+    proj = "weight_hr_l0" in weights
+    if proj and baseline != "torch":
+        raise ValueError("the NumPy reference has no projection (proj_size): install torch")
     if baseline == "torch":
         torch = _import_torch()
         T, B, I = x.shape
-        m = torch.nn.LSTM(I, dy.shape[2], dtype=torch.float64)
+        H = weights["weight_hh_l0"].shape[0] // 4
+        m = torch.nn.LSTM(I, H, proj_size=dy.shape[2] if proj else 0, dtype=torch.float64)
         m.load_state_dict({k: torch.from_numpy(v) for k, v in w64.items()})
         xt = torch.from_numpy(x64).requires_grad_(True)
         y, (h_n, c_n) = m(xt)
         y.backward(torch.from_numpy(dy64))
         g = {k: p.grad.numpy() for k, p in m.named_parameters()}
-        return {
+        out = {
             "output": y.detach().numpy(),
             "h_n": h_n.detach().numpy()[0],
             "c_n": c_n.detach().numpy()[0],
@@ -197,6 +203,9 @@ def _oracle(baseline: str, x, dy, weights):
             "d_weight_hh": g["weight_hh_l0"],
             "d_bias": g["bias_ih_l0"],
         }
+        if proj:
+            out["d_weight_hr"] = g["weight_hr_l0"]
+        return out
     b = w64["bias_ih_l0"] + w64["bias_hh_l0"]
     y, h_n, c_n, cache = reference_forward(x64, w64["weight_ih_l0"], w64["weight_hh_l0"], b)
     dx, _, _, dw_ih, dw_hh, db = reference_backward(dy64, cache, w64["weight_ih_l0"], w64["weight_hh_l0"])
@@ -227,7 +236,7 @@ def check_config(cfg: Config, baseline: str, x, dy, weights) -> dict:
     """
     from ..nn.lstm import LSTM
 
-    layer = LSTM(cfg.I, cfg.H, dtype=cfg.dtype)
+    layer = LSTM(cfg.I, cfg.H, dtype=cfg.dtype, proj_size=cfg.P)
     layer.load_state_dict(weights)
     y, (h_n, c_n) = layer.forward(x)
     dx, _ = layer.backward(dy)
@@ -240,6 +249,8 @@ def check_config(cfg: Config, baseline: str, x, dy, weights) -> dict:
         "d_weight_hh": layer.weight_hh_l0.grad,
         "d_bias": layer.bias_ih_l0.grad,
     }
+    if cfg.P:
+        got["d_weight_hr"] = layer.weight_hr_l0.grad
     ref = _oracle(baseline, x, dy, weights)
     errors = {k: _rel_err(got[k], ref[k]) for k in got}
     if not np.array_equal(layer.bias_ih_l0.grad, layer.bias_hh_l0.grad):

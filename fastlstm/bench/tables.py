@@ -77,6 +77,8 @@ def _label(entry: dict) -> str:
     dims = f"{c['B']}, {c['T']}, {c['I']}, {c['H']}"
     if c["dtype"] != "float32":
         dims += f", {c['dtype']}"
+    if c.get("P"):
+        dims += f", proj_size {c['P']}"
     return f"{c['name']} ({dims})"
 
 

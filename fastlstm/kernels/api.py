@@ -41,6 +41,7 @@ __all__ = [
     "BackwardResult",
     "CODE_PATH",
     "ForwardCache",
+    "ProjBackwardResult",
     "ProjCache",
     "StackTape",
     "StepPack",
@@ -88,7 +89,21 @@ class BackwardResult(NamedTuple):
     dgates: np.ndarray | None  #: [T, B, 4H] dA_t (B4) if kept, else None
     dh_norm: np.ndarray  #: [T] Frobenius norm of dh_t (B1) over the batch
     dc_norm: np.ndarray  #: [T] Frobenius norm of dc_t (B2) over the batch
-    dw_hr: np.ndarray | None = None  #: [P, H] (B10), for a layer with a projection; else None
+
+
+class ProjBackwardResult(NamedTuple):
+    """:class:`BackwardResult`'s fields for a layer with a projection, and ``dw_hr`` (B10)."""
+
+    dx: np.ndarray  #: [T, B, I]
+    dh0: np.ndarray  #: [B, P]
+    dc0: np.ndarray  #: [B, H]
+    dw_ih: np.ndarray  #: [4H, I]
+    dw_hh: np.ndarray  #: [4H, P]
+    db: np.ndarray  #: [4H], the gradient of b_ih and of b_hh alike
+    dgates: None  #: not kept by the projected kernels
+    dh_norm: np.ndarray | None  #: [T], or None (stack_backward leaves the norms to batch_norms)
+    dc_norm: np.ndarray | None  #: [T], or None
+    dw_hr: np.ndarray  #: [P, H]
 
 
 class ProjCache(NamedTuple):
@@ -131,7 +146,13 @@ def _check_weights(w_ih, w_hh, b, dtype=None):
     dtype = w_hh.dtype
     G, H = w_hh.shape
     if G != 4 * H:
-        raise ValueError(f"w_hh: expected shape (4*H, H), got {w_hh.shape}")
+        hint = ""
+        if G % 4 == 0 and 0 < H < G // 4:  # [4H, P]: a projected layer's
+            hint = (
+                "; a projection's [4H, P] (proj_size) is not supported by these single-layer kernels "
+                "(fastlstm.LSTM and fastlstm.torch.LSTM take proj_size)"
+            )
+        raise ValueError(f"w_hh: expected shape (4*H, H), got {w_hh.shape}{hint}")
     w_ih = as_float_array(w_ih, "w_ih", ndim=2, dtype=dtype)
     check_shape(w_ih, "w_ih", (4 * H, None))
     b = as_float_array(b, "b", ndim=1, dtype=dtype)
@@ -367,14 +388,14 @@ def proj_forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, names=_P
 
 
 def proj_backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, w_hr, names=_PROJ_NAMES):
-    """``backward_core`` for a :class:`ProjCache` (B1)-(B10): the :class:`BackwardResult` (with
-    ``dw_hr``, without ``dgates`` and norms) and the per-row squared norms [T, B, 2]."""
+    """``backward_core`` for a :class:`ProjCache` (B1)-(B10): the :class:`ProjBackwardResult`
+    (with ``dw_hr``, without ``dgates`` and norms) and the per-row squared norms [T, B, 2]."""
     x, hs, cs, gates, hr, lengths = cache
     status, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq_norms = projection.proj_backward(
         dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, _NO_LENGTHS if lengths is None else lengths
     )
     _raise_status(status, names)
-    return BackwardResult(dx, dh, dc, dw_ih, dw_hh, db, None, None, None, dw_hr), sq_norms
+    return ProjBackwardResult(dx, dh, dc, dw_ih, dw_hh, db, None, None, None, dw_hr), sq_norms
 
 
 # --------------------------------------------------------------------------
@@ -564,8 +585,9 @@ def stack_backward(d_output, d_h_n, d_c_n, tape, weights, keep_dgates=False, nam
     d_x : ndarray [T, B, I]
     d_h0, d_c0 : ndarray [L*D, B, H]
     results : list
-        Per ``k``, the ``(BackwardResult, sq_norms)`` of :func:`backward_core`; its
-        ``dw_ih, dw_hh, db`` (and ``dw_hr`` with a projection) are the parameter gradients.
+        Per ``k``, the ``(BackwardResult, sq_norms)`` of :func:`backward_core` (a
+        :class:`ProjBackwardResult` for a projected layer); its ``dw_ih, dw_hh, db`` (and
+        ``dw_hr`` with a projection) are the parameter gradients.
     """
     caches, masks, _, rev = tape
     LD = len(caches)

@@ -163,7 +163,7 @@ def _ol_or_zeros(value, like, shape):
 @njit(**JIT)
 def _pack(w_ih, w_hh, b):
     if w_hh.shape[0] != 4 * w_hh.shape[1]:
-        raise ValueError("w_hh: expected shape (4*H, H)")
+        raise ValueError("w_hh: expected shape (4*H, H) (no proj_size here: fastlstm.LSTM has it)")
     if w_ih.shape[0] != w_hh.shape[0]:
         raise ValueError("w_ih: expected 4*H rows, like w_hh")
     if b.shape[0] != w_hh.shape[0]:

@@ -66,8 +66,9 @@ class LSTM(Module):
         per layer and direction, ``weight_hh_l{k}`` ``[4H, P]``, layer ``k >= 1`` reading
         ``D*P`` features, ``output`` ``[T, B, D*P]``, ``h0``/``h_n`` ``[L*D, B, P]`` (``c0``,
         ``c_n`` stay ``[L*D, B, H]``). Lengths, both directions, dropout and chunks work as
-        without; ``backward(per_timestep=True)``, :meth:`stepper` and :meth:`to_keras` refuse
-        it. Such layers run simpler, serial kernels (``fastlstm/kernels/projection.py``).
+        without, and so does :meth:`stepper`; ``backward(per_timestep=True)`` and
+        :meth:`to_keras` refuse it. Such layers run simpler, serial kernels
+        (``fastlstm/kernels/projection.py``).
 
     Notes
     -----
@@ -260,11 +261,6 @@ class LSTM(Module):
         """
         from .stepper import Stepper
 
-        if self.proj_size:
-            raise ValueError(
-                f"proj_size: the stepper has no projections (got proj_size={self.proj_size}); "
-                "use forward with T = 1 and the state passed along"
-            )
         return Stepper(self, batch_size, state)
 
     def clear_tape(self) -> None:

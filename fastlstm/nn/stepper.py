@@ -26,7 +26,10 @@ class Stepper:
     lstm : fastlstm.LSTM
         A unidirectional LSTM (a bidirectional one needs the whole sequence).
         Its weights are packed when the stepper is made: after changing them, call
-        :meth:`refresh` (or make a new stepper). Dropout is not applied.
+        :meth:`refresh` (or make a new stepper). Dropout is not applied. With
+        ``proj_size`` P the state's ``h`` is ``[num_layers, B, P]`` and each step is the
+        stacked LSTM's forward at ``T = 1`` on the projected kernels (no packing: the
+        weights are read at every step).
     batch_size : int
         Rows ``B`` of every step's input.
     state : tuple (h0, c0) of ndarray ``[num_layers, B, H]``, optional
@@ -49,16 +52,17 @@ class Stepper:
         self.dtype = lstm.dtype
         n_layers, B, H = lstm.num_layers, self.batch_size, lstm.hidden_size
         self._x_shape = (B, lstm.input_size)
-        self.h = np.zeros((n_layers, B, H), dtype=self.dtype)
+        self.h = np.zeros((n_layers, B, lstm.proj_size or H), dtype=self.dtype)
         self.c = np.zeros((n_layers, B, H), dtype=self.dtype)
         if state is not None:
             self.state = state
         self.refresh()
-        self._buffers = api.step_buffers(self._pack, B)
+        self._buffers = None if self._pack is None else api.step_buffers(self._pack, B)
 
     def refresh(self) -> None:
         """Pack the layer's current weights (after training it further)."""
-        self._pack = api.stack_pack(self.lstm._stack_weights())
+        # a projected stack has no step mode: its steps run stack_forward on the live weights
+        self._pack = None if self.lstm.proj_size else api.stack_pack(self.lstm._stack_weights())
 
     @property
     def state(self) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +93,7 @@ class Stepper:
 
         Returns
         -------
-        ndarray ``[B, H]`` (``[H]`` for a 1-d ``x``)
+        ndarray ``[B, H]`` (``[H]`` for a 1-d ``x``; ``P`` wide with ``proj_size``)
             The top layer's ``h_t`` (a new array).
 
         Raises
@@ -104,7 +108,15 @@ class Stepper:
             x = x.reshape(1, -1)
         if x.shape != self._x_shape:
             raise ValueError(f"x: expected shape {self._x_shape} (batch_size, input_size), got {x.shape}")
-        h, _ = api.stack_step(x, self.h, self.c, self._pack, self._buffers)
+        if self._pack is None:  # projections (proj_size): one T = 1 forward, nothing kept
+            lstm = self.lstm
+            y, h_n, c_n, _ = api.stack_forward(
+                x[None], self.h, self.c, lstm._stack_weights(), 1, None, None, False, lstm._error_names
+            )
+            self.h[...], self.c[...] = h_n, c_n
+            h = y[0].copy()
+        else:
+            h, _ = api.stack_step(x, self.h, self.c, self._pack, self._buffers)
         return h[0] if flat else h
 
     def __repr__(self) -> str:
