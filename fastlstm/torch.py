@@ -242,7 +242,9 @@ class LSTM(torch.nn.Module):
     ===========  ==============================  =======================================
 
     Parameters are ``weight_ih_l{k}`` ``[4H, I_k]``, ``weight_hh_l{k}`` ``[4H, H]``,
-    ``bias_ih_l{k}`` and ``bias_hh_l{k}`` ``[4H]``, with a ``_reverse`` suffix for the
+    ``bias_ih_l{k}`` and ``bias_hh_l{k}`` ``[4H]`` (with ``proj_size`` P: ``weight_hh_l{k}``
+    ``[4H, P]`` and ``weight_hr_l{k}`` ``[P, H]``; ``output``, ``h0``, ``h_n`` ``P`` wide where
+    the table says ``H``), with a ``_reverse`` suffix for the
     reverse direction, registered in ``torch.nn.LSTM``'s order and initialised as it does
     (uniform in ``[-1/sqrt(H), 1/sqrt(H)]`` from torch's generator, in that order), so the
     same ``torch.manual_seed`` gives the same weights, and ``state_dict`` loads into
