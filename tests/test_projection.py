@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 from test_torch_parity import run_fastlstm, run_torch
-from tolerances import PROJ_TORCH, assert_close, gradcheck_err, tol
+from tolerances import PROJ_TORCH, TORCH_GRADCHECK, assert_close, gradcheck_err, tol
 
 import fastlstm
 
@@ -326,3 +326,58 @@ def test_bench_row_with_projection(tmp_path, capsys, restore_numba_threads):
     with pytest.raises(SystemExit):
         bench.main([*args, "--no-torch"])
     assert "P (proj_size) needs the torch baseline" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_torch_module_gradcheck(bidirectional):
+    """torch.autograd.gradcheck of fastlstm.torch.LSTM(proj_size) in float64: x, h0, c0 and every
+    parameter (weight_hr included), with lengths; the table's TORCH_GRADCHECK tolerances."""
+    from torch.func import functional_call
+
+    from fastlstm.torch import LSTM as TorchLSTM
+
+    torch.manual_seed(3)
+    L, T, B, I, H, P = 2, 4, 3, 2, 3, 2
+    D = 2 if bidirectional else 1
+    module = TorchLSTM(I, H, num_layers=L, bidirectional=bidirectional, proj_size=P, dtype=torch.float64)
+    names = [n for n, _ in module.named_parameters()]
+    assert sum(n.startswith("weight_hr") for n in names) == L * D
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(T, B, I, dtype=torch.float64, generator=gen)
+    h0 = torch.randn(L * D, B, P, dtype=torch.float64, generator=gen)
+    c0 = torch.randn(L * D, B, H, dtype=torch.float64, generator=gen)
+    lengths = torch.tensor([4, 2, 3])
+
+    def fn(x, h0, c0, *params):
+        weights = dict(zip(names, params, strict=True))
+        out, (h_n, c_n) = functional_call(module, weights, (x, (h0, c0), lengths))
+        return out, h_n, c_n
+
+    inputs = [t.requires_grad_(True) for t in (x, h0, c0, *(p.detach().clone() for p in module.parameters()))]
+    assert torch.autograd.gradcheck(fn, inputs, **TORCH_GRADCHECK)
+
+
+def test_torch_module_gradcheck_catches_a_wrong_dw_hr(monkeypatch):
+    """The tolerance sees a projection gradient 0.1% off (B10)."""
+    from torch.func import functional_call
+
+    from fastlstm.kernels import api
+    from fastlstm.torch import LSTM as TorchLSTM
+
+    real = api.proj_backward_core
+
+    def off_by_a_thousandth(*args, **kwargs):
+        g, sq_norms = real(*args, **kwargs)
+        return g._replace(dw_hr=g.dw_hr * 1.001), sq_norms
+
+    module = TorchLSTM(2, 3, proj_size=2, dtype=torch.float64)
+    x = torch.randn(4, 3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    w = module.weight_hr_l0.detach().clone().requires_grad_(True)
+
+    def fn(w):
+        return functional_call(module, {"weight_hr_l0": w}, (x,))[0]
+
+    monkeypatch.setattr(api, "proj_backward_core", off_by_a_thousandth)
+    assert not torch.autograd.gradcheck(fn, (w,), raise_exception=False, **TORCH_GRADCHECK)
+    monkeypatch.setattr(api, "proj_backward_core", real)
+    assert torch.autograd.gradcheck(fn, (w,), **TORCH_GRADCHECK)
