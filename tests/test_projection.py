@@ -206,17 +206,13 @@ def test_refusals(kwargs, error, match):
         fastlstm.LSTM(2, 4, **kwargs)
 
 
-def test_state_shapes_are_checked_and_per_timestep_refused():
+def test_state_shapes_are_checked():
     layer = fastlstm.LSTM(2, 4, dtype=np.float64, proj_size=2)
     x = np.zeros((3, 1, 2))
     with pytest.raises(ValueError, match="h0"):
         layer(x, (np.zeros((1, 1, 4)), np.zeros((1, 1, 4))))
     with pytest.raises(ValueError, match="c0"):
         layer(x, (np.zeros((1, 1, 2)), np.zeros((1, 1, 2))))
-    layer(x)
-    with pytest.raises(ValueError, match="per_timestep.*proj_size"):
-        layer.backward(np.zeros((3, 1, 2)), per_timestep=True)
-    layer.backward(np.zeros((3, 1, 2)))  # the tape was kept
 
 
 def test_stepper_matches_forward():
@@ -381,3 +377,52 @@ def test_torch_module_gradcheck_catches_a_wrong_dw_hr(monkeypatch):
     assert not torch.autograd.gradcheck(fn, (w,), raise_exception=False, **TORCH_GRADCHECK)
     monkeypatch.setattr(api, "proj_backward_core", real)
     assert torch.autograd.gradcheck(fn, (w,), **TORCH_GRADCHECK)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_per_timestep_sums_to_the_gradients(bidirectional):
+    """backward(per_timestep=True): every parameter's per-step terms (weight_hr's included) sum over
+    T to its gradient, a step past every row's end adds nothing, and the norms have one entry a step."""
+    T, L, H, P = 6, 2, 5, 2
+    layer = fastlstm.LSTM(
+        3, H, num_layers=L, bidirectional=bidirectional, dtype=np.float64, seed=8, proj_size=P
+    )
+    D = layer.num_directions
+    r = np.random.default_rng(4)
+    x = r.standard_normal((T, 3, 3))
+    lengths = np.array([4, 2, 3])  # no row reaches steps 4 and 5
+    layer.zero_grad()
+    out, _ = layer(x, lengths=lengths)
+    layer.backward(r.standard_normal(out.shape), per_timestep=True)
+    assert set(layer.timestep_grads) == {n for n, _ in layer.named_parameters()}
+    for name, p in layer.named_parameters():
+        steps = layer.timestep_grads[name]
+        assert steps.shape == (T, *p.shape)
+        assert_close(steps.sum(axis=0), p.grad, np.float64, name)
+        assert np.all(steps[4:] == 0), name
+    for key in [f"l{k}" + s for k in range(L) for s in ("", "_reverse")[:D]]:
+        assert layer.grad_norms[key]["h"].shape == (T,)
+
+
+def test_per_timestep_reverse_direction_in_original_time_order():
+    """The reverse direction's per-step terms are in original time order: they equal a one-direction
+    layer's (with the reverse weights) run on the sequences reversed within their length, mapped back
+    (every row of length 4 of T = 6, so the per-step sums over rows map as a whole)."""
+    T, I, H, P, n = 6, 2, 4, 3, 4
+    bi = fastlstm.LSTM(I, H, bidirectional=True, dtype=np.float64, seed=1, proj_size=P)
+    uni = fastlstm.LSTM(I, H, dtype=np.float64, seed=2, proj_size=P)
+    uni.load_state_dict({k.replace("_reverse", ""): v for k, v in bi.state_dict().items() if "reverse" in k})
+    r = np.random.default_rng(6)
+    x = r.standard_normal((T, 3, I))
+    lengths = np.full(3, n)
+    d_rev = r.standard_normal((T, 3, P))
+    d_rev[n:] = 0
+    bi.zero_grad()
+    bi(x, lengths=lengths)
+    bi.backward(np.concatenate([np.zeros_like(d_rev), d_rev], axis=2), per_timestep=True)
+    order = list(range(n - 1, -1, -1)) + list(range(n, T))  # R: reversal within the length
+    uni.zero_grad()
+    uni(np.ascontiguousarray(x[order]), lengths=lengths)
+    uni.backward(np.ascontiguousarray(d_rev[order]), per_timestep=True)
+    for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "weight_hr_l0"):
+        assert_close(bi.timestep_grads[name + "_reverse"], uni.timestep_grads[name][order], np.float64, name)

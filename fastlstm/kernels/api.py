@@ -100,10 +100,11 @@ class ProjBackwardResult(NamedTuple):
     dw_ih: np.ndarray  #: [4H, I]
     dw_hh: np.ndarray  #: [4H, P]
     db: np.ndarray  #: [4H], the gradient of b_ih and of b_hh alike
-    dgates: None  #: not kept by the projected kernels
+    dgates: np.ndarray | None  #: [T, B, 4H] dA_t (B4) if kept, else None
     dh_norm: np.ndarray | None  #: [T], or None (stack_backward leaves the norms to batch_norms)
     dc_norm: np.ndarray | None  #: [T], or None
     dw_hr: np.ndarray  #: [P, H]
+    dhs: np.ndarray | None = None  #: [T, B, P] total dh_t (B1), zero on masked rows, if kept
 
 
 class ProjCache(NamedTuple):
@@ -387,15 +388,30 @@ def proj_forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, names=_P
     return y, hs[T], cs[T], cache
 
 
-def proj_backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, w_hr, names=_PROJ_NAMES):
+def proj_backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, w_hr, names=_PROJ_NAMES, keep_dgates=False):
     """``backward_core`` for a :class:`ProjCache` (B1)-(B10): the :class:`ProjBackwardResult`
-    (with ``dw_hr``, without ``dgates`` and norms) and the per-row squared norms [T, B, 2]."""
+    (with ``dw_hr``; ``dgates`` and ``dhs``, each step's terms, with ``keep_dgates``; no norms)
+    and the per-row squared norms [T, B, 2]."""
     x, hs, cs, gates, hr, lengths = cache
-    status, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq_norms = projection.proj_backward(
-        dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, _NO_LENGTHS if lengths is None else lengths
+    status, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq_norms, da, dhs = projection.proj_backward(
+        dy,
+        dh_n,
+        dc_n,
+        x,
+        hs,
+        cs,
+        gates,
+        hr,
+        w_ih,
+        w_hh,
+        w_hr,
+        _NO_LENGTHS if lengths is None else lengths,
+        keep_dgates,
     )
     _raise_status(status, names)
-    return ProjBackwardResult(dx, dh, dc, dw_ih, dw_hh, db, None, None, None, dw_hr), sq_norms
+    if not keep_dgates:
+        da = dhs = None
+    return ProjBackwardResult(dx, dh, dc, dw_ih, dw_hh, db, da, None, None, dw_hr, dhs), sq_norms
 
 
 # --------------------------------------------------------------------------
@@ -573,8 +589,8 @@ def stack_backward(d_output, d_h_n, d_c_n, tape, weights, keep_dgates=False, nam
     weights : list of tuple
         As for :func:`stack_forward`.
     keep_dgates : bool
-        Keep each layer's dA (``BackwardResult.dgates``; not for a projected layer, whose
-        ``dgates`` is None).
+        Keep each layer's dA (``BackwardResult.dgates``; for a projected layer also each
+        step's total dh_t, ``ProjBackwardResult.dhs``).
     names : list of dict, optional
         Per ``k``, the names of the kernels' errors.
     consume : bool
@@ -616,6 +632,7 @@ def stack_backward(d_output, d_h_n, d_c_n, tape, weights, keep_dgates=False, nam
                     weights[k][1],
                     weights[k][4],
                     _KERNEL_NAMES if names is None else names[k],
+                    keep_dgates,
                 )
             else:
                 res, sq_norms = backward_core(

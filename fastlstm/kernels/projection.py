@@ -83,11 +83,13 @@ def proj_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths):
 
 
 @njit(**JIT)
-def proj_backward(dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, lengths):
+def proj_backward(dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, lengths, keep):
     """(B1)-(B10) back through :func:`proj_forward`'s sequence.
 
     Returns ``status, dx [T, B, I], dh0 [B, P], dc0 [B, H], dw_ih, dw_hh, db [4H], dw_hr [P, H],
-    sq_norms [T, B, 2]`` (per row the squared norms of the total dh_t (B1), dc_t (B2)).
+    sq_norms [T, B, 2]`` (per row the squared norms of the total dh_t (B1), dc_t (B2)), and with
+    ``keep`` each step's ``dA [T, B, 4H]`` and total ``dh_t [T, B, P]`` (zero on masked rows: the
+    terms of (B8) and (B10) per step), else two empty arrays.
     """
     T, B, I = x.shape
     G, P = w_hh.shape
@@ -99,10 +101,13 @@ def proj_backward(dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, length
     db = np.zeros(G, dtype=dt)
     dw_hr = np.zeros((P, H), dtype=dt)
     sq = np.zeros((T, B, 2), dtype=dt)
+    Tk = T if keep else 0
+    da_all = np.zeros((Tk, B, G), dtype=dt)
+    dh_all = np.zeros((Tk, B, P), dtype=dt)
     dh = dh_n.copy()
     dc = dc_n.copy()
     if nonfinite(dy) or nonfinite(dh_n) or nonfinite(dc_n):
-        return BAD_GRAD, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq
+        return BAD_GRAD, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq, da_all, dh_all
     has_len = lengths.size > 0
     dht = np.empty(P, dtype=dt)
     dhr = np.empty(H, dtype=dt)
@@ -147,6 +152,11 @@ def proj_backward(dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, length
                 dc[b, j] = dcj * fg
             sq[t, b, 0] = s0
             sq[t, b, 1] = s1
+            if keep:
+                for j in range(G):
+                    da_all[t, b, j] = da[j]
+                for p in range(P):
+                    dh_all[t, b, p] = dht[p]
             for p in range(P):  # (B6): dh^rec_{t-1} = dA_t W_hh, W_hh [4H, P]
                 s = da[0] * w_hh[0, p]
                 for j in range(1, G):
@@ -164,4 +174,4 @@ def proj_backward(dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, length
                     dw_ih[j, i] += v * x[t, b, i]
                 for p in range(P):
                     dw_hh[j, p] += v * hs[t, b, p]
-    return OK, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq
+    return OK, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq, da_all, dh_all

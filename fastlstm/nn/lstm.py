@@ -66,8 +66,8 @@ class LSTM(Module):
         per layer and direction, ``weight_hh_l{k}`` ``[4H, P]``, layer ``k >= 1`` reading
         ``D*P`` features, ``output`` ``[T, B, D*P]``, ``h0``/``h_n`` ``[L*D, B, P]`` (``c0``,
         ``c_n`` stay ``[L*D, B, H]``). Lengths, both directions, dropout and chunks work as
-        without, and so does :meth:`stepper`; ``backward(per_timestep=True)`` and
-        :meth:`to_keras` refuse it. Such layers run simpler, serial kernels
+        without, and so do :meth:`stepper` and ``backward(per_timestep=True)`` (which adds
+        ``weight_hr``'s per-step terms); :meth:`to_keras` refuses it. Such layers run simpler, serial kernels
         (``fastlstm/kernels/projection.py``).
 
     Notes
@@ -427,11 +427,6 @@ class LSTM(Module):
             raise RuntimeError(
                 "backward: no recorded forward pass; call forward in training mode (model.train()) first"
             )
-        if per_timestep and self.proj_size:
-            raise ValueError(
-                f"per_timestep: not available with proj_size={self.proj_size} (the projected "
-                "kernels return the total gradients only)"
-            )
         tape = self._tape[-1]
         stack = tape.stack
         T, B = stack.caches[0].x.shape[:2]
@@ -499,6 +494,11 @@ class LSTM(Module):
         if d:  # map the reverse run's step s of row b back to original time L_b - 1 - s
             da, x, h_prev, sq_norms = (api.reverse_time(a, stack.rev) for a in (da, x, h_prev, sq_norms))
         dw_ih_t, dw_hh_t, db_t = api.timestep_core(da, x, h_prev)  # the kernels' own arrays: no checks
+        if self.proj_size:  # (B10) per step: dh_t^T h~_t
+            dhs, hr = res.dhs, cache.hr
+            if d:
+                dhs, hr = api.reverse_time(dhs, stack.rev), api.reverse_time(hr, stack.rev)
+            step_grads[names[-1]] = dhs.transpose(0, 2, 1) @ hr
         dh_norm, dc_norm = api.batch_norms(sq_norms)
         step_grads[names[0]] = dw_ih_t
         step_grads[names[1]] = dw_hh_t
