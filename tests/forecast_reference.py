@@ -13,7 +13,9 @@ Regenerate (only for an intended change of the forecasts, said so in the commit)
 
 Intended changes so far: ``panel`` (per-series log transform: its one series with values <= 0
 no longer keeps the other four off the log scale; then written again with the BLAS on one thread,
-as every case now runs).
+as every case now runs), ``short_series`` and ``long_dated_panel`` (a series too short for a
+back-test is forecast by the network, the damped trend and ARIMA in equal thirds, no longer the
+network and ARIMA in halves).
 """
 
 from __future__ import annotations

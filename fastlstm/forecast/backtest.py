@@ -52,9 +52,9 @@ MIXES = (
     {NETWORK: 0.5, "arima": 0.5},
     {NETWORK: 0.25, "damped": 0.25, "theta": 0.25, "arima": 0.25},
 )
-#: the forecast of a series too short for a back-test (with ``fallback``): the network and
-#: ARIMA, equally
-SHORT_MIX = {NETWORK: 0.5, "arima": 0.5}
+#: the forecast of a series too short for a back-test (with ``fallback``): the network, the
+#: damped trend and ARIMA, equally (docs/forecasting.md, "What chose the defaults")
+SHORT_MIX = {NETWORK: 1 / 3, "damped": 1 / 3, "arima": 1 / 3}
 #: the back-test's stretch, in horizons, for seasonal and for non-seasonal series
 _BACKTEST_HORIZONS = {"seasonal": 1, "non-seasonal": 2}
 #: training windows a series needs in the back-test to take part in it

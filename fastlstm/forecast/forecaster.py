@@ -102,7 +102,8 @@ class Forecaster(PredictionIntervals, Estimator):
         forecast (``mix_``, name -> weight; ``fallback_``: seasonal naive alone), shrunk
         towards the network for a seasonal series unless that would do worse than seasonal
         naive on the back-test. So no series does worse than seasonal naive on its back-test.
-        Series too short for a back-test get the equal mix of the network and ARIMA.
+        Series too short for a back-test get the equal mix of the network, the damped trend
+        and ARIMA.
     conformal : bool
         Calibrate prediction intervals (:meth:`predict_interval`) on the back-test's errors;
         series too short for one use the final model's in-sample errors (``calibration_``
