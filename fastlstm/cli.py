@@ -676,7 +676,9 @@ def _cmd_evaluate(args) -> int:
     )
     neural = args.panels and importlib.util.find_spec("neuralforecast") is not None
     if args.panels and not neural:
-        print("neuralforecast is not installed, its LSTM is left out (pip install neuralforecast)")
+        from ._optional import install_hint
+
+        print(f"neuralforecast is not installed, its LSTM is left out ({install_hint('neural')})")
     t0 = time.perf_counter()
     print(flush=True)
     res = {}

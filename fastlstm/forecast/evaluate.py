@@ -389,7 +389,7 @@ def evaluate(
                 nf = None
             else:
                 if nf is None:
-                    logger.warning("neuralforecast is not installed (pip install neuralforecast)")
+                    logger.warning("neuralforecast is not installed (%s)", install_hint("neural"))
             if nf is not None:
                 res.append(_scores("LSTM (neuralforecast)", nf[0], None, trains, tests, m, levels, nf[1]))
         if fastlstm:
