@@ -52,6 +52,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .._atomic import atomic_write
+from .._optional import install_hint
 from .memory import _maxrss_kib, _proc_status_kib, _reset_hwm
 
 __all__ = [
@@ -71,11 +72,14 @@ SCHEMA = "fastlstm.bench.forecast/1"
 
 #: method name -> (module that must be importable, install hint)
 METHODS: dict[str, tuple[str, str]] = {
-    "fastlstm": ("fastlstm", "pip install fastlstm"),
-    "AutoETS": ("statsforecast", "pip install statsforecast"),
-    "neuralforecast-LSTM": ("neuralforecast", "pip install neuralforecast"),
-    "fastlstm-mpi": ("mpi4py", "pip install 'fastlstm[mpi]' mpich"),
-    "fastlstm-dask": ("distributed", "pip install 'fastlstm[dask]'"),
+    "fastlstm": ("fastlstm", "fastlstm itself"),
+    "AutoETS": ("statsforecast", install_hint("eval")),
+    "neuralforecast-LSTM": ("neuralforecast", install_hint("neural")),
+    "fastlstm-mpi": (
+        "mpi4py",
+        f"{install_hint('mpi')}, and an MPI library (the mpich wheel, or the system's)",
+    ),
+    "fastlstm-dask": ("distributed", install_hint("dask")),
 }
 #: what runs when no method is named (the other two are asked for by name)
 DEFAULT_METHODS = ("fastlstm", "AutoETS", "neuralforecast-LSTM")
@@ -412,7 +416,10 @@ def _mpiexec() -> str:
     local = os.path.join(os.path.dirname(sys.executable), "mpiexec")
     found = local if os.access(local, os.X_OK) else shutil.which("mpiexec")
     if found is None:
-        raise FileNotFoundError("mpiexec not found next to sys.executable or on PATH: pip install mpich")
+        raise FileNotFoundError(
+            "mpiexec not found next to sys.executable or on PATH: install an MPI library "
+            "(the mpich wheel, or the system's)"
+        )
     return found
 
 
