@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from fastlstm import _threads, bench
+from fastlstm._optional import install_hint
 
 TINY = ["--config", "t:2,3,2,4,float32", "--only", "t", "--repeat", "2", "--threads", "1"]
 
@@ -328,14 +329,14 @@ def test_forecast_table_and_json(tmp_path, capsys, monkeypatch):
     assert bench.main(argv) == 0
     out = capsys.readouterr().out
     assert "method    series  fit s  predict s  seconds  series/s  peak MiB  vs AutoETS" in out
-    assert "neuralforecast-LSTM (6 series): not installed: pip install neuralforecast" in out
+    assert f"neuralforecast-LSTM (6 series): not installed: {install_hint('neural')}" in out
     with open(path) as fh:
         report = json.load(fh)
     assert report["schema"] == "fastlstm.bench.forecast/1"
     assert report["panel"]["series"] == [6] and report["panel"]["length"] == 60
     assert report["params"] == {"epochs": 2, "n_models": 1} and report["threads"] == 1
     by_method = {r["method"]: r for r in report["results"]}
-    assert by_method["neuralforecast-LSTM"]["skipped"] == "not installed: pip install neuralforecast"
+    assert by_method["neuralforecast-LSTM"]["skipped"] == f"not installed: {install_hint('neural')}"
     timed = ["fastlstm", "AutoETS"] if has_ets else ["fastlstm"]
     for name in timed:
         r = by_method[name]
