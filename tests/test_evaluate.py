@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fastlstm import evaluate as ev
+from fastlstm._optional import install_hint
 
 TINY = {"epochs": 2, "n_models": 1, "hidden_size": 4}
 
@@ -168,7 +169,7 @@ def test_panels_command_selects_every_development_series(monkeypatch, tmp_path, 
     assert out.startswith(
         f"evaluation set 'dev': monthly {c['monthly']} series (h=18), quarterly {c['quarterly']} "
         f"series (h=8), yearly {c['yearly']} series (h=6); every series of the development panels\n"
-        "neuralforecast is not installed, its LSTM is left out (pip install neuralforecast)\n"
+        f"neuralforecast is not installed, its LSTM is left out ({install_hint('neural')})\n"
     )
     for row in ("| fastlstm (seed 0) |", "| fastlstm (seed 1) |", "| fastlstm (mean of 2 seeds) |"):
         assert row in out and row in md.read_text()
