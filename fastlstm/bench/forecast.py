@@ -224,14 +224,16 @@ def _autoets_runner(spec: dict) -> Callable:
         out = sf.predict(h=spec["horizon"], level=list(LEVELS))
         t2 = time.perf_counter()
         timings.update(fit_s=t1 - t0, predict_s=t2 - t1)
-        values = out.drop(columns=[c for c in ("unique_id", "ds") if c in out.columns]).to_numpy(float)
-        return {
-            "n_forecasts": int(len(out)),
-            "finite": bool(np.isfinite(values).all()),
-            "settings": {"season_length": 12, "n_jobs": spec["threads"]},
-        }
+        return _long_frame_result(out, {"season_length": 12, "n_jobs": spec["threads"]})
 
     return run
+
+
+def _long_frame_result(out, settings: dict) -> dict:
+    """A runner's result from a Nixtla-style long forecast frame (``unique_id, ds`` and value
+    columns): how many rows, whether every value is finite, and the method's settings."""
+    values = out.drop(columns=[c for c in ("unique_id", "ds") if c in out.columns]).to_numpy(float)
+    return {"n_forecasts": int(len(out)), "finite": bool(np.isfinite(values).all()), "settings": settings}
 
 
 def _neuralforecast_runner(spec: dict) -> Callable:  # pragma: no cover - not a test dependency
@@ -255,12 +257,7 @@ def _neuralforecast_runner(spec: dict) -> Callable:  # pragma: no cover - not a 
         out = nf.predict()
         t2 = time.perf_counter()
         timings.update(fit_s=t1 - t0, predict_s=t2 - t1)
-        values = out.drop(columns=[c for c in ("unique_id", "ds") if c in out.columns]).to_numpy(float)
-        return {
-            "n_forecasts": int(len(out)),
-            "finite": bool(np.isfinite(values).all()),
-            "settings": {"max_steps": int(getattr(model, "max_steps", -1))},
-        }
+        return _long_frame_result(out, {"max_steps": int(getattr(model, "max_steps", -1))})
 
     return run
 

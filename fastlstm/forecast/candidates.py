@@ -191,12 +191,13 @@ class StatisticalMember(Candidate):
 
     def forecast(self, data, i, s, origins, h, cov=None):
         z = data.z(i, s)
-        params = self.params_.get(i)
-        try:
-            if params is None:
-                raise KeyError(i)
-            fz = statistical.forecast_from(params, z, origins, h)
-        except (ValueError, KeyError):  # a history shorter than the AR order, or no parameters
+        fz = None
+        if i in self.params_:
+            try:
+                fz = statistical.forecast_from(self.params_[i], z, origins, h)
+            except (ValueError, KeyError):  # a history shorter than the AR order
+                pass
+        if fz is None:  # no parameters (a file without them), or too short a history for them
             fz = statistical.forecast_from(statistical.fit(z, self.method), z, origins, h)
         return data.original(i, fz, origins)
 
