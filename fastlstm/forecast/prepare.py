@@ -29,6 +29,8 @@ __all__ = [
 
 #: optimiser steps per network that ``epochs=None`` aims at
 _TARGET_STEPS = 900
+#: the largest batch ``batch_size=None`` takes (a large panel's)
+_MAX_BATCH = 256
 #: training windows the default input size keeps per series (in the back-test, or in the fit
 #: when a series is too short for one)
 _MIN_WINDOWS = 8
@@ -148,6 +150,6 @@ def training_sizes(n_windows: int, batch_size: int | None, epochs: int | None) -
     """``(epochs, batch_size)``: as given, or 16 windows per batch (``n_windows // 60`` for large
     panels, at most 256) and about 900 optimiser steps per network (1 to 150 epochs: a large
     panel's one pass over its windows may be more)."""
-    batch = batch_size or int(min(256, max(16, n_windows // 60)))
+    batch = batch_size or int(min(_MAX_BATCH, max(16, n_windows // 60)))
     epochs = epochs or int(min(150, max(1, round(_TARGET_STEPS / -(-n_windows // batch)))))
     return epochs, batch

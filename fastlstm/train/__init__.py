@@ -10,6 +10,7 @@ Built on :mod:`fastlstm.nn`; knows nothing of forecasting.
 - ``schedules``: learning-rate schedules.
 - ``io``: checksummed, atomically written checkpoints of modules, optimisers and training state.
 - ``distributed``: MPI data parallelism (:class:`DataParallel`).
+- ``sources``: :class:`EpochSource`, training samples drawn afresh for each epoch.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .io import load_checkpoint, load_module, load_optimizer, save_checkpoint, s
 from .loop import History, NonFiniteError
 from .optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm
 from .schedules import CosineAnnealingLR, LRScheduler, ReduceLROnPlateau, StepLR
+from .sources import EpochSource
 from .trainer import Trainer, fit
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "Callback",
     "CheckpointCallback",
     "CosineAnnealingLR",
+    "EpochSource",
     "History",
     "LRScheduler",
     "LambdaCallback",

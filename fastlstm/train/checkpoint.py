@@ -20,6 +20,7 @@ import numpy as np
 from ..nn.module import read_config
 from . import io as _io
 from .loop import History, LoopState
+from .sources import EpochSource
 
 __all__ = ["named_params", "resume", "save_training_state", "settings"]
 
@@ -51,11 +52,15 @@ def settings(trainer) -> dict:
 
 
 def _fingerprint(data) -> str:
-    """SHA-256 over the shapes, dtypes and bytes of the training (and validation) arrays."""
+    """SHA-256 over the shapes, dtypes and bytes of the training (and validation) arrays
+    (an :class:`~fastlstm.train.sources.EpochSource` by its own fingerprint)."""
     h = hashlib.sha256()
     for arr in data:
         if arr is None:
             h.update(b"none;")
+            continue
+        if isinstance(arr, EpochSource):
+            h.update(f"source:{arr.fingerprint()};".encode())
             continue
         h.update(f"{arr.dtype.str}{arr.shape};".encode())
         h.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))

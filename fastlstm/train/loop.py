@@ -21,6 +21,7 @@ import numpy as np
 
 from .optim import clip_grad_norm, grad_norm
 from .schedules import ReduceLROnPlateau
+from .sources import EpochSource
 
 __all__ = ["History", "LoopState", "NonFiniteError", "checked_step", "run_epoch"]
 
@@ -104,7 +105,8 @@ class LoopState:
     rng : numpy.random.Generator
         The batch order's generator.
     data : tuple
-        ``(x, y, x_val, y_val)``, validated (``x_val``, ``y_val`` may be None).
+        ``(x, y, x_val, y_val)``, validated (``x_val``, ``y_val`` may be None; ``x`` may be
+        an :class:`~fastlstm.train.sources.EpochSource`, ``y`` then None).
     good : list of numpy.ndarray
         The weights after the last good step (restored when a step goes non-finite).
     next_epoch : int
@@ -211,6 +213,8 @@ def _chunk_slices(tbptt: int | None, T: int):
 def _train_epoch(trainer, loop: LoopState, epoch: int) -> float:
     """The epoch's steps; returns the mean training loss (NaN if every step was skipped)."""
     x, y = loop.data[:2]
+    if isinstance(x, EpochSource):  # this epoch's samples, drawn before the batch order
+        x, y = x.epoch(loop.rng)
     n = x.shape[0]
     order = loop.rng.permutation(n) if trainer.shuffle else np.arange(n)
     total, count, step = 0.0, 0, 0

@@ -55,6 +55,7 @@ from .callbacks import Callback, CheckpointCallback, LambdaCallback
 from .checkpoint import named_params, resume, save_training_state
 from .loop import History, LoopState, NonFiniteError, run_epoch
 from .optim import Adam, Optimizer
+from .sources import EpochSource
 
 __all__ = ["Callback", "CheckpointCallback", "History", "LambdaCallback", "NonFiniteError", "Trainer", "fit"]
 
@@ -261,21 +262,26 @@ class Trainer:
     def fit(
         self,
         x,
-        y,
+        y=None,
         *,
         validation_data: tuple | None = None,
         val_split: float | int | None = None,
         resume_from=None,
     ) -> History:
-        """Train on samples ``x`` with targets ``y``.
+        """Train on samples ``x`` with targets ``y``, or on the samples a source draws per epoch.
 
         Parameters
         ----------
-        x : numpy.ndarray, shape (N, ...)
+        x : numpy.ndarray, shape (N, ...), or EpochSource
             Model inputs, samples on axis 0 (e.g. ``(N, T, I)``); real values,
-            converted to the model's dtype; NaN or Inf raise ``ValueError``.
+            converted to the model's dtype; NaN or Inf raise ``ValueError``. Or a
+            :class:`~fastlstm.train.sources.EpochSource`: each epoch trains on the
+            ``(x, y)`` that ``x.epoch(rng)`` draws with the batch-order generator
+            (checked as arrays are, every epoch); ``y`` and ``val_split`` must then
+            be None.
         y : numpy.ndarray, shape (N, ...)
-            Targets, samples on axis 0, shaped like the model's output.
+            Targets, samples on axis 0, shaped like the model's output (required
+            with an array ``x``).
         validation_data : tuple (x_val, y_val), optional
             Held-out samples for early stopping and ``restore_best``.
         val_split : float or int, optional
@@ -306,6 +312,22 @@ class Trainer:
         bad = [name for name, p in named_params(self.model) if not np.isfinite(p.data).all()]
         if bad:
             raise ValueError(f"model: expected finite parameters before training, got NaN or Inf in {bad}")
+        if isinstance(x, EpochSource):
+            if y is not None:
+                raise ValueError(
+                    f"y: expected None with an EpochSource x (it draws the targets), got {type(y).__name__}"
+                )
+            if val_split is not None:
+                raise ValueError(
+                    f"val_split: expected None with an EpochSource x (use validation_data), got {val_split!r}"
+                )
+            source = _CheckedSource(self, dtype, x)
+            # the first draw, from a generator of its own, checks the source's shapes before any step
+            xs, ys = x.epoch(np.random.default_rng(0))
+            _, _, x_val, y_val = _validate_data(self, dtype, xs, ys, validation_data, None)
+            return self._fit_validated(source, None, x_val, y_val, resume_from=resume_from)
+        if y is None:
+            raise TypeError("y: expected the targets (an array) with an array x, got None")
         x, y, x_val, y_val = _validate_data(self, dtype, x, y, validation_data, val_split)
         return self._fit_validated(x, y, x_val, y_val, resume_from=resume_from)
 
@@ -313,13 +335,16 @@ class Trainer:
         """:meth:`fit` for callers inside fastlstm that validated ``x`` and ``y`` (and the
         validation arrays) themselves: arrays of the model's dtype, ``x`` shaped for the
         model, ``y`` with the model's output shape and as many samples, finite values, and
-        with ``tbptt`` a time axis on ``y``; finite parameters. Nothing is checked again."""
+        with ``tbptt`` a time axis on ``y``; finite parameters. Nothing is checked again.
+        ``x`` may be an :class:`EpochSource` (``y`` None) whose epochs meet the same terms."""
         self.params = self.model.parameters()
         self.history = History()
         self.stop_training = False
         seed = self.seed
         if self.data_parallel is not None:  # same weights, data check and seed on every rank
             arrays = {"x": x, "y": y}
+            if isinstance(x, EpochSource):  # the source's identity stands for its data
+                arrays = {"x": np.frombuffer(x.fingerprint().encode(), dtype=np.uint8)}
             if x_val is not None:
                 arrays.update(x_val=x_val, y_val=y_val)
             seed = self.data_parallel.prepare(self.params, seed, **arrays)
@@ -351,6 +376,25 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
+
+
+class _CheckedSource(EpochSource):
+    """A user's source whose every epoch is checked as ``fit`` checks arrays."""
+
+    def __init__(self, trainer, dtype, source: EpochSource) -> None:
+        self.trainer, self.dtype, self.source = trainer, dtype, source
+
+    def epoch(self, rng):
+        xs, ys = self.source.epoch(rng)
+        xs = as_float_array(xs, "x", dtype=self.dtype, cast=True, ndim=(2, 3))
+        ys = as_float_array(ys, "y", dtype=self.dtype, cast=True)
+        if ys.shape[0] != xs.shape[0]:
+            raise ValueError(f"y: expected {xs.shape[0]} samples (as in x), got {ys.shape[0]}")
+        _check_against_model(self.trainer.model, xs, ys, "x", "y")
+        return xs, ys
+
+    def fingerprint(self) -> str:
+        return self.source.fingerprint()
 
 
 def _validate_data(trainer, dtype, x, y, validation_data, val_split):
