@@ -356,9 +356,7 @@ def test_history_inputs_of_a_new_history():
     # at the fitted season position: a history starting at step 1 drops (-1) % 4 = 3 points
     series, _, _ = _history(y=np.arange(8.0), start=1, season=4, positional=[True])
     assert_series_equal(series, [np.arange(3.0, 8.0)])
-    with pytest.raises(
-        ValueError, match=r"^y: series 0 expected at least lookback=4 points after dropping"
-    ):
+    with pytest.raises(ValueError, match=r"^y: series 0 expected at least lookback=4 points after dropping"):
         _history(y=np.arange(5.0), start=1, season=4, positional=[True])
     with pytest.raises(ValueError, match=r"^y: series 0 expected at least lookback=4 points, got 3"):
         _history(y=[1.0, 2.0, 3.0])
@@ -403,3 +401,43 @@ def test_history_inputs_panel_ids_in_order():
     panel["unique_id"] = ["a"] * 5 + ["b"] * 5
     series, _, _ = _history(y=panel, **fitted)
     assert_series_equal(series, [np.ones(5), np.ones(5)])
+
+
+def _pack_per_series(series, steps, layout, columns=None):
+    """The long frame as pack built it before (one DataFrame per series, concatenated): the
+    reference the columns-built-once version must equal exactly."""
+    out = []
+    for i, uid in enumerate(layout["ids"]):
+        f = pd.DataFrame({"unique_id": [uid] * steps, "ds": frames.next_index(layout["index"], i, steps)})
+        vals = series[i] if columns is not None else series[i][:, None]
+        for j, c in enumerate(columns or ["forecast"]):
+            f[c] = vals[:, j]
+        out.append(f)
+    return pd.concat(out, ignore_index=True)
+
+
+@pytest.mark.parametrize(
+    "metas",
+    [
+        # ragged: each series ends on its own date
+        [{**MONTHLY, "last": f"2020-{m:02d}-01 00:00:00"} for m in (12, 3, 12, 7)],
+        [{"kind": "period", "freq": "Q-DEC", "last": q} for q in ("2020Q4", "2019Q1", "2020Q4", "2021Q2")],
+        [{"kind": "int", "freq": "2", "last": str(v)} for v in (10, 4, 10, 31)],
+        MONTHLY,  # one description for every series
+        None,  # no dates: a column of None
+    ],
+)
+@pytest.mark.parametrize("ids", [["a", "b", "c", "d"], [3, 1, 7, 2]])
+@pytest.mark.parametrize("columns", [None, ["lo", "hi"]])
+def test_pack_of_a_ragged_panel_equals_a_frame_per_series_concatenated(metas, ids, columns):
+    n = len(ids)
+    if columns is None:
+        fc = forecasts(n, steps=5)
+    else:
+        fc = [np.column_stack([f - 1.0, f + 1.0]) for f in forecasts(n, steps=5)]
+    lay = layout("panel", {"ids": ids, "index": metas})
+    got = frames.pack(fc, 5, lay, columns=columns)
+    expected = _pack_per_series(fc, 5, lay, columns)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert list(got.dtypes) == list(expected.dtypes)
+    assert got.index.equals(pd.RangeIndex(n * 5))

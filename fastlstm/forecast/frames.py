@@ -476,14 +476,32 @@ def pack(series: list[np.ndarray], steps: int, layout: dict, columns: list | Non
             return pd.DataFrame(np.stack(series, axis=1), index=idx, columns=layout["columns"])
         cols = pd.MultiIndex.from_product([layout["columns"], columns])
         return pd.DataFrame(np.concatenate(series, axis=1), index=idx, columns=cols)
-    frames = []
-    for i, uid in enumerate(layout["ids"]):
-        f = pd.DataFrame({"unique_id": [uid] * steps, "ds": next_index(index, i, steps)})
-        vals = series[i] if columns is not None else series[i][:, None]
-        for j, c in enumerate(columns or ["forecast"]):
-            f[c] = vals[:, j]
-        frames.append(f)
-    return pd.concat(frames, ignore_index=True)
+    # one long frame, its columns built once (a frame per series costs ~2 ms each)
+    ids = layout["ids"]
+    vals = np.concatenate([series[i].reshape(steps, -1) for i in range(len(ids))])
+    out = {
+        "unique_id": [uid for uid in ids for _ in range(steps)],
+        "ds": _panel_dates(index, len(ids), steps),
+    }
+    for j, c in enumerate(columns or ["forecast"]):
+        out[c] = vals[:, j]
+    return pd.DataFrame(out)
+
+
+def _panel_dates(metas, n_series: int, steps: int):
+    """The ``ds`` column of a long forecast frame: each series' next ``steps`` dates, one after
+    the other (computed once per distinct history end), or None values without dates."""
+    pd = _pandas()
+    known: dict = {}
+    parts = []
+    for i in range(n_series):
+        meta = _meta_at(metas, i)
+        key = None if meta is None else tuple(sorted(meta.items()))
+        if key not in known:
+            idx = next_index(metas, i, steps)
+            known[key] = pd.Index([None] * steps, dtype=object) if idx is None else idx
+        parts.append(known[key])
+    return parts[0].append(parts[1:])
 
 
 def pack_levels(series: list[np.ndarray], steps: int, layout: dict, columns: list, index=None):
