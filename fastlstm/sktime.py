@@ -11,14 +11,30 @@ Importing this module imports sktime (and pandas); ``import fastlstm`` does not.
 
 Scope
 -----
-* Univariate ``y``: a multivariate ``y`` or a panel is split by sktime into one
-  forecaster per column or instance.
+* Univariate ``y``: a multivariate ``y`` is split by sktime into one forecaster per column.
+* Panels are one global model: a ``pd-multiindex`` ``y`` (a DataFrame indexed by
+  (instance, time)) trains one :class:`fastlstm.Forecaster` on all its instances (the
+  same model as ``Forecaster.fit`` on the long panel ``unique_id, ds, y``); a hierarchical
+  ``y`` is split by sktime into one panel per top-level group. The forecasts start from each
+  instance's last point, so every instance must end at the cutoff (a ValueError names the
+  first that does not); they may start at different times. ``predict``, ``predict_interval``
+  and ``predict_quantiles`` return (instance, time) frames, every instance at every step of
+  ``fh``, with ``y``'s column name. ``X`` is then a panel with the same (instance, time) rows.
+* Static per-series features: ``static_cols`` names the columns of ``X`` that hold one
+  value per instance (numbers used as they are; text, categorical or bool one-hot
+  encoded: ``Forecaster.fit``'s ``static``). A static column that varies within an
+  instance is refused (ValueError naming it). ``predict`` and ``update`` need no static
+  column (fit's values are used); one given there must keep fit's value for every
+  instance (a ValueError otherwise: two values are never chosen between). With
+  ``static_cols``, ``capability:categorical_in_X`` is True; any other non-numeric column
+  of ``X`` is refused (TypeError naming it). Without, it is False, and sktime refuses
+  categorical ``X``.
 * Out-of-sample horizons only (``capability:insample`` is False): an ``fh`` with a step
   at or before the cutoff raises sktime's ``NotImplementedError`` ("can not perform
   in-sample prediction").
-* Exogenous ``X`` are known-future covariates: ``predict`` needs the rows of every
-  step from the first after the cutoff to the last step of ``fh`` (the network reads
-  a contiguous block), so ``capability:non_contiguous_X`` is False.
+* The other columns of ``X`` are known-future covariates (read by name): ``predict`` needs
+  the rows of every step from the first after the cutoff to the last step of ``fh`` (the
+  network reads a contiguous block), so ``capability:non_contiguous_X`` is False.
 * Prediction intervals and quantiles (``predict_interval``, ``predict_quantiles``, and
   with skpro installed ``predict_proba``) are :meth:`fastlstm.Forecaster.predict_interval`
   and :meth:`~fastlstm.Forecaster.predict_quantiles`, out of sample only.
@@ -78,6 +94,10 @@ class LSTMForecaster(BaseForecaster):
         Network precision.
     seed, model
         As in :class:`fastlstm.Forecaster`.
+    static_cols : list of str or None, default=None
+        Columns of ``X`` that are per-series static features (one value per instance of a
+        panel, numeric or categorical; see the module's Scope); the other columns of ``X`` are
+        known-future covariates. A string is refused (write ``["region"]``).
     input_size, season : optional
         The former names of ``lookback`` and ``sp``: still read, with a ``DeprecationWarning``,
         until the next release.
@@ -110,8 +130,10 @@ class LSTMForecaster(BaseForecaster):
         "maintainers": ["fastlstm developers"],
         "python_version": ">=3.10",
         "object_type": "forecaster",
-        "y_inner_mtype": "pd.Series",
-        "X_inner_mtype": "pd.DataFrame",
+        # a Series, or a panel (one global model over its instances); hierarchical data is
+        # split by sktime into one panel per top-level group
+        "y_inner_mtype": ["pd.Series", "pd-multiindex"],
+        "X_inner_mtype": ["pd.DataFrame", "pd-multiindex"],
         "capability:multivariate": False,
         "capability:exogenous": True,
         "capability:insample": False,
@@ -119,7 +141,7 @@ class LSTMForecaster(BaseForecaster):
         "capability:pred_int:insample": False,
         "capability:missing_values": False,
         "capability:non_contiguous_X": False,
-        "capability:categorical_in_X": False,
+        "capability:categorical_in_X": False,  # True with static_cols (set in __init__)
         "capability:update": False,
         "requires-fh-in-fit": True,  # False when horizon is an int (set in __init__)
         "X-y-must-have-same-index": True,
@@ -155,6 +177,7 @@ class LSTMForecaster(BaseForecaster):
         dtype="float32",
         seed=0,
         model="lstm",
+        static_cols=None,
         input_size=None,
         season=None,
     ):
@@ -184,11 +207,14 @@ class LSTMForecaster(BaseForecaster):
         self.model = model
         self.input_size = input_size
         self.season = season
+        self.static_cols = static_cols
         super().__init__()
         # sktime sets these only when remember_data is on; its checks may turn it on later
         self._y = self._X = None
         if horizon is not None:
             self.set_tags(**{"requires-fh-in-fit": False})
+        if static_cols:  # text or categorical static columns are one-hot encoded
+            self.set_tags(**{"capability:categorical_in_X": True})
 
     # ----------------------------------------------------------------------- fit
     def _renamed(self, old: str, new: str):
@@ -208,32 +234,60 @@ class LSTMForecaster(BaseForecaster):
         sp = self._renamed("season", "sp")
         if sp != "auto":
             return sp
-        freq = getattr(y.index, "freqstr", None)
+        index = y.index
+        if isinstance(index, pd.MultiIndex):  # a panel: the first instance's time index
+            index = y.xs(index[0][0], level=0).index
+            if isinstance(index, pd.DatetimeIndex) and index.freq is None and len(index) >= 3:
+                index = pd.DatetimeIndex(index, freq=pd.infer_freq(index))
+        freq = getattr(index, "freqstr", None)
         return season_of_freq(freq)[0] if freq else 1
 
     def _fit(self, y, X=None, fh=None):
-        """Train the networks on ``y`` (and ``X``); see :class:`fastlstm.Forecaster`."""
+        """Train the networks on ``y`` (and ``X``); see :class:`fastlstm.Forecaster`.
+
+        A panel ``y`` (pd-multiindex) trains one global forecaster on its instances (each its
+        own series, in order of first appearance); ``static_cols`` of ``X`` become its
+        per-series static features, the other columns of ``X`` its known-future covariates.
+        """
         if self.horizon is not None:
             horizon = self.horizon
         else:
             # requires-fh-in-fit is True here, and the base class refuses in-sample steps
             horizon = int(np.max(self._steps(fh)))
+        self._panel = isinstance(y.index, pd.MultiIndex)
+        static_cols = self._check_static_cols(X)
+        self._dynamic = [] if X is None else [c for c in X.columns if c not in static_cols]
+        if self._panel:
+            self._ids = list(y.index.get_level_values(0).unique())
+            ys = self._series_list(y)
+        static = None
+        if static_cols:
+            static = self._static_frame(X, static_cols)
+            self._static_values = static
         self.forecaster_ = self._make_forecaster(horizon, self._season(y))
-        self.forecaster_.fit(self._values(y, "y"), X=None if X is None else self._values(X, "X"))
+        if self._panel:
+            covs = self._history_covariates(ys, X)
+            self.forecaster_.fit([s.to_numpy(np.float64) for s in ys], X=covs, static=static)
+        else:
+            covs = None if not self._dynamic else self._values(X[self._dynamic], "X")
+            self.forecaster_.fit(self._values(y, "y"), X=covs, static=static)
         self.horizon_ = self.forecaster_.horizon
         self._history_y, self._history_X = y, X
-        self._uses_X = X is not None
+        self._uses_X = bool(self._dynamic)
+        self._static_cols = static_cols
         return self
 
     def _update(self, y, X=None, update_params=True):
         """Append ``y`` (and ``X``) to the history; refit from scratch if ``update_params``."""
+        if X is not None and self._static_cols:
+            self._check_static_unchanged(X)
         self._history_y = _combine(self._history_y, y)
-        if self._uses_X:
-            if X is None:
-                raise ValueError("X: expected the new rows of the covariates (fitted with X), got None")
+        if self._uses_X and X is None:
+            raise ValueError("X: expected the new rows of the covariates (fitted with X), got None")
+        if X is not None and self._history_X is not None:
             self._history_X = _combine(self._history_X, X)
         if update_params:
-            self._fit(self._history_y, self._history_X if self._uses_X else None, self._fh)
+            self._fit(self._history_y, self._history_X, self._fh)
         return self
 
     # ------------------------------------------------------------------- predict
@@ -241,6 +295,8 @@ class LSTMForecaster(BaseForecaster):
         """Forecast the steps of ``fh`` (all after the cutoff) from the history's end."""
         steps, h, kwargs = self._predict_args(fh, X)
         full = self.forecaster_.predict(h, **kwargs)
+        if self._panel:
+            return self._panel_frame([f[steps - 1] for f in full], fh, self._history_y.columns)
         index = fh.to_absolute_index(self.cutoff)
         return pd.Series(full[steps - 1], index=index, name=self._history_y.name)
 
@@ -248,10 +304,11 @@ class LSTMForecaster(BaseForecaster):
         """Quantiles ``alpha`` of the steps of ``fh``: :meth:`fastlstm.Forecaster.predict_quantiles`."""
         steps, h, kwargs = self._predict_args(fh, X)
         q = self.forecaster_.predict_quantiles(h, quantiles=tuple(alpha), **kwargs)  # (h, len(alpha))
+        columns = self._get_columns("predict_quantiles", alpha=alpha)
+        if self._panel:
+            return self._panel_frame([np.asarray(f)[steps - 1] for f in q], fh, columns)
         return pd.DataFrame(
-            np.asarray(q)[steps - 1],
-            index=fh.to_absolute_index(self.cutoff),
-            columns=self._get_columns("predict_quantiles", alpha=alpha),
+            np.asarray(q)[steps - 1], index=fh.to_absolute_index(self.cutoff), columns=columns
         )
 
     def _predict_interval(self, fh, X, coverage):
@@ -259,11 +316,12 @@ class LSTMForecaster(BaseForecaster):
         steps, h, kwargs = self._predict_args(fh, X)
         iv = self.forecaster_.predict_interval(h, coverage=tuple(coverage), **kwargs)  # (h, C, 2)
         # columns (name, coverage, lower/upper), coverage-major, as the (C, 2) rows flatten
-        return pd.DataFrame(
-            np.asarray(iv)[steps - 1].reshape(len(steps), 2 * len(coverage)),
-            index=fh.to_absolute_index(self.cutoff),
-            columns=self._get_columns("predict_interval", coverage=coverage),
-        )
+        columns = self._get_columns("predict_interval", coverage=coverage)
+        per_series = iv if self._panel else [iv]  # a list for a panel, one array for a series
+        rows = [np.asarray(f)[steps - 1].reshape(len(steps), 2 * len(coverage)) for f in per_series]
+        if self._panel:
+            return self._panel_frame(rows, fh, columns)
+        return pd.DataFrame(rows[0], index=fh.to_absolute_index(self.cutoff), columns=columns)
 
     # ------------------------------------------------------------------- helpers
     def _predict_args(self, fh, X):
@@ -271,15 +329,160 @@ class LSTMForecaster(BaseForecaster):
         keyword arguments of :meth:`fastlstm.Forecaster.predict`."""
         steps = self._steps(fh)
         h = int(np.max(steps))
+        if X is not None and self._static_cols:
+            self._check_static_unchanged(X)
+        if self._uses_X and X is None:
+            raise ValueError(
+                f"X: expected the covariates of the {h} steps after the cutoff (fitted with X), got None"
+            )
+        if self._panel:
+            ys = self._series_list(self._history_y)
+            kwargs = {"y": [s.to_numpy(np.float64) for s in ys], "X_future": None, "X": None}
+            if self._uses_X:
+                kwargs["X"] = self._history_covariates(ys, self._history_X)
+                kwargs["X_future"] = [
+                    self._values(self._future_rows(self._rows_of(X, uid), h, fh)[self._dynamic], "X")
+                    for uid in self._ids
+                ]
+            return steps, h, kwargs
         kwargs = {"y": self._values(self._history_y, "y"), "X_future": None, "X": None}
         if self._uses_X:
-            if X is None:
-                raise ValueError(
-                    f"X: expected the covariates of the {h} steps after the cutoff (fitted with X), got None"
-                )
-            kwargs["X_future"] = self._values(self._future_rows(X, h, fh), "X")
-            kwargs["X"] = self._values(self._history_X, "X")
+            kwargs["X_future"] = self._values(self._future_rows(X, h, fh)[self._dynamic], "X")
+            kwargs["X"] = self._values(self._history_X[self._dynamic], "X")
         return steps, h, kwargs
+
+    def _panel_frame(self, rows, fh, columns) -> pd.DataFrame:
+        """Per-instance arrays (one row per step of ``fh``) as sktime's pd-multiindex frame."""
+        times = fh.to_absolute_index(self.cutoff)
+        index = pd.MultiIndex.from_product([self._ids, times], names=self._history_y.index.names)
+        return pd.DataFrame(np.concatenate(rows, axis=0), index=index, columns=columns)
+
+    def _series_list(self, y) -> list:
+        """A panel's instances (in fit's order) as Series on their time index, each ending at
+        the cutoff: forecasts start from every instance's last point."""
+        out = []
+        grouped = dict(tuple(y.iloc[:, 0].groupby(level=0, sort=False)))
+        cutoff = self.cutoff[0]
+        for uid in self._ids:
+            if uid not in grouped:
+                raise ValueError(f"y: expected rows of every instance seen in fit, instance {uid!r} has none")
+            s = grouped[uid].droplevel(0)
+            if s.index[-1] != cutoff:
+                raise ValueError(
+                    f"y: expected every instance to end at the cutoff {cutoff} (LSTMForecaster forecasts "
+                    f"each instance from its last point), got instance {uid!r} ending at {s.index[-1]}"
+                )
+            out.append(s)
+        if len(grouped) != len(self._ids):
+            new = [u for u in grouped if u not in self._ids]
+            raise ValueError(f"y: instances {new[:5]} were not seen in fit (refit with update_params=True)")
+        return out
+
+    def _rows_of(self, X, uid) -> pd.DataFrame:
+        """Instance ``uid``'s rows of a panel ``X``, on its time index."""
+        if not isinstance(X.index, pd.MultiIndex):
+            raise ValueError(
+                "X: expected a panel with an (instance, time) MultiIndex, as y in fit, "
+                f"got a {type(X.index).__name__}"
+            )
+        if uid not in X.index.get_level_values(0):
+            raise ValueError(f"X: expected rows of every instance of y, instance {uid!r} has none")
+        return X.xs(uid, level=0, drop_level=True)
+
+    def _history_covariates(self, ys, X) -> list | None:
+        """Per instance, the dynamic columns of ``X`` at the time points of its series."""
+        if not self._dynamic:
+            return None
+        out = []
+        for uid, s in zip(self._ids, ys, strict=True):
+            rows = self._rows_of(X, uid)
+            missing = s.index[~s.index.isin(rows.index)]
+            if len(missing):
+                raise ValueError(
+                    f"X: expected a row for every time point of y, instance {uid!r} lacks "
+                    f"{list(missing[:3])}{' ...' if len(missing) > 3 else ''}"
+                )
+            out.append(self._values(rows.loc[s.index, self._dynamic], "X"))
+        return out
+
+    def _check_static_cols(self, X) -> list:
+        """``static_cols`` validated against ``X`` (a list, [] without)."""
+        cols = self.static_cols
+        if cols is None:
+            return []
+        if isinstance(cols, (str, bytes)) or not isinstance(cols, (list, tuple)):
+            raise TypeError(
+                f"static_cols: expected a list of column names of X, got {type(cols).__name__} {cols!r}"
+                + (f" (for one column write [{cols!r}])" if isinstance(cols, str) else "")
+            )
+        cols = list(cols)
+        if len(set(cols)) != len(cols):
+            raise ValueError(f"static_cols: expected distinct column names, got {cols}")
+        if not cols:
+            return []
+        if X is None:
+            raise ValueError(
+                f"X: expected a DataFrame with the static columns {cols} (static_cols), got None"
+            )
+        missing = [c for c in cols if c not in X.columns]
+        if missing:
+            raise ValueError(
+                f"static_cols: expected column names of X, got {missing} not among {list(X.columns)}"
+            )
+        for c in X.columns:
+            if c not in cols and not _is_numeric(X[c]):
+                raise TypeError(
+                    f"X: column {c!r} is not numeric (dtype {X[c].dtype}): expected numbers in the "
+                    "known-future covariates; a categorical column must be one of static_cols "
+                    f"{cols} (one value per instance)"
+                )
+        return cols
+
+    def _static_frame(self, X, cols) -> pd.DataFrame:
+        """One row per instance (fit's order) of the static columns, refusing any that varies."""
+        if self._panel:
+            parts = [(uid, self._rows_of(X, uid)) for uid in self._ids]
+        else:
+            parts = [(None, X)]
+        rows = []
+        for uid, rows_i in parts:
+            for c in cols:
+                values = rows_i[c].astype(object).unique()
+                if len(values) > 1:
+                    where = f"within instance {uid!r}" if self._panel else "within the series"
+                    raise ValueError(
+                        f"X: static column {c!r} (static_cols) expected one value {where}, "
+                        f"got {len(values)}: {list(values[:3])}{' ...' if len(values) > 3 else ''}"
+                    )
+            rows.append(rows_i[cols].iloc[:1])
+        static = pd.concat(rows)
+        static.index = self._ids if self._panel else [0]
+        return static
+
+    def _check_static_unchanged(self, X) -> None:
+        """The static columns present in a later ``X`` (predict, update) must keep fit's values:
+        two values for one instance are refused, not chosen between."""
+        present = [c for c in self._static_cols if c in X.columns]
+        if not present:
+            return
+        if self._panel:
+            parts = [(uid, self._rows_of(X, uid)) for uid in X.index.get_level_values(0).unique()]
+        else:
+            parts = [(None, X)]
+        for uid, rows in parts:
+            key = uid if self._panel else 0
+            if key not in self._static_values.index:
+                continue  # an instance not fitted: refused where its y is read
+            for c in present:
+                fitted = self._static_values.loc[key, c]
+                got = rows[c].astype(object).to_numpy()
+                if np.any(got != fitted):
+                    bad = got[got != fitted][0]
+                    where = f" of instance {uid!r}" if self._panel else ""
+                    raise ValueError(
+                        f"X: static column {c!r}{where} is {fitted!r} in fit, got {bad!r}: static "
+                        "features are one value per instance (drop the column here to use fit's value)"
+                    )
 
     def _steps(self, fh) -> np.ndarray:
         """Steps of ``fh`` after the cutoff, as ints >= 1."""
@@ -333,6 +536,11 @@ class LSTMForecaster(BaseForecaster):
             {**tiny},  # mimo, horizon from fh, float32
             {**tiny, "horizon": 2, "strategy": "recursive", "scaler": "minmax", "dtype": "float64"},
         ]
+
+
+def _is_numeric(column) -> bool:
+    """Numbers or bools (what the covariates take as they are)."""
+    return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
 
 def _combine(old, new):

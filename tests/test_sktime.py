@@ -181,3 +181,164 @@ def test_former_argument_names_warn_and_still_work(rng):
     np.testing.assert_array_equal(old.predict().to_numpy(), new.predict().to_numpy())
     with pytest.warns(DeprecationWarning, match="'season' is renamed 'sp'"):
         LSTMForecaster(**{**TINY, "season": 1}).fit(y, fh=[1])
+
+
+# ------------------------------------------------------------------ panels (one global model)
+def _panel(rng, n=30, ids=("a", "b", "c"), starts=None):
+    """A monthly pd-multiindex panel (store, month) of sales, with a promo covariate and
+    static region (text) and size (number) columns in X."""
+    ys, xs = [], []
+    for k, uid in enumerate(ids):
+        m = n if starts is None else n - starts[k]
+        t = pd.period_range("2001-01", periods=n, freq="M")[n - m :]
+        promo = rng.standard_normal(m)
+        vals = 50 + 10 * k + 10 * np.sin(np.arange(m) / 3) + 5 * promo + rng.standard_normal(m)
+        index = pd.MultiIndex.from_product([[uid], t], names=["store", "month"])
+        ys.append(pd.DataFrame({"sales": vals}, index=index))
+        region, size = ("north", "south")[k % 2], float(k + 1)
+        xs.append(pd.DataFrame({"promo": promo, "region": region, "size": size}, index=index))
+    return pd.concat(ys), pd.concat(xs)
+
+
+def _split(frame, n_train):
+    """The first n_train time points of every instance, and the rest."""
+    pos = frame.groupby(level=0, sort=False).cumcount().to_numpy()
+    return frame[pos < n_train], frame[pos >= n_train]
+
+
+def _long(y, X=None):
+    """y (and X's dynamic columns) as fastlstm's long panel, in order of first appearance."""
+    ids = list(y.index.get_level_values(0).unique())
+    long = pd.DataFrame(
+        {"unique_id": y.index.get_level_values(0), "ds": y.index.get_level_values(1), "y": y["sales"]}
+    ).reset_index(drop=True)
+    covs = None if X is None else [X.xs(u, level=0)[["promo"]].to_numpy(float) for u in ids]
+    return long, covs
+
+
+def test_panel_forecasts_are_one_global_forecaster_on_the_long_panel(rng):
+    y, _ = _panel(rng)
+    y_tr, _ = _split(y, 24)
+    f = LSTMForecaster(**TINY).fit(y_tr, fh=[1, 3])
+    pred = f.predict()
+    # sktime's panel frame: (instance, time) for every instance and step, y's names
+    times = pd.period_range("2003-01", periods=3, freq="M")[[0, 2]]
+    assert list(pred.index) == [(u, t) for u in "abc" for t in times]
+    assert list(pred.index.names) == ["store", "month"] and list(pred.columns) == ["sales"]
+    # one fastlstm.Forecaster on the long panel (not one per instance)
+    long, _ = _long(y_tr)
+    direct = fastlstm.Forecaster(horizon=3, season_length=12, **TINY).fit(long)
+    expected = direct.predict(3)
+    assert list(expected["unique_id"].unique()) == ["a", "b", "c"]
+    np.testing.assert_array_equal(
+        pred["sales"].to_numpy(), expected["forecast"].to_numpy().reshape(3, 3)[:, [0, 2]].ravel()
+    )
+    q = f.predict_quantiles(alpha=[0.1, 0.9])
+    assert q.index.equals(pred.index) and list(q.columns) == [("sales", 0.1), ("sales", 0.9)]
+    expected_q = direct.predict_quantiles(3, quantiles=(0.1, 0.9))
+    np.testing.assert_array_equal(
+        q.to_numpy(), expected_q[[0.1, 0.9]].to_numpy().reshape(3, 3, 2)[:, [0, 2]].reshape(6, 2)
+    )
+    iv = f.predict_interval(coverage=[0.8])
+    assert list(iv.columns) == [("sales", 0.8, "lower"), ("sales", 0.8, "upper")]
+    expected_iv = direct.predict_interval(3, coverage=(0.8,))
+    np.testing.assert_array_equal(
+        iv.to_numpy(),
+        expected_iv[["lower_80", "upper_80"]].to_numpy().reshape(3, 3, 2)[:, [0, 2]].reshape(6, 2),
+    )
+
+
+def test_panel_static_and_dynamic_X_match_forecaster_with_static(rng):
+    y, X = _panel(rng, starts=(0, 4, 2))  # unequal starts, common end
+    y_tr, _ = _split(y, 22)
+    pos = X.groupby(level=0, sort=False).cumcount().to_numpy()
+    lengths = X.groupby(level=0, sort=False).size().to_numpy()
+    n_tr = np.repeat(lengths - 30 + 24, lengths)  # every instance ends at 2002-12 in training
+    y_tr, X_tr, X_te = y[pos < n_tr], X[pos < n_tr], X[pos >= n_tr]
+    f = LSTMForecaster(static_cols=["region", "size"], **TINY).fit(y_tr, X=X_tr, fh=[1, 2, 4])
+    assert f.get_tag("capability:categorical_in_X") is True
+    pred = f.predict(X=X_te[["promo"]])  # the static columns are not needed after fit
+    long, covs = _long(y_tr, X_tr)
+    static = X_tr.groupby(level=0, sort=False)[["region", "size"]].first()  # indexed by unique_id
+    direct = fastlstm.Forecaster(horizon=4, season_length=12, **TINY).fit(long, X=covs, static=static)
+    assert direct.static_columns_ == ["region=north", "region=south", "size"]
+    fut = [X_te.xs(u, level=0)[["promo"]].to_numpy(float)[:4] for u in "abc"]
+    expected = direct.predict(4, X_future=fut)["forecast"].to_numpy().reshape(3, 4)[:, [0, 1, 3]]
+    np.testing.assert_array_equal(pred["sales"].to_numpy(), expected.ravel())
+    # the static features reach the network: without them the forecasts differ
+    plain = LSTMForecaster(**TINY).fit(y_tr, X=X_tr[["promo"]], fh=[1, 2, 4]).predict(X=X_te[["promo"]])
+    assert not np.array_equal(plain.to_numpy(), pred.to_numpy())
+    # static columns given again must keep fit's values; another value is refused
+    np.testing.assert_array_equal(f.predict(X=X_te).to_numpy(), pred.to_numpy())
+    changed = X_te.copy()
+    changed.loc["b", "region"] = "north"
+    with pytest.raises(
+        ValueError, match=r"X: static column 'region' of instance 'b' is 'south' in fit, got 'north'"
+    ):
+        f.predict(X=changed)
+    with pytest.raises(ValueError, match="X: expected the covariates"):
+        f.predict()
+
+
+def test_static_column_varying_within_an_instance_is_refused(rng):
+    y, X = _panel(rng)
+    X.loc[("b", X.xs("b", level=0).index[5]), "size"] = 9.0
+    with pytest.raises(
+        ValueError,
+        match=r"X: static column 'size' \(static_cols\) expected one value within instance 'b', got 2",
+    ):
+        LSTMForecaster(static_cols=["size"], **TINY).fit(y, X=X[["promo", "size"]], fh=[1])
+    y1 = _series(rng)
+    X1 = pd.DataFrame({"kind": ["x"] * 39 + ["y"]}, index=y1.index)
+    with pytest.raises(ValueError, match=r"static column 'kind' .* within the series, got 2"):
+        LSTMForecaster(static_cols=["kind"], **TINY).fit(y1, X=X1, fh=[1])
+
+
+def test_static_cols_are_validated(rng):
+    y, X = _panel(rng)
+    with pytest.raises(
+        TypeError,
+        match=r"static_cols: expected a list of column names of X, got str 'region' "
+        r"\(for one column write \['region'\]\)",
+    ):
+        LSTMForecaster(static_cols="region", **TINY).fit(y, X=X, fh=[1])
+    with pytest.raises(ValueError, match=r"static_cols: expected column names of X, got \['shop'\]"):
+        LSTMForecaster(static_cols=["shop"], **TINY).fit(y, X=X, fh=[1])
+    with pytest.raises(ValueError, match=r"static_cols: expected distinct column names"):
+        LSTMForecaster(static_cols=["size", "size"], **TINY).fit(y, X=X, fh=[1])
+    with pytest.raises(ValueError, match=r"X: expected a DataFrame with the static columns \['size'\]"):
+        LSTMForecaster(static_cols=["size"], **TINY).fit(y, fh=[1])
+    # a text column that is not static: refused by name, never encoded as a covariate
+    with pytest.raises(
+        TypeError, match=r"X: column 'region' is not numeric .* must be one of static_cols \['size'\]"
+    ):
+        LSTMForecaster(static_cols=["size"], **TINY).fit(y, X=X, fh=[1])
+    # without static_cols sktime refuses categorical X, as before
+    assert LSTMForecaster(**TINY).get_tag("capability:categorical_in_X") is False
+    with pytest.raises(TypeError, match="categorical"):
+        LSTMForecaster(**TINY).fit(y, X=X, fh=[1])
+
+
+def test_panel_instances_must_end_together(rng):
+    y, _ = _panel(rng)
+    with pytest.raises(
+        ValueError,
+        match=r"y: expected every instance to end at the cutoff 2003-06 .*, "
+        r"got instance 'a' ending at 2003-05",
+    ):
+        LSTMForecaster(**TINY).fit(y.drop(index=("a", pd.Period("2003-06", "M"))), fh=[1])
+
+
+def test_panel_update_without_refit_forecasts_from_the_new_end(rng):
+    y, _ = _panel(rng)
+    y_tr, y_new = _split(y, 24)
+    f = LSTMForecaster(horizon=2, **TINY).fit(y_tr)
+    f.update(y_new, update_params=False)
+    assert f.cutoff[0] == pd.Period("2003-06", "M")
+    pred = f.predict(fh=[1, 2])
+    assert list(pred.index.get_level_values(1).unique()) == list(
+        pd.period_range("2003-07", periods=2, freq="M")
+    )
+    direct = fastlstm.Forecaster(horizon=2, season_length=12, **TINY).fit(_long(y_tr)[0])
+    expected = direct.predict(2, y=_long(y)[0])["forecast"].to_numpy()
+    np.testing.assert_array_equal(pred["sales"].to_numpy(), expected)
