@@ -38,6 +38,8 @@ CONFIGS = [
     (1, False, True, True, True, 7, 4, 3, 5, 2),
     (2, True, False, True, True, 6, 4, 2, 6, 3),
     (2, True, True, True, True, 8, 5, 4, 7, 5),
+    # wider than one vector panel (H, P, 4H past 16 float64 lanes), rows for two threads
+    (1, True, False, True, True, 6, 9, 20, 40, 17),
 ]
 
 
@@ -86,6 +88,38 @@ def test_parity_with_torch_float64(cfg):
     for key in ref:
         assert ours[key].shape == ref[key].shape, key
         assert_close(ours[key], ref[key], np.float64, f"{key} ({cfg})", bound=PROJ_TORCH)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_threads_and_inference_agree(dtype):
+    """The projected kernels split rows between threads: 1 and 3 row chunks give bitwise the
+    same results (forward, every gradient, with lengths), and the inference forward (no cache)
+    the same outputs and final states as the training one."""
+    from fastlstm.kernels import projection
+
+    T, B, I, H, P = 5, 13, 7, 37, 19
+    r = np.random.default_rng(3)
+    x, h0, c0 = r.standard_normal((T, B, I)), r.standard_normal((B, P)), r.standard_normal((B, H))
+    w_ih, w_hh, w_hr = r.standard_normal((4 * H, I)), r.standard_normal((4 * H, P)), r.standard_normal((P, H))
+    b_ih, b_hh = r.standard_normal(4 * H), r.standard_normal(4 * H)
+    lengths = r.integers(0, T + 1, size=B).astype(np.int64)
+    x, h0, c0, w_ih, w_hh, w_hr, b_ih, b_hh = (
+        a.astype(dtype) for a in (x, h0, c0, w_ih, w_hh, w_hr, b_ih, b_hh)
+    )
+    fwd = [projection.proj_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, n) for n in (1, 3)]
+    for a, b in zip(fwd[0][1:], fwd[1][1:], strict=True):
+        np.testing.assert_array_equal(a, b)
+    _, hs, cs, gates, hr = fwd[0]
+    assert np.all(gates[np.arange(T)[:, None] >= lengths[None, :]] == 0)
+    dy, dh_n, dc_n = r.standard_normal((T, B, P)), r.standard_normal((B, P)), r.standard_normal((B, H))
+    dy, dh_n, dc_n = dy.astype(dtype), dh_n.astype(dtype), dc_n.astype(dtype)
+    args = (dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, lengths, True)
+    bwd = [projection.proj_backward(*args, n) for n in (1, 3)]
+    for a, b in zip(bwd[0][1:], bwd[1][1:], strict=True):
+        np.testing.assert_array_equal(a, b)
+    _, hs_i, cs_i, _, _ = projection.proj_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, 3, False)
+    np.testing.assert_array_equal(hs_i, hs)
+    np.testing.assert_array_equal(cs_i[T % 2], cs[T])
 
 
 def test_shapes_and_initialisation():
@@ -236,7 +270,6 @@ def test_stepper_matches_forward():
     with pytest.raises(ValueError, match="x"):
         stepper.step(bad)
     np.testing.assert_array_equal(stepper.state[0], h)  # unchanged after the error
-
 
 
 @pytest.mark.parametrize("cfg", CONFIGS[1::2], ids=_cfg_id)

@@ -372,11 +372,22 @@ _PROJ_NAMES = {"weights": "w_ih, w_hh, b or w_hr", "x": "x", "state": "h0 or c0"
 
 def proj_forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, names=_PROJ_NAMES, keep=True):
     """``forward_core`` for a layer with a projection (F7): ``w_hh [4H, P]``, ``w_hr [P, H]``,
-    ``h0 [B, P]``, ``c0 [B, H]``; the serial loops of :mod:`.projection`. Returns
+    ``h0 [B, P]``, ``c0 [B, H]``; the time loop of :mod:`.projection`. Returns
     ``y [T, B, P], h_n [B, P], c_n [B, H], cache`` (a :class:`ProjCache`, None without ``keep``)."""
-    T = x.shape[0]
+    T, B, I = x.shape
+    H, P = w_hr.shape[1], w_hr.shape[0]
     status, hs, cs, gates, hr = projection.proj_forward(
-        x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, _NO_LENGTHS if lengths is None else lengths
+        x,
+        h0,
+        c0,
+        w_ih,
+        w_hh,
+        b_ih,
+        b_hh,
+        w_hr,
+        _NO_LENGTHS if lengths is None else lengths,
+        threads_for(B * T * (4 * H * (I + P) + H * P)),
+        keep,
     )
     _raise_status(status, names)
     if lengths is None:
@@ -384,8 +395,9 @@ def proj_forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, names=_P
     else:
         y = hs[1:].copy()
         y[np.arange(T)[:, None] >= lengths[None, :]] = 0
-    cache = ProjCache(x, hs, cs, gates, hr, lengths) if keep else None
-    return y, hs[T], cs[T], cache
+    if not keep:  # inference: cs holds c_T at T % 2
+        return y, hs[T], cs[T % 2], None
+    return y, hs[T], cs[T], ProjCache(x, hs, cs, gates, hr, lengths)
 
 
 def proj_backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, w_hr, names=_PROJ_NAMES, keep_dgates=False):
@@ -393,6 +405,8 @@ def proj_backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, w_hr, names=_PROJ_NAME
     (with ``dw_hr``; ``dgates`` and ``dhs``, each step's terms, with ``keep_dgates``; no norms)
     and the per-row squared norms [T, B, 2]."""
     x, hs, cs, gates, hr, lengths = cache
+    T, B, I = x.shape
+    P, H = w_hr.shape
     status, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq_norms, da, dhs = projection.proj_backward(
         dy,
         dh_n,
@@ -407,6 +421,7 @@ def proj_backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, w_hr, names=_PROJ_NAME
         w_hr,
         _NO_LENGTHS if lengths is None else lengths,
         keep_dgates,
+        threads_for(B * T * (4 * H * (I + P) + H * P)),
     )
     _raise_status(status, names)
     if not keep_dgates:

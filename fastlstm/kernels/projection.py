@@ -1,12 +1,21 @@
 """The projected LSTM (LSTMP, PyTorch's ``proj_size``): one layer direction's time loop,
-forward (F1)-(F7) and BPTT (B1)-(B10), as plain compiled loops.
+forward (F1)-(F7) and BPTT (B1)-(B10), on the register-blocked product of :mod:`.simd`.
 
-The simplest correct implementation: one serial loop over steps and rows, scalar products
-(no packing, no register blocking, no threads), the activations of :mod:`.activations` (the
-same :func:`sigmoid` and :func:`tanh` as the fast drivers). Reached only through
-:mod:`fastlstm.kernels.api` (``stack_forward``/``stack_backward`` call it for a layer with a
-projection weight ``W_hr``). Lengths (F6)/(B9) are handled here; the reverse direction is the
-stack's (the sequences reversed per row before and after, as without projection).
+Each step is three products and two pointwise passes, for a block of batch rows at a time:
+``A_t = b + x_t W_ih^T + h_{t-1} W_hh^T`` (F1)-(F2) into a row buffer, the pointwise
+(F3)-(F6) (the activations of :mod:`.activations`, the same :func:`sigmoid` and :func:`tanh`
+as the drivers), then ``h_t = h~_t W_hr^T`` (F7); backward ``dh~_t = dh_t W_hr`` (B10), the
+pointwise (B2)-(B5), ``dh^rec_{t-1} = dA_t W_hh`` (B6) per step, and after the time loop
+(B7), (B8) and ``dW_hr = sum dh_t^T h~_t`` (B10) with the drivers' :func:`input_grad` and
+:func:`weight_grads`. The weights are transposed and zero-padded to whole vector panels once
+per call. Rows never interact, so each thread owns fixed rows for all ``T`` steps (one
+parallel region per call) and every row's arithmetic is the same whatever the thread count:
+results are bitwise identical for any number of threads.
+
+Reached only through :mod:`fastlstm.kernels.api` (``stack_forward``/``stack_backward`` call
+it for a layer with a projection weight ``W_hr``) and :mod:`fastlstm.kernels.compiled`.
+Lengths (F6)/(B9) are handled here; the reverse direction is the stack's (the sequences
+reversed per row before and after, as without projection).
 
 Shapes: ``x [T, B, I]``, ``w_ih [4H, I]``, ``w_hh [4H, P]``, ``b_ih, b_hh [4H]``,
 ``w_hr [P, H]``; states ``h [B, P]`` (projected), ``c [B, H]``.
@@ -15,30 +24,183 @@ Shapes: ``x [T, B, I]``, ``w_ih [4H, I]``, ``w_hh [4H, P]``, ``b_ih, b_hh [4H]``
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from .._config import JIT
-from .activations import sigmoid, tanh
-from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, OK, nonfinite
+from .._config import JIT, JIT_PARALLEL
+from .drivers import (
+    BAD_GRAD,
+    BAD_STATE,
+    BAD_WEIGHTS,
+    BAD_X,
+    OK,
+    input_grad,
+    n_chunks_for,
+    nonfinite,
+    weight_grads,
+)
+from .simd import NV, ROW_BLOCKS, VECTOR_BITS, make_gemm_kernel
+from .vecmath import backward_row, forward_row
 
 __all__ = ["proj_backward", "proj_forward"]
 
+_R0, _R1, _R2, _R3 = ROW_BLOCKS
+_VEC_BYTES = VECTOR_BITS // 8
+_g0, _g1, _g2, _g3 = (make_gemm_kernel(r) for r in ROW_BLOCKS)
+
 
 @njit(**JIT)
-def proj_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths):
-    """(F1)-(F7) over the whole sequence; ``lengths`` of size 0: every row has T steps.
+def _panel_width(dtype_item):
+    return NV * (_VEC_BYTES // dtype_item)
+
+
+@njit(**JIT)
+def _gemm(a, a0, ar, K, w, wk, n_panels, out, o0, orow, m):
+    """``out[o0 + r*orow + c] += sum_k a[a0 + r*ar + k] * w[k*wk + c]`` for rows ``r < m`` and
+    columns ``c < n_panels * C`` (a, w, out flat; w's rows ``wk >= n_panels * C`` apart).
+    Panel by panel (a ``[K, C]`` slice of ``w`` serves every row block), rows in register
+    blocks; each row's sum runs over k in order, whatever the block."""
+    C = _panel_width(w.itemsize)
+    for p in range(n_panels):
+        w0 = p * C
+        r = 0
+        while r < m:
+            n = m - r
+            ra = a0 + r * ar
+            ro = o0 + r * orow + w0
+            if n >= _R0:
+                _g0(a, ra, ar, 1, w, w0, wk, K, out, ro, orow)
+                r += _R0
+            elif n >= _R1:
+                _g1(a, ra, ar, 1, w, w0, wk, K, out, ro, orow)
+                r += _R1
+            elif n >= _R2:
+                _g2(a, ra, ar, 1, w, w0, wk, K, out, ro, orow)
+                r += _R2
+            else:
+                _g3(a, ra, ar, 1, w, w0, wk, K, out, ro, orow)
+                r += _R3
+
+
+@njit(**JIT)
+def _padded_t(w, C):
+    """``w [R, K] -> [K, Kp]`` flat: the transpose, its rows zero-padded to whole panels."""
+    R, K = w.shape
+    Rp = (R + C - 1) // C * C
+    out = np.zeros(K * Rp, dtype=w.dtype)
+    for r in range(R):
+        for k in range(K):
+            out[k * Rp + r] = w[r, k]
+    return out, Rp
+
+
+@njit(**JIT)
+def _padded(w, C):
+    """``w [R, K] -> [R, Kp]`` flat, the rows zero-padded to whole panels."""
+    R, K = w.shape
+    Kp = (K + C - 1) // C * C
+    out = np.zeros(R * Kp, dtype=w.dtype)
+    for r in range(R):
+        for k in range(K):
+            out[r * Kp + k] = w[r, k]
+    return out, Kp
+
+
+@njit(**JIT)
+def _forward_rows(lo, hi, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths):
+    """(F1)-(F7) for the batch rows ``[lo, hi)`` and every step. With a full cache
+    (``cs [T+1, B, H]``, ``gates [T, B, 4H]``, ``hr [T, B, H]``) every step is kept for BPTT;
+    for inference ``cs`` is ``[2, B, H]`` (alternating), ``gates`` and ``hr`` ``[1, B, .]``."""
+    T, B, I = x.shape
+    P = hs.shape[2]
+    H = cs.shape[2]
+    Gp = bias.size  # 4 Hs: each gate's pre-activations Hs >= H apart (Hs whole vectors)
+    m = hi - lo
+    if m <= 0:
+        return
+    keep = gates.shape[0] == T
+    C = _panel_width(x.itemsize)
+    dt = x.dtype
+    blk = np.empty((m, Gp), dtype=dt)
+    abuf = blk.reshape(m * Gp)
+    pbuf = np.empty(m * Pp, dtype=dt)
+    xf = x.reshape(x.size)
+    hsf = hs.reshape(hs.size)
+    hrf = hr.reshape(hr.size)
+    has_len = lengths.size > 0
+    for t in range(T):
+        ti = t if keep else 0
+        c_prev = cs[t] if keep else cs[t % 2]
+        c_new = cs[t + 1] if keep else cs[(t + 1) % 2]
+        g_t = gates[ti]
+        h_t = hr[ti]
+        for r in range(m):
+            blk[r] = bias
+        _gemm(xf, (t * B + lo) * I, I, I, wxt, Gp, Gp // C, abuf, 0, Gp, m)  # (F1), (F2)
+        _gemm(hsf, (t * B + lo) * P, P, P, wht, Gp, Gp // C, abuf, 0, Gp, m)
+        for r in range(m):
+            b = lo + r
+            if has_len and t >= lengths[b]:  # (F6): the state is copied; gates, h~ are 0
+                for j in range(H):
+                    c_new[b, j] = c_prev[b, j]
+                    h_t[b, j] = 0
+                for j in range(4 * H):
+                    g_t[b, j] = 0
+            else:  # (F3)-(F5): h~ = o * tanh(c), the unprojected state of (F7)
+                forward_row(blk, r, c_prev, c_prev, h_t, c_new, g_t, b)
+        pbuf[:] = 0
+        _gemm(hrf, (ti * B + lo) * H, H, H, wrt, Pp, Pp // C, pbuf, 0, Pp, m)  # (F7)
+        for r in range(m):
+            b = lo + r
+            if has_len and t >= lengths[b]:
+                for p in range(P):
+                    hs[t + 1, b, p] = hs[t, b, p]
+            else:
+                for p in range(P):
+                    hs[t + 1, b, p] = pbuf[r * Pp + p]
+
+
+@njit(**JIT_PARALLEL)
+def _forward_parallel(n_chunks, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths):
+    B = x.shape[1]
+    for c in prange(n_chunks):
+        lo, hi = c * B // n_chunks, (c + 1) * B // n_chunks
+        _forward_rows(lo, hi, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths)
+
+
+@njit(**JIT)
+def _gate_major_t(w, Hs):
+    """``w [4H, K] -> [K, 4Hs]`` flat: the transpose with gate ``g``'s unit ``j`` in column
+    ``g*Hs + j`` (zero past ``H``), the layout :func:`forward_row` reads."""
+    G, K = w.shape
+    H = G // 4
+    out = np.zeros(K * 4 * Hs, dtype=w.dtype)
+    for g in range(4):
+        for j in range(H):
+            for k in range(K):
+                out[k * 4 * Hs + g * Hs + j] = w[g * H + j, k]
+    return out
+
+
+@njit(**JIT)
+def proj_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, n_threads=1, keep=True):
+    """(F1)-(F7) over the whole sequence; ``lengths`` of size 0: every row has T steps; at
+    most ``n_threads`` threads (rows split between them).
 
     Returns ``status, hs [T+1, B, P], cs [T+1, B, H], gates [T, B, 4H], hr [T, B, H]``
-    (``hr`` the unprojected ``o * tanh(c)``; zero, like ``gates``, on masked steps).
+    (``hr`` the unprojected ``o * tanh(c)``; zero, like ``gates``, on masked steps). Without
+    ``keep`` (inference) ``cs`` is ``[2, B, H]`` with ``c_T`` at ``cs[T % 2]``, and ``gates``,
+    ``hr`` one step's scratch.
     """
     T, B, I = x.shape
     G, P = w_hh.shape
     H = G // 4
     dt = x.dtype
+    Tk = T if keep else 1
+    # every entry is written below (masked rows' gates and h~ as zeros), or the status is bad
     hs = np.zeros((T + 1, B, P), dtype=dt)
-    cs = np.zeros((T + 1, B, H), dtype=dt)
-    gates = np.zeros((T, B, G), dtype=dt)
-    hr = np.zeros((T, B, H), dtype=dt)
+    cs = np.zeros((T + 1 if keep else 2, B, H), dtype=dt)
+    gates = np.empty((Tk, B, G), dtype=dt)
+    hr = np.empty((Tk, B, H), dtype=dt)
     if nonfinite(w_ih) or nonfinite(w_hh) or nonfinite(b_ih) or nonfinite(b_hh) or nonfinite(w_hr):
         return BAD_WEIGHTS, hs, cs, gates, hr
     if nonfinite(x):
@@ -47,44 +209,95 @@ def proj_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths):
         return BAD_STATE, hs, cs, gates, hr
     hs[0] = h0
     cs[0] = c0
-    has_len = lengths.size > 0
-    a = np.empty(G, dtype=dt)
-    for t in range(T):
-        for b in range(B):
-            if has_len and t >= lengths[b]:  # (F6): the state is copied
-                hs[t + 1, b] = hs[t, b]
-                cs[t + 1, b] = cs[t, b]
-                continue
-            for j in range(G):  # (F1), (F2)
-                s = b_ih[j] + b_hh[j]
-                for i in range(I):
-                    s += w_ih[j, i] * x[t, b, i]
-                for p in range(P):
-                    s += w_hh[j, p] * hs[t, b, p]
-                a[j] = s
-            for j in range(H):  # (F3)-(F5), the unprojected h~ of (F7)
-                ig = sigmoid(a[j])
-                fg = sigmoid(a[H + j])
-                gg = tanh(a[2 * H + j])
-                og = sigmoid(a[3 * H + j])
-                c = fg * cs[t, b, j] + ig * gg
-                cs[t + 1, b, j] = c
-                gates[t, b, j] = ig
-                gates[t, b, H + j] = fg
-                gates[t, b, 2 * H + j] = gg
-                gates[t, b, 3 * H + j] = og
-                hr[t, b, j] = og * tanh(c)
-            for p in range(P):  # (F7): h_t = h~_t W_hr^T
-                s = hr[t, b, 0] * w_hr[p, 0]
-                for j in range(1, H):
-                    s += hr[t, b, j] * w_hr[p, j]
-                hs[t + 1, b, p] = s
+    C = _panel_width(x.itemsize)
+    VL = C // NV
+    Hs = (H + VL - 1) // VL * VL
+    wxt = _gate_major_t(w_ih, Hs)  # [I, 4Hs]
+    wht = _gate_major_t(w_hh, Hs)  # [P, 4Hs]
+    wrt, Pp = _padded_t(w_hr, C)  # [H, Pp]
+    b = b_ih + b_hh
+    bias = np.zeros(4 * Hs, dtype=dt)
+    for g in range(4):
+        bias[g * Hs : g * Hs + H] = b[g * H : (g + 1) * H]
+    n_chunks = n_chunks_for(B, n_threads)
+    if n_chunks == 1:
+        _forward_rows(0, B, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths)
+    else:
+        _forward_parallel(n_chunks, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths)
     return OK, hs, cs, gates, hr
 
 
 @njit(**JIT)
-def proj_backward(dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, lengths, keep):
-    """(B1)-(B10) back through :func:`proj_forward`'s sequence.
+def _backward_rows(lo, hi, dy, dh, dc, cs, gates, da, dhf, dhr, zeros, wr, Hp, whh, Pp, lengths, sq):
+    """(B1)-(B6), (B9) for the batch rows ``[lo, hi)``, every step from the last: dA into
+    ``da [T, B, 4H]``, the total dh_t into ``dhf`` ([T*B, P] flat; zero when masked), dh~_t
+    into ``dhr [T, B, H]`` (scratch: the upstream gradient of :func:`backward_row`, with
+    ``zeros [B, H]`` as its recurrent one)."""
+    T, B, P = dy.shape
+    H = cs.shape[2]
+    G = 4 * H
+    m = hi - lo
+    if m <= 0:
+        return
+    C = _panel_width(dy.itemsize)
+    dt = dy.dtype
+    hbuf = np.empty(m * Hp, dtype=dt)
+    pbuf = np.empty(m * Pp, dtype=dt)
+    daf = da.reshape(da.size)
+    has_len = lengths.size > 0
+    for t in range(T - 1, -1, -1):
+        for r in range(m):
+            b = lo + r
+            o0 = (t * B + b) * P
+            if has_len and t >= lengths[b]:  # (B9): dh, dc pass, dA = 0
+                s0 = dh[b, 0] * dh[b, 0]
+                for p in range(1, P):
+                    s0 += dh[b, p] * dh[b, p]
+                sq[t, b, 0] = s0
+                continue
+            s0 = dh[b, 0] * 0
+            for p in range(P):  # (B1)
+                v = dy[t, b, p] + dh[b, p]
+                dhf[o0 + p] = v
+                s0 += v * v
+            sq[t, b, 0] = s0
+        hbuf[:] = 0
+        _gemm(dhf, (t * B + lo) * P, P, P, wr, Hp, Hp // C, hbuf, 0, Hp, m)  # (B10): dh~ = dh W_hr
+        for r in range(m):
+            b = lo + r
+            if has_len and t >= lengths[b]:
+                s1 = dc[b, 0] * dc[b, 0]
+                for j in range(1, H):
+                    s1 += dc[b, j] * dc[b, j]
+                sq[t, b, 1] = s1
+                for j in range(G):
+                    da[t, b, j] = 0
+                continue
+            for j in range(H):
+                dhr[t, b, j] = hbuf[r * Hp + j]
+            _, s1 = backward_row(dhr, zeros, dc, gates, cs, da, t, b)  # (B2)-(B5)
+            sq[t, b, 1] = s1
+        pbuf[:] = 0
+        _gemm(daf, (t * B + lo) * G, G, G, whh, Pp, Pp // C, pbuf, 0, Pp, m)  # (B6)
+        for r in range(m):
+            b = lo + r
+            if not (has_len and t >= lengths[b]):
+                for p in range(P):
+                    dh[b, p] = pbuf[r * Pp + p]
+
+
+@njit(**JIT_PARALLEL)
+def _backward_parallel(n_chunks, dy, dh, dc, cs, gates, da, dhf, dhr, zeros, wr, Hp, whh, Pp, lengths, sq):
+    B = dy.shape[1]
+    for c in prange(n_chunks):
+        lo, hi = c * B // n_chunks, (c + 1) * B // n_chunks
+        _backward_rows(lo, hi, dy, dh, dc, cs, gates, da, dhf, dhr, zeros, wr, Hp, whh, Pp, lengths, sq)
+
+
+@njit(**JIT)
+def proj_backward(dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, lengths, keep, n_threads=1):
+    """(B1)-(B10) back through :func:`proj_forward`'s sequence, with at most ``n_threads``
+    threads (rows split between them in the time loop, the products after it by panels).
 
     Returns ``status, dx [T, B, I], dh0 [B, P], dc0 [B, H], dw_ih, dw_hh, db [4H], dw_hr [P, H],
     sq_norms [T, B, 2]`` (per row the squared norms of the total dh_t (B1), dc_t (B2)), and with
@@ -94,84 +307,53 @@ def proj_backward(dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, length
     T, B, I = x.shape
     G, P = w_hh.shape
     H = G // 4
+    N = T * B
     dt = x.dtype
-    dx = np.zeros((T, B, I), dtype=dt)
-    dw_ih = np.zeros((G, I), dtype=dt)
-    dw_hh = np.zeros((G, P), dtype=dt)
-    db = np.zeros(G, dtype=dt)
-    dw_hr = np.zeros((P, H), dtype=dt)
+    C = _panel_width(x.itemsize)
     sq = np.zeros((T, B, 2), dtype=dt)
-    Tk = T if keep else 0
-    da_all = np.zeros((Tk, B, G), dtype=dt)
-    dh_all = np.zeros((Tk, B, P), dtype=dt)
     dh = dh_n.copy()
     dc = dc_n.copy()
     if nonfinite(dy) or nonfinite(dh_n) or nonfinite(dc_n):
-        return BAD_GRAD, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq, da_all, dh_all
-    has_len = lengths.size > 0
-    dht = np.empty(P, dtype=dt)
-    dhr = np.empty(H, dtype=dt)
-    da = np.empty(G, dtype=dt)
-    for t in range(T - 1, -1, -1):
-        for b in range(B):
-            if has_len and t >= lengths[b]:  # (B9): dh, dc pass, dA = 0
-                s0 = dh[b, 0] * dh[b, 0]
-                for p in range(1, P):
-                    s0 += dh[b, p] * dh[b, p]
-                s1 = dc[b, 0] * dc[b, 0]
-                for j in range(1, H):
-                    s1 += dc[b, j] * dc[b, j]
-                sq[t, b, 0] = s0
-                sq[t, b, 1] = s1
-                continue
-            s0 = dh[b, 0] * 0
-            for p in range(P):  # (B1)
-                v = dy[t, b, p] + dh[b, p]
-                dht[p] = v
-                s0 += v * v
-                for j in range(H):  # (B10): dW_hr += dh_t^T h~_t
-                    dw_hr[p, j] += v * hr[t, b, j]
-            for j in range(H):  # (B10): dh~_t = dh_t W_hr
-                s = dht[0] * w_hr[0, j]
-                for p in range(1, P):
-                    s += dht[p] * w_hr[p, j]
-                dhr[j] = s
-            s1 = s0 * 0
-            for j in range(H):  # (B2)-(B5)
-                ig = gates[t, b, j]
-                fg = gates[t, b, H + j]
-                gg = gates[t, b, 2 * H + j]
-                og = gates[t, b, 3 * H + j]
-                tc = tanh(cs[t + 1, b, j])
-                dcj = dc[b, j] + dhr[j] * og * (1 - tc * tc)
-                s1 += dcj * dcj
-                da[j] = dcj * gg * ig * (1 - ig)
-                da[H + j] = dcj * cs[t, b, j] * fg * (1 - fg)
-                da[2 * H + j] = dcj * ig * (1 - gg * gg)
-                da[3 * H + j] = dhr[j] * tc * og * (1 - og)
-                dc[b, j] = dcj * fg
-            sq[t, b, 0] = s0
-            sq[t, b, 1] = s1
-            if keep:
-                for j in range(G):
-                    da_all[t, b, j] = da[j]
-                for p in range(P):
-                    dh_all[t, b, p] = dht[p]
-            for p in range(P):  # (B6): dh^rec_{t-1} = dA_t W_hh, W_hh [4H, P]
-                s = da[0] * w_hh[0, p]
-                for j in range(1, G):
-                    s += da[j] * w_hh[j, p]
-                dh[b, p] = s
-            for i in range(I):  # (B7)
-                s = da[0] * w_ih[0, i]
-                for j in range(1, G):
-                    s += da[j] * w_ih[j, i]
-                dx[t, b, i] = s
-            for j in range(G):  # (B8)
-                v = da[j]
-                db[j] += v
-                for i in range(I):
-                    dw_ih[j, i] += v * x[t, b, i]
-                for p in range(P):
-                    dw_hh[j, p] += v * hs[t, b, p]
+        Tk = T if keep else 0
+        return (
+            BAD_GRAD,
+            np.zeros((T, B, I), dtype=dt),
+            dh,
+            dc,
+            np.zeros((G, I), dtype=dt),
+            np.zeros((G, P), dtype=dt),
+            np.zeros(G, dtype=dt),
+            np.zeros((P, H), dtype=dt),
+            sq,
+            np.zeros((Tk, B, G), dtype=dt),
+            np.zeros((Tk, B, P), dtype=dt),
+        )
+    # dA and dh_t flat, zero on masked rows, padded: the weight-gradient product reads one
+    # panel past the last row
+    daf = np.empty(N * G + C, dtype=dt)
+    daf[N * G :] = 0
+    dhf = np.zeros(N * P + C, dtype=dt)
+    wr, Hp = _padded(w_hr, C)  # [P, Hp]
+    whh, Pp = _padded(w_hh, C)  # [G, Pp]
+    da = daf[: N * G].reshape((T, B, G))
+    dhr = np.empty((T, B, H), dtype=dt)
+    zeros = np.zeros((B, H), dtype=dt)
+    n_chunks = n_chunks_for(B, n_threads)
+    if n_chunks == 1:
+        _backward_rows(0, B, dy, dh, dc, cs, gates, da, dhf, dhr, zeros, wr, Hp, whh, Pp, lengths, sq)
+    else:
+        _backward_parallel(n_chunks, dy, dh, dc, cs, gates, da, dhf, dhr, zeros, wr, Hp, whh, Pp, lengths, sq)
+    dx = input_grad(daf, w_ih, N, n_threads).reshape((T, B, I))  # (B7)
+    dw_ih, dw_hh, db = weight_grads(  # (B8)
+        x.reshape((N, I)), hs[:T].reshape((N, P)), daf, G, n_threads
+    )
+    # (B10): dW_hr = sum_n dh_n^T h~_n, the product of (B8) with dh_t in dA's place (its
+    # second input a column of zeros, unused)
+    dw_hr, _, _ = weight_grads(hr.reshape((N, H)), np.zeros((N, 1), dtype=dt), dhf, P, n_threads)
+    if keep:
+        da_all = daf[: N * G].copy().reshape((T, B, G))
+        dh_all = dhf[: N * P].copy().reshape((T, B, P))
+    else:
+        da_all = np.zeros((0, B, G), dtype=dt)
+        dh_all = np.zeros((0, B, P), dtype=dt)
     return OK, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq, da_all, dh_all
