@@ -15,11 +15,13 @@ Scope
 * Panels are one global model: a ``pd-multiindex`` ``y`` (a DataFrame indexed by
   (instance, time)) trains one :class:`fastlstm.Forecaster` on all its instances (the
   same model as ``Forecaster.fit`` on the long panel ``unique_id, ds, y``); a hierarchical
-  ``y`` is split by sktime into one panel per top-level group. The forecasts start from each
-  instance's last point, so every instance must end at the cutoff (a ValueError names the
-  first that does not); they may start at different times. ``predict``, ``predict_interval``
-  and ``predict_quantiles`` return (instance, time) frames, every instance at every step of
-  ``fh``, with ``y``'s column name. ``X`` is then a panel with the same (instance, time) rows.
+  ``y`` is split by sktime into one panel per top-level group. Instances may start and end
+  at different times: each is forecast from its own last point, so one that ends before the
+  cutoff (the latest time in ``y``) forecasts the steps from there to the last of ``fh``.
+  ``predict``, ``predict_interval`` and ``predict_quantiles`` return (instance, time)
+  frames, every instance at the dates of ``fh`` after the cutoff, with ``y``'s column name.
+  ``X`` is then a panel with a row for every (instance, time) of ``y``, and in ``predict``
+  rows of every step from each instance's last point to the last of ``fh``.
 * Static per-series features: ``static_cols`` names the columns of ``X`` that hold one
   value per instance (numbers used as they are; text, categorical or bool one-hot
   encoded: ``Forecaster.fit``'s ``static``). A static column that varies within an
@@ -296,7 +298,8 @@ class LSTMForecaster(BaseForecaster):
         steps, h, kwargs = self._predict_args(fh, X)
         full = self.forecaster_.predict(h, **kwargs)
         if self._panel:
-            return self._panel_frame([f[steps - 1] for f in full], fh, self._history_y.columns)
+            rows = [f[st - 1] for f, st in zip(full, steps, strict=True)]
+            return self._panel_frame(rows, fh, self._history_y.columns)
         index = fh.to_absolute_index(self.cutoff)
         return pd.Series(full[steps - 1], index=index, name=self._history_y.name)
 
@@ -306,7 +309,8 @@ class LSTMForecaster(BaseForecaster):
         q = self.forecaster_.predict_quantiles(h, quantiles=tuple(alpha), **kwargs)  # (h, len(alpha))
         columns = self._get_columns("predict_quantiles", alpha=alpha)
         if self._panel:
-            return self._panel_frame([np.asarray(f)[steps - 1] for f in q], fh, columns)
+            rows = [np.asarray(f)[st - 1] for f, st in zip(q, steps, strict=True)]
+            return self._panel_frame(rows, fh, columns)
         return pd.DataFrame(
             np.asarray(q)[steps - 1], index=fh.to_absolute_index(self.cutoff), columns=columns
         )
@@ -317,8 +321,12 @@ class LSTMForecaster(BaseForecaster):
         iv = self.forecaster_.predict_interval(h, coverage=tuple(coverage), **kwargs)  # (h, C, 2)
         # columns (name, coverage, lower/upper), coverage-major, as the (C, 2) rows flatten
         columns = self._get_columns("predict_interval", coverage=coverage)
-        per_series = iv if self._panel else [iv]  # a list for a panel, one array for a series
-        rows = [np.asarray(f)[steps - 1].reshape(len(steps), 2 * len(coverage)) for f in per_series]
+        # a list (and steps per instance) for a panel, one array for a series
+        per_series, per_steps = (iv, steps) if self._panel else ([iv], [steps])
+        rows = [
+            np.asarray(f)[st - 1].reshape(len(st), 2 * len(coverage))
+            for f, st in zip(per_series, per_steps, strict=True)
+        ]
         if self._panel:
             return self._panel_frame(rows, fh, columns)
         return pd.DataFrame(rows[0], index=fh.to_absolute_index(self.cutoff), columns=columns)
@@ -326,7 +334,9 @@ class LSTMForecaster(BaseForecaster):
     # ------------------------------------------------------------------- helpers
     def _predict_args(self, fh, X):
         """``steps`` of ``fh`` (ints >= 1), ``h = max(steps)`` and the history/covariate
-        keyword arguments of :meth:`fastlstm.Forecaster.predict`."""
+        keyword arguments of :meth:`fastlstm.Forecaster.predict`. For a panel, ``steps`` is
+        a list: per instance, the steps of ``fh`` counted from its own last point (an
+        instance that ends before the cutoff forecasts further), and ``h`` their maximum."""
         steps = self._steps(fh)
         h = int(np.max(steps))
         if X is not None and self._static_cols:
@@ -337,14 +347,17 @@ class LSTMForecaster(BaseForecaster):
             )
         if self._panel:
             ys = self._series_list(self._history_y)
+            lags = [self._lag(s.index[-1], fh) for s in ys]
+            each = [steps + d for d in lags]
+            h = int(np.max(steps)) + max(lags)
             kwargs = {"y": [s.to_numpy(np.float64) for s in ys], "X_future": None, "X": None}
             if self._uses_X:
                 kwargs["X"] = self._history_covariates(ys, self._history_X)
                 kwargs["X_future"] = [
-                    self._values(self._future_rows(self._rows_of(X, uid), h, fh)[self._dynamic], "X")
-                    for uid in self._ids
+                    _pad(self._future_covariates(self._rows_of(X, uid), int(np.max(st)), fh, s, uid), h)
+                    for uid, s, st in zip(self._ids, ys, each, strict=True)
                 ]
-            return steps, h, kwargs
+            return each, h, kwargs
         kwargs = {"y": self._values(self._history_y, "y"), "X_future": None, "X": None}
         if self._uses_X:
             kwargs["X_future"] = self._values(self._future_rows(X, h, fh)[self._dynamic], "X")
@@ -357,22 +370,27 @@ class LSTMForecaster(BaseForecaster):
         index = pd.MultiIndex.from_product([self._ids, times], names=self._history_y.index.names)
         return pd.DataFrame(np.concatenate(rows, axis=0), index=index, columns=columns)
 
+    def _lag(self, end, fh) -> int:
+        """Steps from ``end`` (an instance's last point) to the cutoff (0 where it ends there)."""
+        if end == self.cutoff[0]:
+            return 0
+        at_cutoff = ForecastingHorizon(self.cutoff, is_relative=False, freq=fh.freq)
+        return int(at_cutoff.to_relative(pd.Index([end])).to_numpy()[0])
+
+    def _future_covariates(self, rows, h: int, fh, s, uid) -> np.ndarray:
+        """The dynamic covariates of steps 1..h after instance ``uid``'s last point."""
+        where = "the cutoff" if s.index[-1] == self.cutoff[0] else f"instance {uid!r}'s last point"
+        end = pd.Index([s.index[-1]])
+        return self._values(self._future_rows(rows, h, fh, end=end, where=where)[self._dynamic], "X")
+
     def _series_list(self, y) -> list:
-        """A panel's instances (in fit's order) as Series on their time index, each ending at
-        the cutoff: forecasts start from every instance's last point."""
+        """A panel's instances (in fit's order) as Series on their time index."""
         out = []
         grouped = dict(tuple(y.iloc[:, 0].groupby(level=0, sort=False)))
-        cutoff = self.cutoff[0]
         for uid in self._ids:
             if uid not in grouped:
                 raise ValueError(f"y: expected rows of every instance seen in fit, instance {uid!r} has none")
-            s = grouped[uid].droplevel(0)
-            if s.index[-1] != cutoff:
-                raise ValueError(
-                    f"y: expected every instance to end at the cutoff {cutoff} (LSTMForecaster forecasts "
-                    f"each instance from its last point), got instance {uid!r} ending at {s.index[-1]}"
-                )
-            out.append(s)
+            out.append(grouped[uid].droplevel(0))
         if len(grouped) != len(self._ids):
             new = [u for u in grouped if u not in self._ids]
             raise ValueError(f"y: instances {new[:5]} were not seen in fit (refit with update_params=True)")
@@ -493,14 +511,15 @@ class LSTMForecaster(BaseForecaster):
             )
         return steps
 
-    def _future_rows(self, X, h: int, fh) -> pd.DataFrame:
-        """The rows of ``X`` for steps 1..h after the cutoff (the network needs all of them)."""
+    def _future_rows(self, X, h: int, fh, end=None, where="the cutoff") -> pd.DataFrame:
+        """The rows of ``X`` for steps 1..h after the cutoff, or ``end`` (the network needs all
+        of them)."""
         needed = ForecastingHorizon(np.arange(1, h + 1), is_relative=True, freq=fh.freq)
-        index = needed.to_absolute_index(self.cutoff)
+        index = needed.to_absolute_index(self.cutoff if end is None else end)
         missing = index[~index.isin(X.index)]
         if len(missing):
             raise ValueError(
-                f"X: expected rows for every step from the first after the cutoff to the last of fh "
+                f"X: expected rows for every step from the first after {where} to the last of fh "
                 f"({h} rows, {index[0]} to {index[-1]}), got {len(index) - len(missing)} of them "
                 f"(missing {list(missing[:3])}{' ...' if len(missing) > 3 else ''}); "
                 "LSTMForecaster cannot use non-contiguous X"
@@ -536,6 +555,12 @@ class LSTMForecaster(BaseForecaster):
             {**tiny},  # mimo, horizon from fh, float32
             {**tiny, "horizon": 2, "strategy": "recursive", "scaler": "minmax", "dtype": "float64"},
         ]
+
+
+def _pad(rows: np.ndarray, h: int) -> np.ndarray:
+    """``rows`` extended to ``h`` by repeating its last row (as ``Forecaster.predict`` fills a
+    last block): an instance that needs fewer steps than the panel's longest forecast."""
+    return np.concatenate([rows, np.repeat(rows[-1:], h - len(rows), axis=0)]) if len(rows) < h else rows
 
 
 def _is_numeric(column) -> bool:

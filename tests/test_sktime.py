@@ -319,14 +319,38 @@ def test_static_cols_are_validated(rng):
         LSTMForecaster(**TINY).fit(y, X=X, fh=[1])
 
 
-def test_panel_instances_must_end_together(rng):
-    y, _ = _panel(rng)
+def test_panel_instances_ending_before_the_cutoff_forecast_further(rng):
+    y, X = _panel(rng)
+    months = y.index.get_level_values(1)
+    train = months < pd.Period("2003-01", "M")
+    y_tr = y[train].drop(index=("a", pd.Period("2002-12", "M")))  # a ends one step before the cutoff
+    X_tr = X.loc[y_tr.index, ["promo"]]
+    f = LSTMForecaster(**TINY).fit(y_tr, X=X_tr, fh=[1, 2])
+    pred = f.predict(X=X[["promo"]])
+    times = pd.period_range("2003-01", periods=2, freq="M")
+    assert list(pred.index) == [(u, t) for u in "abc" for t in times]  # the same dates for all
+    long, covs = _long(y_tr, X_tr)
+    direct = fastlstm.Forecaster(horizon=2, season_length=12, **TINY).fit(long, X=covs)
+    rows = {u: X.xs(u, level=0)[["promo"]] for u in "abc"}
+    # a: steps 2 and 3 after its own end (2002-11), its covariates from 2002-12 on
+    fut = [
+        rows[u].loc[pd.period_range(start, periods=3, freq="M")].to_numpy(float)
+        for u, start in (("a", "2002-12"), ("b", "2003-01"), ("c", "2003-01"))
+    ]
+    a = direct.predict(3, X_future=fut)["forecast"].to_numpy().reshape(3, 3)[0, [1, 2]]
+    # b, c: steps 1 and 2, exactly as a 2-step forecast (a's longer reach changes nothing)
+    bc = direct.predict(2, X_future=[x[:2] for x in fut])["forecast"].to_numpy().reshape(3, 2)[1:]
+    np.testing.assert_array_equal(pred["sales"].to_numpy(), np.concatenate([a, bc.ravel()]))
+    iv = f.predict_interval(X=X[["promo"]], coverage=[0.9])
+    expected_iv = direct.predict_interval(3, coverage=(0.9,), X_future=fut)
+    np.testing.assert_array_equal(
+        iv.to_numpy()[:2], expected_iv[["lower_90", "upper_90"]].to_numpy().reshape(3, 3, 2)[0, [1, 2]]
+    )
+    # a's covariates are needed from the step after its own last point
     with pytest.raises(
-        ValueError,
-        match=r"y: expected every instance to end at the cutoff 2003-06 .*, "
-        r"got instance 'a' ending at 2003-05",
+        ValueError, match=r"X: expected rows for every step from the first after instance 'a''s"
     ):
-        LSTMForecaster(**TINY).fit(y.drop(index=("a", pd.Period("2003-06", "M"))), fh=[1])
+        f.predict(X=X[["promo"]].drop(index=("a", pd.Period("2002-12", "M"))))
 
 
 def test_panel_update_without_refit_forecasts_from_the_new_end(rng):
@@ -342,3 +366,30 @@ def test_panel_update_without_refit_forecasts_from_the_new_end(rng):
     direct = fastlstm.Forecaster(horizon=2, season_length=12, **TINY).fit(_long(y_tr)[0])
     expected = direct.predict(2, y=_long(y)[0])["forecast"].to_numpy()
     np.testing.assert_array_equal(pred["sales"].to_numpy(), expected)
+
+
+def test_panel_with_static_X_only_needs_no_X_in_predict_and_reads_dated_seasons(rng):
+    y, X = _panel(rng)
+    # a DatetimeIndex time level (its frequency is lost in the MultiIndex): sp "auto" reads 12
+    dated = y.index.set_levels(y.index.levels[1].to_timestamp(), level=1)
+    y, X = y.set_axis(dated), X.set_axis(dated)[["region"]]
+    f = LSTMForecaster(static_cols=["region"], **TINY).fit(y, X=X, fh=[1, 2])
+    pred = f.predict()  # static columns alone: predict needs no X
+    assert list(pred.index.get_level_values(1).unique()) == list(
+        pd.date_range("2003-07", periods=2, freq="MS")
+    )
+    long, _ = _long(y)
+    static = X.groupby(level=0, sort=False).first()
+    direct = fastlstm.Forecaster(horizon=2, season_length=12, **TINY).fit(long, static=static)
+    np.testing.assert_array_equal(pred["sales"].to_numpy(), direct.predict(2)["forecast"].to_numpy())
+    # update checks the static values too: a new one for a fitted instance is refused
+    new = pd.MultiIndex.from_product([list("abc"), [pd.Timestamp("2003-07-01")]], names=y.index.names)
+    y_new = pd.DataFrame({"sales": [60.0, 70.0, 80.0]}, index=new)
+    with pytest.raises(ValueError, match=r"X: static column 'region' of instance 'a' is 'north' in fit"):
+        f.update(y_new, X=pd.DataFrame({"region": "south"}, index=new), update_params=False)
+    f.update(y_new, X=pd.DataFrame({"region": ["north", "south", "north"]}, index=new), update_params=False)
+    assert f.cutoff[0] == pd.Timestamp("2003-07-01")
+    np.testing.assert_array_equal(
+        f.predict()["sales"].to_numpy(),
+        direct.predict(2, y=_long(pd.concat([y, y_new]).sort_index())[0])["forecast"].to_numpy(),
+    )
