@@ -278,6 +278,8 @@ def test_panel_static_and_dynamic_X_match_forecaster_with_static(rng):
         f.predict(X=changed)
     with pytest.raises(ValueError, match="X: expected the covariates"):
         f.predict()
+    with pytest.raises(ValueError, match=r"X: expected a panel with an \(instance, time\) MultiIndex"):
+        f.predict(X=X_te.xs("a", level=0)[["promo"]])
 
 
 def test_static_column_varying_within_an_instance_is_refused(rng):
