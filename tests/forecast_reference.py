@@ -15,7 +15,8 @@ Intended changes so far: ``panel`` (per-series log transform: its one series wit
 no longer keeps the other four off the log scale; then written again with the BLAS on one thread,
 as every case now runs), ``short_series`` and ``long_dated_panel`` (a series too short for a
 back-test is forecast by the network, the damped trend and ARIMA in equal thirds, no longer the
-network and ARIMA in halves).
+network and ARIMA in halves); every case's ``interval`` and ``quantiles`` (the intervals'
+calibration window of four horizons, ``backtest.CALIBRATION_HORIZONS``; the points unchanged).
 """
 
 from __future__ import annotations

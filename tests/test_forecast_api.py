@@ -10,6 +10,7 @@ from tolerances import COVERAGE_SLACK
 
 from fastlstm import metrics
 from fastlstm.forecast import Forecaster
+from fastlstm.forecast.backtest import CALIBRATION_HORIZONS
 from fastlstm.forecast.datasets import load_airpassengers
 
 pd = pytest.importorskip("pandas")
@@ -121,8 +122,10 @@ def test_conformal_intervals_cover_simulated_data():
     ys = [100 + np.cumsum(rng.normal(0, 1.0, n + h)) + rng.normal(0, 1.0, n + h) for _ in range(k)]
     f = Forecaster(horizon=h, lookback=12, epochs=8, n_models=1, hidden_size=8, seed=0, transform=None)
     f.fit([y[:n] for y in ys])
-    # no season: a back-test over two horizons, 2h origins, each scored up to the series' end
-    assert f.calibration_ == "backtest" and len(f.scores_) == k * (h * h + h * (h + 1) // 2)
+    # no season: a back-test over two horizons, 2h origins, each scored up to the series' end,
+    # and the in-sample errors of every step from the origins before it (CALIBRATION_HORIZONS in all)
+    before = (CALIBRATION_HORIZONS - 2) * h
+    assert f.calibration_ == "backtest" and len(f.scores_) == k * (before * h + h * h + h * (h + 1) // 2)
     ivs = f.predict_interval(h, coverage=(0.8, 0.95))
     for j, nominal in enumerate((0.8, 0.95)):
         cov = np.mean(

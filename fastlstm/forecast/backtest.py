@@ -19,6 +19,7 @@ from .candidates import MEMBERS, NETWORK, Prepared, forecasts, mix
 from .prepare import forward_transform, seasonal_at
 
 __all__ = [
+    "CALIBRATION_HORIZONS",
     "KEEP_RATIO",
     "MIXES",
     "SHORT_MIX",
@@ -66,6 +67,11 @@ _MIN_BACKTEST_WINDOWS = 8
 SHRINK = 0.5
 KEEP_RATIO = 0.25
 _NETWORK_ALONE = {NETWORK: 1.0}
+#: the intervals' calibration window, in horizons before the end of each series' fitted data:
+#: the back-test's errors and, from the origins before its stretch, the final candidates'
+#: in-sample errors (:func:`calibration_errors`; docs/forecasting.md, "Prediction intervals",
+#: has the measurements that chose it)
+CALIBRATION_HORIZONS = 4
 
 
 def _clean(weights) -> dict[str, float]:
@@ -154,18 +160,43 @@ def fit_candidates(
 
 
 def calibration_errors(data: Prepared, candidates: dict, mixes: list[dict], errors: dict, ends) -> tuple:
-    """The back-test's ``errors``, completed by the in-sample errors of the final ``candidates``
-    (their last horizon before ``ends[i]``) for the series too short for a back-test, and which
-    errors they are: ``"backtest"``, ``"in-sample"`` or ``"mixed"``."""
-    errors = dict(errors)
-    missing = [i for i in range(len(mixes)) if i not in errors]
-    for i in missing:
-        first = max(data.lookback, ends[i] - data.horizon) if ends[i] > data.lookback else 1
-        origins = np.arange(max(first, ends[i] - data.horizon), ends[i])
-        errors[i] = errors_and_mix(data, candidates, i, ends[i], origins, [mixes[i]])[0]
-    if not missing:
-        return errors, "backtest"
-    return errors, "in-sample" if len(missing) == len(mixes) else "mixed"
+    """The z-scale errors the intervals are calibrated on, per series, and which they are.
+
+    Each series' errors come from the origins of its last :data:`CALIBRATION_HORIZONS` horizons
+    before ``ends[i]`` (from its lookback on, for a shorter series): the back-test's ``errors``
+    for the origins of its stretch, and the in-sample errors of the final ``candidates`` (the
+    series' mix ``mixes[i]``) for the origins before it. A series too short for a back-test has
+    in-sample errors only. Where a candidate cannot forecast from the earliest origins (an AR
+    order longer than the history there), a back-tested series keeps its back-test errors
+    alone and a short one the origins of its last horizon.
+
+    Returns
+    -------
+    errors : dict of int to numpy.ndarray, shape (n_origins, horizon)
+        Per series, oldest origin first (NaN past the data).
+    kind : str
+        ``"backtest"`` (every series had a back-test), ``"in-sample"`` (none had) or ``"mixed"``.
+    """
+    out = {}
+    for i, w in enumerate(mixes):
+        held = errors.get(i)
+        stop = ends[i] - (0 if held is None else held.shape[0])  # the back-test's first origin
+        lowest = data.lookback if ends[i] > data.lookback else 1
+        origins = np.arange(max(lowest, ends[i] - CALIBRATION_HORIZONS * data.horizon), stop)
+        before = None
+        if len(origins):
+            try:
+                before = errors_and_mix(data, candidates, i, ends[i], origins, [w])[0]
+            except ValueError:  # a candidate cannot forecast from the earliest origins
+                if held is None:
+                    origins = np.arange(max(lowest, ends[i] - data.horizon), ends[i])
+                    before = errors_and_mix(data, candidates, i, ends[i], origins, [w])[0]
+        parts = [e for e in (before, held) if e is not None]
+        out[i] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    n_short = sum(i not in errors for i in range(len(mixes)))
+    if not n_short:
+        return out, "backtest"
+    return out, "in-sample" if n_short == len(mixes) else "mixed"
 
 
 def errors_and_mix(data: Prepared, candidates: dict, i: int, end: int, origins, mixes) -> tuple:

@@ -1,12 +1,14 @@
-"""Prediction intervals by split conformal prediction on the back-test's errors, and quantiles.
+"""Prediction intervals by split conformal prediction on forecast errors, and quantiles.
 
 Each error ``e`` (on the network's scale ``z``, from every origin and step ``j`` of the
-back-test) is divided by the series' mean absolute one-step change ``s_i`` (its noise scale) and
-by a step scale ``g(j) = exp(a) j^b`` fitted to the mean absolute error by step
-(``0.5 <= b <= 1.5``: errors grow at least as a random walk's, see :data:`MIN_STEP_EXPONENT`).
-The interval of coverage ``c`` is ``z_hat +- q_c s_i g(j)``, mapped back to the original units,
-with ``q_c`` the ``ceil((N + 1) c)``-th smallest of the ``N`` pooled scores (a normal
-approximation when ``N`` is too small).
+calibration window, :func:`fastlstm.forecast.backtest.calibration_errors`: the back-test's
+stretch and the final forecast's in-sample errors from the origins before it) is divided by
+the series' mean absolute one-step change ``s_i`` (its noise scale) and by a step scale
+``g(j) = exp(a) j^b`` fitted to the mean absolute error by step (``0.5 <= b <= 1.5``: errors
+grow at least as a random walk's, see :data:`MIN_STEP_EXPONENT`). The interval of coverage
+``c`` is ``z_hat +- q_c s_i g(j)``, mapped back to the original units, with ``q_c`` the
+``ceil((N + 1) c)``-th smallest of the ``N`` pooled scores (a normal approximation when ``N``
+is too small).
 """
 
 from __future__ import annotations
@@ -172,8 +174,11 @@ class PredictionIntervals:
     ):
         """Central prediction intervals, calibrated by split conformal prediction.
 
-        At fit time (``conformal=True``) the back-test's forecast errors on the
-        transformed scale, ``e``, are divided by the series' mean absolute
+        At fit time (``conformal=True``) the forecast errors on the transformed
+        scale, ``e``, from the origins of each series' last
+        :data:`~fastlstm.forecast.backtest.CALIBRATION_HORIZONS` horizons (the
+        back-test's, and before its stretch the final forecast's in-sample
+        ones), are divided by the series' mean absolute
         one-step change ``s_i`` and by a step scale ``g(j) = exp(a) j^b``
         fitted to their mean by step ``j``; the interval of coverage ``c`` is
         ``z_hat +- q_c s_i g(j)`` mapped back to the original units, with
