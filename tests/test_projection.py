@@ -157,7 +157,7 @@ def test_state_dict_and_converters_round_trip():
     assert back.proj_size == 2
     for name, p in layer.named_parameters():
         np.testing.assert_array_equal(back._params[name].data, p.data)
-    with pytest.raises(ValueError, match="proj_size"):
+    with pytest.raises(ValueError, match=r"proj_size: Keras' LSTM has no projections \(got proj_size=2\)"):
         layer.to_keras()
     plain = fastlstm.LSTM(3, 6, dtype=np.float64)
     with pytest.raises((ValueError, KeyError)):
@@ -311,8 +311,9 @@ def test_torch_module_refusals():
 
 
 def test_single_layer_kernels_name_proj_size():
-    """The public single-layer kernels (and kernels.compiled) have no projection: a [4H, P]
-    recurrent weight is refused with a message naming proj_size and what supports it."""
+    """The cell kernels (and kernels.compiled's pack) have no projection, and the sequence kernels
+    need w_hr for one: a [4H, P] recurrent weight alone is refused with a message naming
+    proj_size and what supports it."""
     from fastlstm import kernels
 
     H, P = 4, 2
@@ -459,3 +460,178 @@ def test_per_timestep_reverse_direction_in_original_time_order():
     uni.backward(np.ascontiguousarray(d_rev[order]), per_timestep=True)
     for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "weight_hr_l0"):
         assert_close(bi.timestep_grads[name + "_reverse"], uni.timestep_grads[name][order], np.float64, name)
+
+
+def _single_layer(seed, T=6, B=5, I=3, H=7, P=4, lengths=True):
+    r = np.random.default_rng(seed)
+    w = {
+        "w_ih": r.standard_normal((4 * H, I)) * 0.5,
+        "w_hh": r.standard_normal((4 * H, P)) * 0.5,
+        "b": r.standard_normal(4 * H) * 0.5,
+        "w_hr": r.standard_normal((P, H)) * 0.5,
+    }
+    data = {
+        "x": r.standard_normal((T, B, I)),
+        "h0": r.standard_normal((B, P)),
+        "c0": r.standard_normal((B, H)),
+        "dy": r.standard_normal((T, B, P)),
+        "dh_n": r.standard_normal((B, P)),
+        "dc_n": r.standard_normal((B, H)),
+        "lengths": np.array([T, 1, 0, T - 2, 3][:B], dtype=np.int64) if lengths else None,
+    }
+    return w, data
+
+
+@pytest.mark.parametrize("lengths", [False, True])
+def test_single_layer_kernels_with_w_hr_match_torch(lengths):
+    """kernels.lstm_forward/lstm_backward with w_hr: torch.nn.LSTM(proj_size) in float64 (outputs,
+    final states, dx, dh0, dc0 and every weight gradient, dW_hr included)."""
+    from fastlstm import kernels
+
+    w, d = _single_layer(5, lengths=lengths)
+    y, h_n, c_n, cache = kernels.lstm_forward(
+        d["x"], d["h0"], d["c0"], w["w_ih"], w["w_hh"], w["b"], d["lengths"], w_hr=w["w_hr"]
+    )
+    assert isinstance(cache, kernels.api.ProjCache)
+    res = kernels.lstm_backward(d["dy"], d["dh_n"], d["dc_n"], cache, w["w_ih"], w["w_hh"], w_hr=w["w_hr"])
+    T, B, I = d["x"].shape
+    P, H = w["w_hr"].shape
+    ref = torch.nn.LSTM(I, H, proj_size=P, dtype=torch.float64)
+    with torch.no_grad():
+        ref.weight_ih_l0.copy_(torch.tensor(w["w_ih"]))
+        ref.weight_hh_l0.copy_(torch.tensor(w["w_hh"]))
+        ref.bias_ih_l0.copy_(torch.tensor(w["b"]))
+        ref.bias_hh_l0.zero_()
+        ref.weight_hr_l0.copy_(torch.tensor(w["w_hr"]))
+    x, h0, c0 = (torch.tensor(d[k], requires_grad=True) for k in ("x", "h0", "c0"))
+    if lengths:
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            x, torch.tensor(np.maximum(d["lengths"], 1)), enforce_sorted=False
+        )
+    out, (h_t, c_t) = ref(packed if lengths else x, (h0[None], c0[None]))
+    if lengths:
+        out = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)[0]
+    mask = np.arange(T)[:, None] < (d["lengths"] if lengths else np.full(B, T))[None, :]
+    dy = d["dy"] * mask[:, :, None]
+    e = (
+        (out * torch.tensor(dy)).sum()
+        + (h_t[0] * torch.tensor(d["dh_n"])).sum()
+        + (c_t[0] * torch.tensor(d["dc_n"])).sum()
+    )
+    e.backward()
+    live = slice(None) if not lengths else np.flatnonzero(d["lengths"] > 0)  # torch cannot run length 0
+    pairs = [
+        (y[:, live], out.detach().numpy()[:, live], "y"),
+        (h_n[live], h_t[0].detach().numpy()[live], "h_n"),
+        (c_n[live], c_t[0].detach().numpy()[live], "c_n"),
+        (res.dx[:, live], x.grad.numpy()[:, live], "dx"),
+        (res.dh0[live], h0.grad.numpy()[live], "dh0"),
+        (res.dc0[live], c0.grad.numpy()[live], "dc0"),
+    ]
+    if not lengths:  # with a length-0 row torch's weight gradients miss nothing, but its rows differ
+        pairs += [
+            (res.dw_ih, ref.weight_ih_l0.grad.numpy(), "dw_ih"),
+            (res.dw_hh, ref.weight_hh_l0.grad.numpy(), "dw_hh"),
+            (res.db, ref.bias_ih_l0.grad.numpy(), "db"),
+            (res.dw_hr, ref.weight_hr_l0.grad.numpy(), "dw_hr"),
+        ]
+    for got, want, what in pairs:
+        assert_close(got, want, np.float64, what, bound=PROJ_TORCH)
+    if lengths:  # a length-0 row keeps its state and passes its gradients through
+        np.testing.assert_array_equal(h_n[2], d["h0"][2])
+        np.testing.assert_array_equal(res.dh0[2], d["dh_n"][2])
+        np.testing.assert_array_equal(res.dc0[2], d["dc_n"][2])
+    assert res.dh_norm.shape == res.dc_norm.shape == (T,)
+
+
+@pytest.mark.parametrize("lengths", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compiled_api_with_w_hr_equals_python(lengths, dtype):
+    """lstm_forward/lstm_backward with w_hr called from a user's @njit function return exactly what
+    the Python functions return (the same projection kernels): outputs, states, every gradient,
+    the norms and, with keep_dgates, dA and the total dh_t."""
+    import numba
+
+    from fastlstm import kernels
+
+    w, d = _single_layer(9, lengths=lengths)
+    w = {k: v.astype(dtype) for k, v in w.items()}
+    d = {k: (v if k == "lengths" or v is None else v.astype(dtype)) for k, v in d.items()}
+
+    @numba.njit
+    def run(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, dy, dh_n, dc_n):
+        y, h_n, c_n, cache = kernels.lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths, w_hr)
+        res = kernels.lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, True, w_hr)
+        return y, h_n, c_n, res
+
+    args = (
+        d["x"],
+        d["h0"],
+        d["c0"],
+        w["w_ih"],
+        w["w_hh"],
+        w["b"],
+        w["w_hr"],
+        d["lengths"],
+        d["dy"],
+        d["dh_n"],
+        d["dc_n"],
+    )
+    y, h_n, c_n, res = run(*args)
+    y0, h0, c0, cache = kernels.lstm_forward(*args[:6], d["lengths"], w_hr=w["w_hr"])
+    ref = kernels.lstm_backward(
+        d["dy"], d["dh_n"], d["dc_n"], cache, w["w_ih"], w["w_hh"], True, w_hr=w["w_hr"]
+    )
+    for a, b in ((y, y0), (h_n, h0), (c_n, c0)):
+        np.testing.assert_array_equal(a, b)
+    assert type(res) is kernels.api.ProjBackwardResult
+    for name in ref._fields:
+        np.testing.assert_array_equal(getattr(res, name), getattr(ref, name), err_msg=name)
+
+
+def test_single_layer_w_hr_refusals():
+    """A projection's arguments are checked naming w_hr (shape, a missing or extra w_hr for the
+    cache), from Python and, at compile time, from @njit code."""
+    import numba
+    from numba.core.errors import TypingError
+
+    from fastlstm import kernels
+
+    w, d = _single_layer(1, lengths=False)
+    fwd = (d["x"], None, None, w["w_ih"], w["w_hh"], w["b"])
+    with pytest.raises(ValueError, match=r"w_hr: expected shape \(4, 7\), got \(7, 4\)"):
+        kernels.lstm_forward(*fwd, w_hr=w["w_hr"].T.copy())
+    with pytest.raises(ValueError, match=r"w_hh: expected shape \(4\*H, H\), got \(28, 4\); .*w_hr"):
+        kernels.lstm_forward(*fwd)
+    _, _, _, cache = kernels.lstm_forward(*fwd, w_hr=w["w_hr"])
+    with pytest.raises(ValueError, match="w_hr: expected the projection w_hr"):
+        kernels.lstm_backward(None, None, None, cache, w["w_ih"], w["w_hh"])
+
+    @numba.njit
+    def no_w_hr(x, w_ih, w_hh, b, w_hr):
+        _, _, _, cache = kernels.lstm_forward(x, None, None, w_ih, w_hh, b, None, w_hr)
+        return kernels.lstm_backward(None, None, None, cache, w_ih, w_hh, False)
+
+    with pytest.raises(TypingError, match="w_hr: expected the projection"):
+        no_w_hr(d["x"], w["w_ih"], w["w_hh"], w["b"], w["w_hr"])
+
+    @numba.njit
+    def int_w_hr(x, w_ih, w_hh, b, w_hr):
+        return kernels.lstm_forward(x, None, None, w_ih, w_hh, b, None, w_hr)
+
+    with pytest.raises(TypingError, match="w_hr: expected a float32 or float64 array"):
+        int_w_hr(d["x"], w["w_ih"], w["w_hh"], w["b"], np.ones((4, 7), dtype=np.int64))
+
+
+def test_bench_default_rows_include_projections():
+    """The bench runs the projected rows by default beside the reference table when the torch
+    baseline runs (the NumPy reference has no projection), and by name with --only."""
+    from fastlstm.bench import PROJECTION_CONFIGS, REFERENCE_CONFIGS, cli
+
+    parser = cli._parser("bench")
+    names = [c.name for c in cli._select(parser.parse_args([]), parser, True)]
+    assert names == [*REFERENCE_CONFIGS, *PROJECTION_CONFIGS]
+    assert [c.name for c in cli._select(parser.parse_args([]), parser, False)] == list(REFERENCE_CONFIGS)
+    only = cli._select(parser.parse_args(["--only", "proj256"]), parser, True)
+    assert [(c.H, c.P) for c in only] == [(256, 128)]
+    assert all(0 < c.P < c.H for c in PROJECTION_CONFIGS.values())

@@ -34,7 +34,7 @@ Nothing here is imported by ``import fastlstm``; PyTorch and Matplotlib are opti
 from __future__ import annotations
 
 from .cli import main
-from .config import CHECK_RTOL, REFERENCE_CONFIGS, SCHEMA, Config, parse_config
+from .config import CHECK_RTOL, PROJECTION_CONFIGS, REFERENCE_CONFIGS, SCHEMA, Config, parse_config
 from .environment import environment_info
 from .memory import measure_cold_start, measure_peak_memory
 from .reference import reference_backward, reference_forward
@@ -48,6 +48,7 @@ __all__ = [
     "check_config",
     "format_report",
     "write_json",
+    "PROJECTION_CONFIGS",
     "REFERENCE_CONFIGS",
     "Config",
     "environment_info",

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .config import _INSTALL_BENCH, REFERENCE_CONFIGS, Config, parse_config
+from .config import _INSTALL_BENCH, PROJECTION_CONFIGS, REFERENCE_CONFIGS, Config, parse_config
 from .report import format_report, plot_speedups, write_json
 from .run import run_benchmarks
 
@@ -24,7 +24,10 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         description="Time fastlstm's LSTM layer against torch.nn.LSTM (or a NumPy LSTM without PyTorch): "
         "training step, inference, GFLOP/s, peak memory.",
         epilog="Reference configurations (B,T,I,H dtype): "
-        + "; ".join(f"{c.name} {c.B},{c.T},{c.I},{c.H} {c.dtype}" for c in REFERENCE_CONFIGS.values()),
+        + "; ".join(f"{c.name} {c.B},{c.T},{c.I},{c.H} {c.dtype}" for c in REFERENCE_CONFIGS.values())
+        + ". Projected (proj_size P; with the torch baseline only): "
+        + "; ".join(f"{c.name} {c.B},{c.T},{c.I},{c.H},P{c.P} {c.dtype}" for c in PROJECTION_CONFIGS.values())
+        + ".",
     )
     p.add_argument(
         "--config",
@@ -79,8 +82,10 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
-def _select(args, parser) -> list[Config]:
-    configs = dict(REFERENCE_CONFIGS)
+def _select(args, parser, with_torch: bool) -> list[Config]:
+    """The configurations to run: ``--only``'s, else the reference table, the projected rows
+    when the torch baseline runs, and every ``--config``."""
+    configs = {**REFERENCE_CONFIGS, **PROJECTION_CONFIGS}
     for text in args.config:
         try:
             cfg = parse_config(text)
@@ -90,7 +95,7 @@ def _select(args, parser) -> list[Config]:
             parser.error(f"--config: the name {cfg.name!r} is taken; choose another")
         configs[cfg.name] = cfg
     if args.only is None:
-        return list(configs.values())
+        return [c for c in configs.values() if with_torch or c.name not in PROJECTION_CONFIGS]
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in configs]
     if unknown:
@@ -129,9 +134,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m fastlstm.benc
             f"--threads: expected 1 to NUMBA_NUM_THREADS = {numba.config.NUMBA_NUM_THREADS}, "
             f"got {args.threads}"
         )
-    configs = _select(args, parser)
+    with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
+    configs = _select(args, parser, with_torch)
     projected = [c.name for c in configs if c.P]
-    if projected and (args.no_torch or importlib.util.find_spec("torch") is None):
+    if projected and not with_torch:
         parser.error(
             f"--config {projected[0]}: P (proj_size) needs the torch baseline "
             "(the NumPy reference has no projection)"

@@ -24,7 +24,7 @@ class Config(NamedTuple):
     I: int  #: input features  # noqa: E741
     H: int  #: hidden units
     dtype: str  #: "float32" or "float64"
-    P: int = 0  #: proj_size (0: no projection); the projected kernels are serial loops
+    P: int = 0  #: proj_size (0: no projection)
 
     @property
     def flops_forward(self) -> int:
@@ -62,6 +62,16 @@ REFERENCE_CONFIGS: dict[str, Config] = {
         Config("medium", 32, 100, 32, 128, "float32"),
         Config("large", 128, 50, 64, 256, "float32"),
         Config("medium64", 32, 100, 32, 128, "float64"),
+    )
+}
+
+#: Projected layers (LSTMP, ``proj_size`` P), run by default beside the reference table when
+#: PyTorch is installed (the NumPy reference has no projection): the rows of issue 20, item 5.
+PROJECTION_CONFIGS: dict[str, Config] = {
+    c.name: c
+    for c in (
+        Config("proj128", 64, 100, 32, 128, "float32", 64),
+        Config("proj256", 64, 100, 32, 256, "float32", 128),
     )
 }
 

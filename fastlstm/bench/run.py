@@ -77,7 +77,7 @@ def run_benchmarks(
         ),
         "threads": threads,
         "repeat": repeat,
-        "flop_count": "forward 2*T*B*4H*(I+H); training step 3x forward",
+        "flop_count": "forward 2*T*B*4H*(I+H) (proj_size P: 2*T*B*(4H*(I+P)+P*H)); training 3x forward",
         "speedup": "baseline median time / fastlstm median time",
         "matmul": {},
         "results": [],

@@ -142,16 +142,20 @@ CODE_PATH = {
 # --------------------------------------------------------------------------
 # public wrappers: validate, allocate, call the drivers
 # --------------------------------------------------------------------------
-def _check_weights(w_ih, w_hh, b, dtype=None):
+def _check_weights(w_ih, w_hh, b, dtype=None, projection=False):
     w_hh = as_float_array(w_hh, "w_hh", ndim=2, dtype=dtype)
     dtype = w_hh.dtype
     G, H = w_hh.shape
-    if G != 4 * H:
+    if projection:  # [4H, P]; H is checked against w_hr by the caller
+        if G % 4 or G == 0:
+            raise ValueError(f"w_hh: expected shape (4*H, P) with a projection (w_hr), got {w_hh.shape}")
+        H = G // 4
+    elif G != 4 * H:
         hint = ""
         if G % 4 == 0 and 0 < H < G // 4:  # [4H, P]: a projected layer's
             hint = (
-                "; a projection's [4H, P] (proj_size) is not supported by these single-layer kernels "
-                "(fastlstm.LSTM and fastlstm.torch.LSTM take proj_size)"
+                "; a projection's [4H, P] (proj_size) needs its w_hr [P, H]: pass w_hr= to "
+                "lstm_forward/lstm_backward (the cell kernels have no projection)"
             )
         raise ValueError(f"w_hh: expected shape (4*H, H), got {w_hh.shape}{hint}")
     w_ih = as_float_array(w_ih, "w_ih", ndim=2, dtype=dtype)
@@ -159,6 +163,16 @@ def _check_weights(w_ih, w_hh, b, dtype=None):
     b = as_float_array(b, "b", ndim=1, dtype=dtype)
     check_shape(b, "b", (4 * H,))
     return w_ih, w_hh, b
+
+
+def _check_w_hr(w_hr, w_hh, dtype):
+    """``w_hr [P, H]`` of a projected layer, against ``w_hh [4H, P]`` (``0 < P < H``)."""
+    w_hr = as_float_array(w_hr, "w_hr", ndim=2, dtype=dtype)
+    G, P = w_hh.shape
+    check_shape(w_hr, "w_hr", (P, G // 4))
+    if not 0 < P < G // 4:
+        raise ValueError(f"w_hr: expected proj_size P in [1, H - 1], got P = {P}, H = {G // 4}")
+    return w_hr
 
 
 def check_lengths(lengths, T, B):
@@ -816,31 +830,35 @@ def stack_step(x, h, c, pack, buffers, weights=None):
     return h_top, pack
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
-    """Forward pass over a batch of sequences, (F1)-(F6).
+def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None, w_hr=None):
+    """Forward pass over a batch of sequences, (F1)-(F6); with ``w_hr`` a projected LSTM
+    (LSTMP, PyTorch's ``proj_size``), (F7).
 
     Parameters
     ----------
     x : ndarray [T, B, I]
     h0, c0 : ndarray [B, H] or None
-        Initial states (zeros when None).
+        Initial states (zeros when None); with a projection ``h0`` is ``[B, P]``.
     w_ih : ndarray [4H, I]
     w_hh : ndarray [4H, H]
+        ``[4H, P]`` with a projection.
     b : ndarray [4H]
         ``b_ih + b_hh``.
     lengths : array of int [B], optional
         Length of each sequence, ``0 <= L[b] <= T``; steps past a sequence's
         end produce zero output and leave its state unchanged.
+    w_hr : ndarray [P, H], optional
+        The projection ``h_t = (o_t * tanh c_t) W_hr^T`` (``0 < P < H``); None: none.
 
     Returns
     -------
     y : ndarray [T, B, H]
-        Outputs ``h_t``; zero past each sequence's end. Without ``lengths`` this
-        is a read-only view of ``cache.hs[1:]``; copy it to modify it.
+        Outputs ``h_t`` (``[T, B, P]`` with a projection); zero past each sequence's end.
+        Without ``lengths`` this is a read-only view of ``cache.hs[1:]``; copy it to modify it.
     h_n, c_n : ndarray [B, H]
-        States at each sequence's last step.
+        States at each sequence's last step (``h_n [B, P]`` with a projection).
     cache : ForwardCache
-        Saved arrays for :func:`lstm_backward`.
+        Saved arrays for :func:`lstm_backward` (a :class:`ProjCache` with a projection).
 
     Raises
     ------
@@ -848,63 +866,89 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
         Wrong dtype (all arrays must share float32 or float64), shape, or
         lengths; NaN or Inf in any input.
     """
-    w_ih, w_hh, b = _check_weights(w_ih, w_hh, b)
+    w_ih, w_hh, b = _check_weights(w_ih, w_hh, b, projection=w_hr is not None)
     dtype = w_hh.dtype
-    H = w_hh.shape[1]
+    H, R = w_hh.shape[0] // 4, w_hh.shape[1]  # R: the width of h (P with a projection)
+    if w_hr is not None:
+        w_hr = _check_w_hr(w_hr, w_hh, dtype)
     x = as_float_array(x, "x", ndim=3, dtype=dtype, finite=False)
     T, B, I = x.shape
     check_shape(x, "x", (T, B, w_ih.shape[1]))
     lengths = check_lengths(lengths, T, B)
-    h0 = _state(h0, "h0", B, H, dtype)
+    h0 = _state(h0, "h0", B, R, dtype)
     c0 = _state(c0, "c0", B, H, dtype)
-    y, h_n, c_n, cache = forward_core(x, h0, c0, w_ih, w_hh, b, np.zeros_like(b), lengths)
+    if w_hr is None:
+        y, h_n, c_n, cache = forward_core(x, h0, c0, w_ih, w_hh, b, np.zeros_like(b), lengths)
+    else:
+        y, h_n, c_n, cache = proj_forward_core(x, h0, c0, w_ih, w_hh, b, np.zeros_like(b), w_hr, lengths)
     if lengths is None:  # y is the cache's hs[1:]: writing to it would corrupt backward
         y = y.view()
         y.flags.writeable = False
     return y, h_n.copy(), c_n.copy(), cache
 
 
-def lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
-    """Backpropagation through time over a batch of sequences, (B1)-(B9).
+def lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, w_hr=None):
+    """Backpropagation through time over a batch of sequences, (B1)-(B9); through a
+    projected forward (a :class:`ProjCache`, ``w_hr`` given) (B10) too.
 
     Parameters
     ----------
     dy : ndarray [T, B, H] or None
-        Upstream gradient of every output ``y_t`` (zero when None). Entries
-        past a sequence's end are ignored.
+        Upstream gradient of every output ``y_t`` (zero when None; ``[T, B, P]`` with a
+        projection). Entries past a sequence's end are ignored.
     dh_n, dc_n : ndarray [B, H] or None
-        Gradients of the final states, e.g. carried in from a later chunk.
-    cache : ForwardCache
+        Gradients of the final states, e.g. carried in from a later chunk (``dh_n [B, P]``
+        with a projection).
+    cache : ForwardCache or ProjCache
         From :func:`lstm_forward`.
     w_ih, w_hh : ndarray
         The weights the forward pass used.
     keep_dgates : bool
         Also return the pre-activation gradients ``dA`` [T, B, 4H], from
-        which :func:`timestep_gradients` derives each step's contribution.
+        which :func:`timestep_gradients` derives each step's contribution (with a
+        projection also each step's total ``dh_t``, ``ProjBackwardResult.dhs``).
+    w_hr : ndarray [P, H], optional
+        The projection the forward pass used; required with a :class:`ProjCache`, refused
+        with a :class:`ForwardCache`.
 
     Returns
     -------
     BackwardResult
-        ``dx, dh0, dc0, dw_ih, dw_hh, db, dgates, dh_norm, dc_norm``.
+        ``dx, dh0, dc0, dw_ih, dw_hh, db, dgates, dh_norm, dc_norm``; a
+        :class:`ProjBackwardResult` (those and ``dw_hr [P, H]``, ``dhs``) with a projection.
     """
-    if not isinstance(cache, ForwardCache):
-        raise TypeError(f"cache: expected the ForwardCache from lstm_forward, got {type(cache).__name__}")
+    projected = isinstance(cache, ProjCache)
+    if not (projected or isinstance(cache, ForwardCache)):
+        raise TypeError(
+            f"cache: expected the ForwardCache or ProjCache from lstm_forward, got {type(cache).__name__}"
+        )
+    if projected != (w_hr is not None):
+        raise ValueError(
+            "w_hr: expected the projection w_hr [P, H] with a ProjCache (from lstm_forward(..., w_hr=...)) "
+            f"and None with a ForwardCache; got {'None' if w_hr is None else 'an array'} with a "
+            f"{type(cache).__name__}"
+        )
     x, hs = cache.x, cache.hs
     dtype = hs.dtype
     T, B, I = x.shape
-    H = hs.shape[2]
+    R = hs.shape[2]  # the width of h (P with a projection)
+    H = cache.cs.shape[2]
     w_hh = as_float_array(w_hh, "w_hh", ndim=2, dtype=dtype)
-    check_shape(w_hh, "w_hh", (4 * H, H))
+    check_shape(w_hh, "w_hh", (4 * H, R))
     w_ih = as_float_array(w_ih, "w_ih", ndim=2, dtype=dtype)
     check_shape(w_ih, "w_ih", (4 * H, I))
     if dy is None:
-        dy = np.zeros((T, B, H), dtype=dtype)
+        dy = np.zeros((T, B, R), dtype=dtype)
     else:
         dy = as_float_array(dy, "dy", ndim=3, dtype=dtype, finite=False)
-        check_shape(dy, "dy", (T, B, H))
-    dh = _state(dh_n, "dh_n", B, H, dtype)
+        check_shape(dy, "dy", (T, B, R))
+    dh = _state(dh_n, "dh_n", B, R, dtype)
     dc = _state(dc_n, "dc_n", B, H, dtype)
-    res, sq_norms = backward_core(dy, dh, dc, cache, w_ih, w_hh, keep_dgates)
+    if projected:
+        w_hr = _check_w_hr(w_hr, w_hh, dtype)
+        res, sq_norms = proj_backward_core(dy, dh, dc, cache, w_ih, w_hh, w_hr, keep_dgates=keep_dgates)
+    else:
+        res, sq_norms = backward_core(dy, dh, dc, cache, w_ih, w_hh, keep_dgates)
     dh_norm, dc_norm = batch_norms(sq_norms)
     return res._replace(dh_norm=dh_norm, dc_norm=dc_norm)
 

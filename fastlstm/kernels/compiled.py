@@ -59,7 +59,7 @@ from numba.extending import intrinsic, overload
 
 from .._config import JIT
 from .._validation import as_float_array
-from . import api, drivers
+from . import api, drivers, projection
 from .drivers import BAD_GRAD, BAD_STATE, BAD_WEIGHTS, BAD_X, OK, nonfinite
 from .simd import ROW_BLOCKS, VECTOR_BITS
 
@@ -163,7 +163,10 @@ def _ol_or_zeros(value, like, shape):
 @njit(**JIT)
 def _pack(w_ih, w_hh, b):
     if w_hh.shape[0] != 4 * w_hh.shape[1]:
-        raise ValueError("w_hh: expected shape (4*H, H) (no proj_size here: fastlstm.LSTM has it)")
+        raise ValueError(
+            "w_hh: expected shape (4*H, H) (no proj_size in the cell kernels: lstm_forward and "
+            "lstm_backward take w_hr, and fastlstm.LSTM has proj_size)"
+        )
     if w_ih.shape[0] != w_hh.shape[0]:
         raise ValueError("w_ih: expected 4*H rows, like w_hh")
     if b.shape[0] != w_hh.shape[0]:
@@ -506,20 +509,83 @@ def _ol_cell_backward(dh, dc, x, h_prev, c_prev, gates, c, w_ih, w_hh):
     return impl
 
 
+def _absent(value):
+    return value is None or isinstance(value, (types.NoneType, types.Omitted))
+
+
+@njit(**JIT)
+def _raise_proj_status(status):
+    if status == BAD_WEIGHTS:
+        raise ValueError("w_ih, w_hh, b or w_hr: expected finite values, got NaN or Inf")
+    _raise_status(status)
+
+
+@njit(**JIT)
+def _lengths64(lengths, T, B):
+    lengths64 = lengths.astype(np.int64)
+    if lengths64.shape[0] != B or (B > 0 and (lengths64.min() < 0 or lengths64.max() > T)):
+        raise ValueError("lengths: expected B values in [0, T]")
+    return lengths64
+
+
 @overload(api.lstm_forward, jit_options=JIT)
-def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
+def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None, w_hr=None):
     dt = _float_array("w_hh", w_hh, 2)
     for name, value, ndim in (("x", x, 3), ("w_ih", w_ih, 2), ("b", b, 1)):
         _float_array(name, value, ndim, dt)
     _optional_float_array("h0", h0, 2, dt)  # None: zeros
     _optional_float_array("c0", c0, 2, dt)
-    has_lengths = not (lengths is None or isinstance(lengths, (types.NoneType, types.Omitted)))
+    has_lengths = not _absent(lengths)
     if has_lengths and not (
         isinstance(lengths, types.Array) and isinstance(lengths.dtype, types.Integer) and lengths.ndim == 1
     ):
         raise TypingError(f"lengths: expected None or a 1-d integer array, got {lengths}")
+    if not _absent(w_hr):  # a projected layer (F7): the projection kernels, as from Python
+        _float_array("w_hr", w_hr, 2, dt)
 
-    def impl(x, h0, c0, w_ih, w_hh, b, lengths=None):
+        def impl_proj(x, h0, c0, w_ih, w_hh, b, lengths=None, w_hr=None):
+            T, B, _ = x.shape
+            G, P = w_hh.shape
+            H = G // 4
+            if G % 4 or w_hr.shape != (P, H) or not 0 < P < H:
+                raise ValueError("w_hr: expected shape (P, H), 0 < P < H, with w_hh (4*H, P)")
+            if w_ih.shape[0] != G or b.shape[0] != G:
+                raise ValueError("w_ih, b: expected 4*H rows, like w_hh")
+            h0c = _or_zeros(h0, w_hh, (B, P))
+            c0c = _or_zeros(c0, w_hh, (B, H))
+            if h0c.shape != (B, P) or c0c.shape != (B, H):
+                raise ValueError("h0, c0: expected shapes (B, P), (B, H) with a projection")
+            if has_lengths:
+                lengths64 = _lengths64(lengths, T, B)
+            else:
+                lengths64 = np.empty(0, dtype=np.int64)
+            xc = np.ascontiguousarray(x)
+            status, hs, cs, gates, hr = projection.proj_forward(
+                xc,
+                h0c,
+                c0c,
+                np.ascontiguousarray(w_ih),
+                np.ascontiguousarray(w_hh),
+                np.ascontiguousarray(b),
+                np.zeros_like(b),
+                np.ascontiguousarray(w_hr),
+                lengths64,
+                1,
+                True,
+            )
+            _raise_proj_status(status)
+            y = hs[1:].copy()
+            for t in range(T):
+                for r in range(B):
+                    if lengths64.size and t >= lengths64[r]:
+                        y[t, r, :] = 0
+            if has_lengths:
+                return y, hs[T].copy(), cs[T].copy(), api.ProjCache(xc, hs, cs, gates, hr, lengths64)
+            return y, hs[T].copy(), cs[T].copy(), api.ProjCache(xc, hs, cs, gates, hr, None)
+
+        return impl_proj
+
+    def impl(x, h0, c0, w_ih, w_hh, b, lengths=None, w_hr=None):
         T, B, _ = x.shape
         H = w_hh.shape[1]
         h0c = _or_zeros(h0, w_hh, (B, H))
@@ -527,9 +593,7 @@ def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
         if h0c.shape != (B, H) or c0c.shape != (B, H):
             raise ValueError("h0, c0: expected shape (B, H)")
         if has_lengths:
-            lengths64 = lengths.astype(np.int64)
-            if lengths64.shape[0] != B or (B > 0 and (lengths64.min() < 0 or lengths64.max() > T)):
-                raise ValueError("lengths: expected B values in [0, T]")
+            lengths64 = _lengths64(lengths, T, B)
         else:
             lengths64 = np.empty(0, dtype=np.int64)
         xc = np.ascontiguousarray(x)
@@ -559,8 +623,15 @@ def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None):
 
 
 @overload(api.lstm_backward, jit_options=JIT, prefer_literal=True)
-def _ol_lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
-    _record("cache", cache, api.ForwardCache)
+def _ol_lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, w_hr=None):
+    projected = isinstance(cache, types.BaseNamedTuple) and cache.instance_class is api.ProjCache
+    if not projected:
+        _record("cache", cache, api.ForwardCache)
+    if projected == _absent(w_hr):
+        raise TypingError(
+            "w_hr: expected the projection w_hr [P, H] with a ProjCache and None with a ForwardCache, "
+            f"got {w_hr} with {cache}"
+        )
     # dgates is None unless asked for, as from Python: the flag picks the result's type, so
     # nopython callers pass it as a constant
     if keep_dgates is False or isinstance(keep_dgates, (types.Omitted, types.NoneType)):
@@ -576,9 +647,59 @@ def _ol_lstm_backward(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
     for name, value, ndim in (("dy", dy, 3), ("dh_n", dh_n, 2), ("dc_n", dc_n, 2)):
         _optional_float_array(name, value, ndim, dt)  # None: zeros
 
-    has_lengths = not isinstance(cache.types[4], types.NoneType)
+    has_lengths = not isinstance(cache.types[-1], types.NoneType)
+    if projected:
+        _float_array("w_hr", w_hr, 2, dt)
 
-    def impl(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False):
+        def impl_proj(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, w_hr=None):
+            x, hs, cs, gates, hr = cache.x, cache.hs, cache.cs, cache.gates, cache.hr
+            T, B, I = x.shape
+            P = hs.shape[2]
+            H = cs.shape[2]
+            if w_hh.shape != (4 * H, P) or w_ih.shape != (4 * H, I) or w_hr.shape != (P, H):
+                raise ValueError(
+                    "w_ih, w_hh, w_hr: expected shapes (4*H, I), (4*H, P), (P, H) of the forward pass"
+                )
+            dyc = _or_zeros(dy, w_hh, (T, B, P))
+            dhc = _or_zeros(dh_n, w_hh, (B, P))
+            dcc = _or_zeros(dc_n, w_hh, (B, H))
+            if dyc.shape != (T, B, P) or dhc.shape != (B, P) or dcc.shape != (B, H):
+                raise ValueError(
+                    "dy, dh_n, dc_n: expected shapes (T, B, P), (B, P), (B, H) of the forward pass"
+                )
+            if has_lengths:
+                lengths64 = cache.lengths.astype(np.int64)
+            else:
+                lengths64 = np.empty(0, dtype=np.int64)
+            status, dx, dh0, dc0, dw_ih, dw_hh, db, dw_hr, sq_norms, da, dhs = projection.proj_backward(
+                dyc,
+                dhc,
+                dcc,
+                x,
+                hs,
+                cs,
+                gates,
+                hr,
+                np.ascontiguousarray(w_ih),
+                np.ascontiguousarray(w_hh),
+                np.ascontiguousarray(w_hr),
+                lengths64,
+                keep,
+                1,
+            )
+            _raise_status(status)
+            both = np.sqrt(sq_norms.sum(axis=1))
+            if keep:
+                return api.ProjBackwardResult(
+                    dx, dh0, dc0, dw_ih, dw_hh, db, da, both[:, 0].copy(), both[:, 1].copy(), dw_hr, dhs
+                )
+            return api.ProjBackwardResult(
+                dx, dh0, dc0, dw_ih, dw_hh, db, None, both[:, 0].copy(), both[:, 1].copy(), dw_hr, None
+            )
+
+        return impl_proj
+
+    def impl(dy, dh_n, dc_n, cache, w_ih, w_hh, keep_dgates=False, w_hr=None):
         x, hs, cs, gates = cache.x, cache.hs, cache.cs, cache.gates
         T, B, _ = x.shape
         H = hs.shape[2]
