@@ -80,3 +80,28 @@ def test_a_series_too_short_for_the_window_starts_at_its_lookback():
     assert kind == "in-sample"
     assert all(e.shape == (14 - f.lookback_, H) for e in errors.values())
     assert np.isfinite(f.scores_).all() and len(f.scores_) > 0
+
+
+def test_origins_a_candidate_cannot_forecast_from_fall_back(fitted, monkeypatch):
+    """As an AR order longer than the history at the window's first origins: the back-tested
+    series keep their back-test errors alone, a short one the origins of its last horizon."""
+    f, _ = fitted
+    data, ends = f._data, [len(s) for s in f.series_]
+    real = backtest.errors_and_mix
+    earliest = ends[0] - 2 * H  # the window's earlier origins raise
+
+    def picky(data, candidates, i, end, origins, mixes):
+        if origins.min() < earliest:
+            raise ValueError(f"origins: expected values >= {earliest}, got {origins.min()}")
+        return real(data, candidates, i, end, origins, mixes)
+
+    monkeypatch.setattr(backtest, "errors_and_mix", picky)
+    held = {0: np.zeros((2 * H, H))}
+    with fastlstm.threads(1):
+        errors, kind = backtest.calibration_errors(data, f.candidates_, f.mix_, held, ends)
+    assert kind == "mixed"
+    np.testing.assert_array_equal(errors[0], held[0])  # the back-test alone
+    assert errors[1].shape == (H, H)  # the last horizon's origins
+    np.testing.assert_array_equal(
+        errors[1], real(data, f.candidates_, 1, ends[1], np.arange(ends[1] - H, ends[1]), [f.mix_[1]])[0]
+    )
