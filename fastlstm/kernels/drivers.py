@@ -35,7 +35,15 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import JIT, JIT_PARALLEL
-from .simd import NV, ROW_BLOCKS, VECTOR_BITS, make_backward_kernel, make_forward_kernel, make_gemm_kernel
+from .simd import (
+    NV,
+    ROW_BLOCKS,
+    VECTOR_BITS,
+    make_backward_kernel,
+    make_forward_chunk_kernel,
+    make_forward_kernel,
+    make_gemm_kernel,
+)
 from .vecmath import backward_row, forward_row, nonfinite_sum
 
 __all__ = [
@@ -57,6 +65,7 @@ __all__ = [
 _R0, _R1, _R2, _R3 = ROW_BLOCKS
 _VEC_BYTES = VECTOR_BITS // 8
 _fwd_r0, _fwd_r1, _fwd_r2, _fwd_r3 = (make_forward_kernel(r) for r in ROW_BLOCKS)
+_fwdc_r0, _fwdc_r1, _fwdc_r2, _fwdc_r3 = (make_forward_chunk_kernel(r) for r in ROW_BLOCKS)
 _bwd_r0, _bwd_r1, _bwd_r2, _bwd_r3 = (make_backward_kernel(r) for r in ROW_BLOCKS)
 _gemm_r0, _gemm_r1, _gemm_r2, _gemm_r3 = (make_gemm_kernel(r) for r in ROW_BLOCKS)
 # one and two vectors wide, for the input gradient of narrow inputs (I <= VL: the
@@ -67,6 +76,10 @@ _gemm2_r0, _gemm2_r1, _gemm2_r2, _gemm2_r3 = (make_gemm_kernel(r, 2) for r in RO
 #: steps x rows of dA per block of the weight-gradient product (a [NB, NV*VL] slice
 #: of dA, 32 KiB in float32 on AVX-512, stays in L1 across the row blocks)
 WEIGHT_GRAD_BLOCK = 128
+
+#: bytes of a weight panel's slice (k chunk) in the panel-outer forward: it stays in
+#: L1 while every row block of the thread's rows uses it
+FORWARD_CHUNK_BYTES = 16384
 
 #: fewest batch rows worth a thread of their own
 MIN_ROWS_PER_THREAD = 4
@@ -203,23 +216,58 @@ def _forward_step_rows(lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, h_new, c_pr
 
 
 @njit(**JIT)
+def _forward_step_rows_chunked(lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, h_new, c_prev, c_new, gates):
+    """:func:`_forward_step_rows` in the panel-outer order, for more rows than one block:
+    for each panel and each chunk of its ``k`` (FORWARD_CHUNK_BYTES of weights, kept
+    in L1), every row block of ``[lo, hi)``; then the pointwise pass over all the rows.
+    blk [>= hi - lo, 4*P*U] holds the partial sums of all the rows. Bitwise the same
+    results as the row-block-outer order (the same FMAs in the same order per entry)."""
+    P = whp.shape[0]
+    K = x.shape[2] + whp.shape[1]
+    KC = max(1, FORWARD_CHUNK_BYTES // (whp.shape[2] * whp.itemsize))
+    for p in range(P):
+        for k0 in range(0, K, KC):
+            k1 = min(k0 + KC, K)
+            r = lo
+            while r < hi:
+                n = hi - r
+                if n >= _R0:
+                    _fwdc_r0(x, hs, t, r, wxp, whp, bp, p, blk, r - lo, k0, k1)
+                    r += _R0
+                elif n >= _R1:
+                    _fwdc_r1(x, hs, t, r, wxp, whp, bp, p, blk, r - lo, k0, k1)
+                    r += _R1
+                elif n >= _R2:
+                    _fwdc_r2(x, hs, t, r, wxp, whp, bp, p, blk, r - lo, k0, k1)
+                    r += _R2
+                else:
+                    _fwdc_r3(x, hs, t, r, wxp, whp, bp, p, blk, r - lo, k0, k1)
+                    r += _R3
+    _forward_pointwise(blk, hi - lo, lo, t, lengths, hs[t], c_prev, h_new, c_new, gates)  # (F3)-(F6)
+
+
+@njit(**JIT)
 def _forward_rows(lo, hi, x, hs, cs, gates, wxp, whp, bp, lengths, blk):
     """(F1)-(F6) for rows ``[lo, hi)``, all steps.
 
     With a full cache (``cs`` [T+1, B, H], ``gates`` [T, B, 4H]) every step is kept for
     BPTT; for inference ``cs`` is [2, B, H] (alternating) and ``gates`` [1, B, 4H].
+    blk [>= hi - lo, 4*P*U]: more rows than one block run panel-outer
+    (:func:`_forward_step_rows_chunked`).
     """
     T = x.shape[0]
     keep = gates.shape[0] == T
+    chunked = hi - lo > _R0
     for t in range(T):
-        if keep:
-            _forward_step_rows(
-                lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, hs[t + 1], cs[t], cs[t + 1], gates[t]
+        g = gates[t] if keep else gates[0]
+        c_prev = cs[t] if keep else cs[t % 2]
+        c_new = cs[t + 1] if keep else cs[(t + 1) % 2]
+        if chunked:
+            _forward_step_rows_chunked(
+                lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, hs[t + 1], c_prev, c_new, g
             )
         else:
-            _forward_step_rows(
-                lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, hs[t + 1], cs[t % 2], cs[(t + 1) % 2], gates[0]
-            )
+            _forward_step_rows(lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, hs[t + 1], c_prev, c_new, g)
 
 
 @njit(**JIT)
@@ -260,50 +308,60 @@ def _backward_rows(lo, hi, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq_
 
 
 @njit(**JIT)
-def _weight_grad_panels(p_lo, p_hi, z, n_in, da, G, out, Gp):
+def _pack_inputs_rows(lo, hi, x, hs_prev, z, Kp):
+    """Rows ``[lo, hi)`` of the weight gradients' operand ``z [N, Kp]`` (flat):
+    ``z[n] = [x_n, h_{n-1}, 1, 0...]``, padded to ``Kp`` (a multiple of the row block)."""
+    n_in = x.shape[1]
+    H = hs_prev.shape[1]
+    one = x.dtype.type(1)
+    for n in range(lo, hi):
+        b = n * Kp
+        for i in range(n_in):
+            z[b + i] = x[n, i]
+        for i in range(H):
+            z[b + n_in + i] = hs_prev[n, i]
+        z[b + n_in + H] = one
+        for i in range(n_in + H + 1, Kp):
+            z[b + i] = 0
+
+
+@njit(**JIT)
+def _weight_grad_panels(p_lo, p_hi, z, Kp, da, G, out, Gp):
     """(B8) ``out[i, c] += sum_n z[n, i] * da[n, c]`` for the column panels ``[p_lo, p_hi)``.
 
-    z [N * K] flat, rows of ``n_in`` values (the inputs x_t or the states h_{t-1} of
-    every step and row, n = t*B + b); da [N * G + pad] flat dA; out [K * Gp] flat,
-    the transposed weight gradient with rows padded to Gp. Blocks of
-    WEIGHT_GRAD_BLOCK steps keep a panel of dA in L1; the sum over n runs in a
-    fixed order (blocks, then n), whatever the thread. Per block, a panel's slice of
-    dA (in L1) serves every row block. (Measured against OpenBLAS's sgemm on the
-    benchmark shapes: 1.1-1.2x faster up to H = 128, 0.8x at H = 256; blocks of
-    256 or 2048 steps and the row-block-outer order were no better.)
+    z [N * Kp] flat, rows ``[x_n, h_{n-1}, 1, 0...]`` of every step and row (n = t*B + b),
+    so one product gives dW_ih, dW_hh and db, in full row blocks (``Kp`` a multiple of
+    the largest); da [N * G + pad] flat dA; out [Kp * Gp] flat, the transposed weight
+    gradients with rows padded to Gp. Blocks of WEIGHT_GRAD_BLOCK steps: per block,
+    each row block reads a panel's slice of dA; the sum over n runs in a fixed order
+    (blocks, then n), whatever the thread.
+
+    Measured (medium, one thread, interleaved): the concatenated operand, whose row
+    stride ``Kp`` is not a power of two, runs the product 1.13x faster than the
+    previous ``x`` and ``h`` operands read in place (strides 32 and 128 elements: the
+    128 steps of a block fell into 8 of L1's 64 sets; and the remainder row blocks of
+    2 and 1 rows, 8 and 4 FMAs per 4 loads); the packing is included. Tried and
+    dropped: the operand transposed in row blocks, GotoBLAS's layout (1.02x: its
+    packing, a scatter, costs what the kernel gains), a contiguous copy of each
+    panel's slice of dA (0.92-1.06x), blocks of 64 steps (the same as 128).
     """
-    N = z.size // n_in
+    N = z.size // Kp
     C = NV * (_VEC_BYTES // da.itemsize)
     for n0 in range(0, N, WEIGHT_GRAD_BLOCK):
         nb = min(WEIGHT_GRAD_BLOCK, N - n0)
         for p in range(p_lo, p_hi):
             w0 = n0 * G + p * C
-            r = 0
-            while r < n_in:
-                n = n_in - r
-                a0 = n0 * n_in + r
-                o0 = r * Gp + p * C
-                if n >= _R0:
-                    _gemm_r0(z, a0, 1, n_in, da, w0, G, nb, out, o0, Gp)
-                    r += _R0
-                elif n >= _R1:
-                    _gemm_r1(z, a0, 1, n_in, da, w0, G, nb, out, o0, Gp)
-                    r += _R1
-                elif n >= _R2:
-                    _gemm_r2(z, a0, 1, n_in, da, w0, G, nb, out, o0, Gp)
-                    r += _R2
-                else:
-                    _gemm_r3(z, a0, 1, n_in, da, w0, G, nb, out, o0, Gp)
-                    r += _R3
+            for r in range(0, Kp, _R0):
+                _gemm_r0(z, n0 * Kp + r, 1, Kp, da, w0, G, nb, out, r * Gp + p * C, Gp)
 
 
 @njit(**JIT_PARALLEL)
-def _weight_grad_parallel(n_chunks, x, hs, ones, da, G, out_x, out_h, out_b, Gp, P):
+def _weight_grad_parallel(n_chunks, x, hs_prev, z, Kp, da, G, out, Gp, P):
+    N = x.shape[0]
     for c in prange(n_chunks):
-        p_lo, p_hi = c * P // n_chunks, (c + 1) * P // n_chunks
-        _weight_grad_panels(p_lo, p_hi, x, out_x.size // Gp, da, G, out_x, Gp)
-        _weight_grad_panels(p_lo, p_hi, hs, out_h.size // Gp, da, G, out_h, Gp)
-        _weight_grad_panels(p_lo, p_hi, ones, 1, da, G, out_b, Gp)
+        _pack_inputs_rows(c * N // n_chunks, (c + 1) * N // n_chunks, x, hs_prev, z, Kp)
+    for c in prange(n_chunks):
+        _weight_grad_panels(c * P // n_chunks, (c + 1) * P // n_chunks, z, Kp, da, G, out, Gp)
 
 
 @njit(**JIT)
@@ -380,9 +438,10 @@ def input_grad(da_flat, w_ih, N, n_threads):
 @njit(**JIT)
 def weight_grads(x, hs_prev, da_flat, G, n_threads):
     """(B8) ``dW_ih = sum_n dA_n^T x_n``, ``dW_hh = sum_n dA_n^T h_{n-1}`` and
-    ``db = sum_n dA_n`` (the same product with an input of ones, while the panel of dA
-    is in L1) with the micro-kernel, split over threads by column panels of dA (each
-    output entry is summed in one fixed order: bitwise the same for any thread count).
+    ``db = sum_n dA_n`` as one product on the micro-kernel, ``[x_n, h_{n-1}, 1]^T dA_n``
+    (the operand packed first, split over threads by rows), split over threads by column
+    panels of dA (each output entry is summed in one fixed order: bitwise the same for
+    any thread count).
 
     x [N, I], hs_prev [N, H] (C-contiguous); da_flat: dA [N, G] flat, followed by
     at least NV*VL - 1 readable elements (the last panel reads past G).
@@ -392,22 +451,19 @@ def weight_grads(x, hs_prev, da_flat, G, n_threads):
     C = NV * (_VEC_BYTES // x.itemsize)
     P = (G + C - 1) // C
     Gp = P * C
-    out_x = np.zeros(n_in * Gp, dtype=x.dtype)
-    out_h = np.zeros(H * Gp, dtype=x.dtype)
-    out_b = np.zeros(Gp, dtype=x.dtype)
-    ones = np.ones(N, dtype=x.dtype)
+    Kp = (n_in + H + 1 + _R0 - 1) // _R0 * _R0
+    z = np.empty(N * Kp, dtype=x.dtype)
+    out = np.zeros(Kp * Gp, dtype=x.dtype)
     n_chunks = max(1, min(n_threads, P))
-    xf = x.reshape(x.size)
-    hf = hs_prev.reshape(hs_prev.size)
     if n_chunks == 1:
-        _weight_grad_panels(0, P, xf, n_in, da_flat, G, out_x, Gp)
-        _weight_grad_panels(0, P, hf, H, da_flat, G, out_h, Gp)
-        _weight_grad_panels(0, P, ones, 1, da_flat, G, out_b, Gp)
+        _pack_inputs_rows(0, N, x, hs_prev, z, Kp)
+        _weight_grad_panels(0, P, z, Kp, da_flat, G, out, Gp)
     else:
-        _weight_grad_parallel(n_chunks, xf, hf, ones, da_flat, G, out_x, out_h, out_b, Gp, P)
-    dw_ih = np.ascontiguousarray(out_x.reshape((n_in, Gp))[:, :G].T)
-    dw_hh = np.ascontiguousarray(out_h.reshape((H, Gp))[:, :G].T)
-    return dw_ih, dw_hh, out_b[:G].copy()
+        _weight_grad_parallel(n_chunks, x, hs_prev, z, Kp, da_flat, G, out, Gp, P)
+    o = out.reshape((Kp, Gp))
+    dw_ih = np.ascontiguousarray(o[:n_in, :G].T)
+    dw_hh = np.ascontiguousarray(o[n_in : n_in + H, :G].T)
+    return dw_ih, dw_hh, o[n_in + H, :G].copy()
 
 
 @njit(**JIT_PARALLEL)
@@ -482,7 +538,8 @@ def forward_alloc(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, n_threads, keep=Tr
     whp = pack_gates(w_hh, U)
     bp = pack_bias(b_ih + b_hh, U)
     n_chunks = n_chunks_for(B, n_threads)
-    blks = np.empty((n_chunks, _R0, 4 * whp.shape[0] * U), dtype=x.dtype)
+    rows = max(_R0, (B + n_chunks - 1) // n_chunks)  # the most rows of one thread
+    blks = np.empty((n_chunks, rows, 4 * whp.shape[0] * U), dtype=x.dtype)
     if n_chunks == 1:
         _forward_rows(0, B, x, hs, cs, gates, wxp, whp, bp, lengths, blks[0])
     else:

@@ -45,6 +45,7 @@ __all__ = [
     "inspect_microkernel",
     "lanes",
     "make_backward_kernel",
+    "make_forward_chunk_kernel",
     "make_forward_kernel",
     "make_gemm_kernel",
 ]
@@ -264,6 +265,112 @@ def make_forward_kernel(R: int):
         return sig, codegen
 
     return kernel
+
+
+def make_forward_chunk_kernel(R: int):
+    """:func:`make_forward_kernel` over a range ``[k0, k1)`` of the concatenated ``k``
+    (``x_t``'s ``I`` inputs, then ``h_{t-1}``'s ``H`` units), for the panel-outer order.
+
+    ``kernel(x, hs, t, row0, wxp, whp, bp, p, blk, brow, k0, k1)`` starts from the bias
+    when ``k0 == 0`` and from ``blk`` otherwise, adds the products of the range and
+    stores gate-major at ``blk[brow + r, v*Hs + p*VL + l]`` (so ``blk`` holds all rows of
+    a thread). Chunk after chunk over ``[0, I + H)``, every result is bitwise the one of
+    :func:`make_forward_kernel`: the same FMAs in the same order, the partial sums kept
+    exactly in ``blk`` between chunks. The chunks let a slice of a weight panel (a few
+    KiB) serve every row block of a step from L1 instead of streaming the whole packed
+    matrix from L2 once per row block.
+    """
+
+    @intrinsic
+    def kernel(typingctx, x, hs, t, row0, wxp, whp, bp, p, blk, brow, k0, k1):
+        if not _arrays_ok((x, hs, wxp, whp, bp, blk), (3, 3, 3, 3, 2, 2)):
+            return None
+        sig = types.void(x, hs, t, row0, wxp, whp, bp, p, blk, brow, k0, k1)
+
+        def codegen(context, builder, signature, args):
+            x_v, hs_v, _, _, wxp_v, whp_v, bp_v, _, blk_v, _, _, _ = args
+            xt, hst, _, _, wxpt, whpt, bpt, _, blkt, _, _, _ = signature.args
+            t_v, row0_v, p_v, brow_v, k0_v, k1_v = (
+                context.cast(builder, args[i], signature.args[i], types.int64) for i in (2, 3, 7, 9, 10, 11)
+            )
+            fty = context.get_value_type(xt.dtype)
+            vl = lanes(context.get_abi_sizeof(fty))
+            vty = ir.VectorType(fty, vl)
+            i64 = ir.IntType(64)
+            zero = i64(0)
+            n_in = builder.extract_value(context.make_array(xt)(context, builder, x_v).shape, 2)
+            kx0 = _imin(builder, k0_v, n_in)
+            kx1 = _imin(builder, k1_v, n_in)
+            kh0 = builder.sub(_imax(builder, k0_v, n_in), n_in)
+            kh1 = builder.sub(_imax(builder, k1_v, n_in), n_in)
+            x_rows = [
+                _item_ptr(context, builder, xt, x_v, [t_v, builder.add(row0_v, i64(r)), kx0])
+                for r in range(R)
+            ]
+            h_rows = [
+                _item_ptr(context, builder, hst, hs_v, [t_v, builder.add(row0_v, i64(r)), kh0])
+                for r in range(R)
+            ]
+            wx = _item_ptr(context, builder, wxpt, wxp_v, [p_v, kx0, zero])
+            wh = _item_ptr(context, builder, whpt, whp_v, [p_v, kh0, zero])
+            Hs = builder.sdiv(
+                builder.extract_value(context.make_array(blkt)(context, builder, blk_v).shape, 1), i64(NV)
+            )
+            col0 = builder.mul(p_v, i64(vl))
+            dsts = [
+                [
+                    _item_ptr(
+                        context,
+                        builder,
+                        blkt,
+                        blk_v,
+                        [builder.add(brow_v, i64(r)), builder.add(builder.mul(i64(v), Hs), col0)],
+                    )
+                    for v in range(NV)
+                ]
+                for r in range(R)
+            ]
+            # the start: the bias on the first chunk, the partial sums in blk after it
+            first = builder.icmp_signed("==", k0_v, zero)
+            bias = _load_vecs(builder, _item_ptr(context, builder, bpt, bp_v, [p_v, zero]), vty, NV, vl)
+            with builder.if_else(first) as (then, otherwise):
+                with then:
+                    bb_then = builder.block
+                with otherwise:
+                    part = [
+                        _load_vecs(builder, dsts[r][v], vty, 1, vl)[0] for r in range(R) for v in range(NV)
+                    ]
+                    bb_else = builder.block
+            accs = []
+            for i in range(R * NV):
+                ph = builder.phi(vty)
+                ph.add_incoming(bias[i % NV], bb_then)
+                ph.add_incoming(part[i], bb_else)
+                accs.append(ph)
+            accs = _panel_loop(
+                builder,
+                accs,
+                [(x_rows, builder.sub(kx1, kx0), wx), (h_rows, builder.sub(kh1, kh0), wh)],
+                vty,
+                NV,
+                vl,
+            )
+            for r in range(R):
+                for v in range(NV):
+                    _store_vecs(builder, accs[r * NV + v : r * NV + v + 1], dsts[r][v], vty, vl)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return kernel
+
+
+def _imin(builder, a, b):
+    return builder.select(builder.icmp_signed("<", a, b), a, b)
+
+
+def _imax(builder, a, b):
+    return builder.select(builder.icmp_signed(">", a, b), a, b)
 
 
 def make_backward_kernel(R: int):
