@@ -441,3 +441,34 @@ def test_pack_of_a_ragged_panel_equals_a_frame_per_series_concatenated(metas, id
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     assert list(got.dtypes) == list(expected.dtypes)
     assert got.index.equals(pd.RangeIndex(n * 5))
+
+
+@pytest.mark.parametrize(
+    "make_ds",
+    [
+        lambda start, n: pd.date_range(start, periods=n, freq="MS"),
+        lambda start, n: pd.date_range(start, periods=n, freq="MS", tz="Europe/Paris"),
+        lambda start, n: pd.period_range(start, periods=n, freq="M"),
+        lambda start, n: pd.Series(2 * np.arange(n) + int(start[:4])),
+    ],
+)
+def test_ingest_of_a_panel_describes_each_series_dates_as_alone(make_ds):
+    # series sharing their dates (a, c), and others (b, d): each description is the one
+    # _time_meta gives that series' column alone, and a copy of its own
+    spans = {"a": ("2020-01", 12), "b": ("2020-04", 9), "c": ("2020-01", 12), "d": ("2021-02", 5)}
+    parts = [
+        pd.DataFrame({"unique_id": uid, "ds": make_ds(start, n), "y": np.arange(float(n))})
+        for uid, (start, n) in spans.items()
+    ]
+    df = pd.concat(parts, ignore_index=True)
+    _, _, meta = frames.ingest(df, "y")
+    alone = [frames._time_meta(g["ds"], "y") for _, g in df.groupby("unique_id", sort=False)]
+    assert meta["index"] == alone
+    assert meta["index"][0] is not meta["index"][2]
+
+
+def test_ingest_of_a_panel_refuses_bad_dates_after_the_same_dates_were_good():
+    good = pd.DataFrame({"unique_id": "a", "ds": [1, 2, 3], "y": 1.0})
+    bad = pd.DataFrame({"unique_id": "b", "ds": [1, 2, 2], "y": 1.0})
+    with pytest.raises(ValueError, match=r"^y: unique_id 'b', row 8, column 'ds': expected increasing"):
+        frames.ingest(pd.concat([good, good.assign(unique_id="c"), bad], ignore_index=True), "y")

@@ -162,6 +162,17 @@ def _time_meta(ds, where: str) -> dict:
     return {"kind": "int", "freq": str(step), "last": str(int(d[-1]))}
 
 
+def _dates_key(ds):
+    """The dtype and bytes of a date column's values (dates and periods as their int64
+    codes), or None for a column of Python objects."""
+    arr = getattr(ds.array, "asi8", None)
+    if arr is None:
+        arr = ds.to_numpy()
+        if arr.dtype.kind not in "iuf":
+            return None
+    return str(ds.dtype), np.ascontiguousarray(arr).tobytes()
+
+
 def _ingest_dated_frame(df, dates: list, name: str) -> tuple[list[np.ndarray], str, dict]:
     """A DataFrame with a date column and no ``unique_id``: one dated series (form ``series``)."""
     values = [c for c in df.columns if c not in dates]
@@ -185,10 +196,16 @@ def _ingest_dated_frame(df, dates: list, name: str) -> tuple[list[np.ndarray], s
 def _ingest_panel(df, name: str) -> tuple[list[np.ndarray], str, dict]:
     """A long DataFrame (unique_id, ds, y): one series per id, in order of first appearance."""
     series, ids, idx_metas = [], [], []
+    described: dict = {}  # the same dates, the same description: inferring a frequency is slow
     for uid, g in df.groupby("unique_id", sort=False):
         where = f"{name}: unique_id {uid!r}"
         vals = _values(g["y"], where)
-        idx_metas.append(_time_meta(g["ds"], where))
+        key = _dates_key(g["ds"])
+        if key is None or key not in described:
+            meta = _time_meta(g["ds"], where)  # raises for bad dates, which are never stored
+            if key is not None:
+                described[key] = meta
+        idx_metas.append(dict(described[key]) if key is not None else meta)
         series.append(vals)
         ids.append(uid)
     freqs = {m["freq"] for m in idx_metas}
