@@ -249,27 +249,39 @@ def test_state_shapes_are_checked():
         layer(x, (np.zeros((1, 1, 2)), np.zeros((1, 1, 2))))
 
 
-def test_stepper_matches_forward():
-    """The stepper of a projected stack: step by step, the forward pass's outputs and final state."""
-    layer = fastlstm.LSTM(3, 6, num_layers=2, dtype=np.float64, seed=6, proj_size=2)
+@pytest.mark.parametrize(("dtype", "H", "P"), [(np.float64, 6, 2), (np.float32, 40, 17)])
+def test_stepper_matches_forward(dtype, H, P):
+    """The stepper of a projected stack (its step mode on weights packed once): step by step,
+    bitwise the forward pass's outputs and final state; it keeps the packed weights until
+    refresh(); NaN in x or in the weights raises, naming them."""
+    layer = fastlstm.LSTM(3, H, num_layers=2, dtype=dtype, seed=6, proj_size=P)
     layer.eval()
     r = np.random.default_rng(2)
-    x = r.standard_normal((5, 4, 3))
-    h0, c0 = r.standard_normal((2, 4, 2)), r.standard_normal((2, 4, 6))
+    x = r.standard_normal((5, 4, 3)).astype(dtype)
+    h0, c0 = r.standard_normal((2, 4, P)).astype(dtype), r.standard_normal((2, 4, H)).astype(dtype)
     out, (h_n, c_n) = layer(x, (h0, c0))
     stepper = layer.stepper(batch_size=4, state=(h0, c0))
     steps = np.stack([stepper.step(x[t]) for t in range(5)])
-    assert steps.shape == (5, 4, 2)
-    assert_close(steps, out, np.float64, "steps")
+    assert steps.shape == (5, 4, P)
+    np.testing.assert_array_equal(steps, out)
     h, c = stepper.state
-    assert h.shape == (2, 4, 2) and c.shape == (2, 4, 6)
-    assert_close(h, h_n, np.float64, "h")
-    assert_close(c, c_n, np.float64, "c")
+    assert h.shape == (2, 4, P) and c.shape == (2, 4, H)
+    np.testing.assert_array_equal(h, h_n)
+    np.testing.assert_array_equal(c, c_n)
     bad = x[0].copy()
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="x"):
         stepper.step(bad)
     np.testing.assert_array_equal(stepper.state[0], h)  # unchanged after the error
+    layer.weight_hr_l1.data[...] *= 2  # packed: no effect until refresh()
+    stepper.state = (h0, c0)
+    np.testing.assert_array_equal(stepper.step(x[0]), steps[0])
+    stepper.refresh()
+    stepper.state = (h0, c0)
+    np.testing.assert_array_equal(stepper.step(x[0]), 2 * steps[0])
+    layer.weight_hr_l1.data[0, 0] = np.inf
+    with pytest.raises(ValueError, match="weight_hr_l1: expected finite values"):
+        stepper.refresh()
 
 
 @pytest.mark.parametrize("cfg", CONFIGS[1::2], ids=_cfg_id)

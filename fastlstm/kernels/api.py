@@ -54,6 +54,8 @@ __all__ = [
     "lstm_backward",
     "lstm_forward",
     "nonfinite",
+    "proj_stack_pack",
+    "proj_stack_step",
     "reverse_index",
     "reverse_time",
     "stack_backward",
@@ -828,6 +830,36 @@ def stack_step(x, h, c, pack, buffers, weights=None):
             ("x" if status == BAD_X else "state (h, c)") + ": expected finite values, got NaN or Inf"
         )
     return h_top, pack
+
+
+def proj_stack_pack(weights):
+    """The step mode of a unidirectional projected stack (``proj_size``): per layer the panels of
+    :func:`.projection.proj_pack`, made once from ``weights`` (as for :func:`stack_forward`, each
+    ``(w_ih, w_hh, b_ih, b_hh, w_hr)``). Raises ValueError naming the layer if a weight holds
+    NaN or Inf."""
+    packs = []
+    for k, w in enumerate(weights):
+        status, *panels = projection.proj_pack(*w)
+        if status != OK:
+            raise ValueError(
+                f"weight_ih_l{k}, weight_hh_l{k}, the biases or weight_hr_l{k}: "
+                "expected finite values, got NaN or Inf"
+            )
+        packs.append(tuple(panels))
+    return packs
+
+
+def proj_stack_step(x, h, c, packs):
+    """One step of every layer of a projected stack, in place: ``x [B, I]``, ``h [L, B, P]``,
+    ``c [L, B, H]`` (C-contiguous, of the packs' dtype) on :func:`proj_stack_pack`'s panels.
+    Returns the top layer's ``h_t`` (a new array). Raises ValueError if ``x`` holds NaN or Inf
+    (the state is then unchanged)."""
+    inp = x
+    for k, pack in enumerate(packs):
+        if projection.proj_step(inp, h[k], c[k], *pack) != OK:  # only layer 0's input can be bad
+            raise ValueError("x: expected finite values, got NaN or Inf")
+        inp = h[k]
+    return h[len(packs) - 1].copy()
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None, w_hr=None):

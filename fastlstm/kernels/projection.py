@@ -41,7 +41,7 @@ from .drivers import (
 from .simd import NV, ROW_BLOCKS, VECTOR_BITS, make_gemm_kernel
 from .vecmath import backward_row, forward_row
 
-__all__ = ["proj_backward", "proj_forward"]
+__all__ = ["proj_backward", "proj_forward", "proj_pack", "proj_step"]
 
 _R0, _R1, _R2, _R3 = ROW_BLOCKS
 _VEC_BYTES = VECTOR_BITS // 8
@@ -87,9 +87,10 @@ def _padded_t(w, C):
     R, K = w.shape
     Rp = (R + C - 1) // C * C
     out = np.zeros(K * Rp, dtype=w.dtype)
-    for r in range(R):
-        for k in range(K):
-            out[k * Rp + r] = w[r, k]
+    wt = w.T
+    for k in range(K):
+        for r in range(R):
+            out[k * Rp + r] = wt[k, r]
     return out, Rp
 
 
@@ -174,10 +175,12 @@ def _gate_major_t(w, Hs):
     G, K = w.shape
     H = G // 4
     out = np.zeros(K * 4 * Hs, dtype=w.dtype)
-    for g in range(4):
-        for j in range(H):
-            for k in range(K):
-                out[k * 4 * Hs + g * Hs + j] = w[g * H + j, k]
+    wt = w.T  # rows of out written in order (the strided side is the read: no write-allocate misses)
+    for k in range(K):
+        for g in range(4):
+            o0 = k * 4 * Hs + g * Hs
+            for j in range(H):
+                out[o0 + j] = wt[k, g * H + j]
     return out
 
 
@@ -357,3 +360,62 @@ def proj_backward(dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, length
         da_all = np.zeros((0, B, G), dtype=dt)
         dh_all = np.zeros((0, B, P), dtype=dt)
     return OK, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq, da_all, dh_all
+
+
+# --------------------------------------------------------------------------
+# step mode: the weights packed once, one step per call (the stepper)
+# --------------------------------------------------------------------------
+@njit(**JIT)
+def proj_pack(w_ih, w_hh, b_ih, b_hh, w_hr):
+    """The panels :func:`proj_step` reads, from one projected layer's weights:
+    ``(status, wxt [I*4Hs], wht [P*4Hs], wrt [H*Pp], bias [4Hs])``; status BAD_WEIGHTS (and
+    the panels of zeros) if a weight holds NaN or Inf."""
+    G, P = w_hh.shape
+    H = G // 4
+    C = _panel_width(w_hh.itemsize)
+    VL = C // NV
+    Hs = (H + VL - 1) // VL * VL
+    status = OK
+    if nonfinite(w_ih) or nonfinite(w_hh) or nonfinite(b_ih) or nonfinite(b_hh) or nonfinite(w_hr):
+        status = BAD_WEIGHTS
+    wxt = _gate_major_t(w_ih, Hs)
+    wht = _gate_major_t(w_hh, Hs)
+    wrt, _ = _padded_t(w_hr, C)
+    b = b_ih + b_hh
+    bias = np.zeros(4 * Hs, dtype=w_hh.dtype)
+    for g in range(4):
+        bias[g * Hs : g * Hs + H] = b[g * H : (g + 1) * H]
+    return status, wxt, wht, wrt, bias
+
+
+@njit(**JIT)
+def proj_step(x, h, c, wxt, wht, wrt, bias):
+    """One step (F1)-(F7) of a projected layer in place, on :func:`proj_pack`'s panels: ``x [B, I]``
+    in, ``h [B, P]`` and ``c [B, H]`` the state, updated to ``h_t``, ``c_t`` (C-contiguous; ``x``
+    may be the previous layer's ``h``). Returns BAD_X (nothing changed) if ``x`` holds NaN or
+    Inf, else OK. The same arithmetic per row as :func:`proj_forward` at ``T = 1``."""
+    B, I = x.shape
+    P = h.shape[1]
+    H = c.shape[1]
+    if nonfinite(x):
+        return BAD_X
+    C = _panel_width(x.itemsize)
+    Gp = bias.size
+    Pp = wrt.size // H
+    dt = x.dtype
+    blk = np.empty((B, Gp), dtype=dt)
+    abuf = blk.reshape(B * Gp)
+    for r in range(B):
+        blk[r] = bias
+    _gemm(x.reshape(x.size), 0, I, I, wxt, Gp, Gp // C, abuf, 0, Gp, B)  # (F1), (F2)
+    _gemm(h.reshape(h.size), 0, P, P, wht, Gp, Gp // C, abuf, 0, Gp, B)
+    hr = np.empty((B, H), dtype=dt)
+    g = np.empty((B, 4 * H), dtype=dt)
+    for r in range(B):
+        forward_row(blk, r, c, c, hr, c, g, r)  # (F3)-(F5), c updated in place
+    pbuf = np.zeros(B * Pp, dtype=dt)
+    _gemm(hr.reshape(B * H), 0, H, H, wrt, Pp, Pp // C, pbuf, 0, Pp, B)  # (F7)
+    for r in range(B):
+        for p in range(P):
+            h[r, p] = pbuf[r * Pp + p]
+    return OK

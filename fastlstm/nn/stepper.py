@@ -27,9 +27,8 @@ class Stepper:
         A unidirectional LSTM (a bidirectional one needs the whole sequence).
         Its weights are packed when the stepper is made: after changing them, call
         :meth:`refresh` (or make a new stepper). Dropout is not applied. With
-        ``proj_size`` P the state's ``h`` is ``[num_layers, B, P]`` and each step is the
-        stacked LSTM's forward at ``T = 1`` on the projected kernels (no packing: the
-        weights are read at every step).
+        ``proj_size`` P the state's ``h`` is ``[num_layers, B, P]`` and each step runs the
+        projected kernels' step mode (weights packed the same way, once).
     batch_size : int
         Rows ``B`` of every step's input.
     state : tuple (h0, c0) of ndarray ``[num_layers, B, H]``, optional
@@ -61,8 +60,11 @@ class Stepper:
 
     def refresh(self) -> None:
         """Pack the layer's current weights (after training it further)."""
-        # a projected stack has no step mode: its steps run stack_forward on the live weights
-        self._pack = None if self.lstm.proj_size else api.stack_pack(self.lstm._stack_weights())
+        if self.lstm.proj_size:  # the projected kernels' own step mode and panels
+            self._pack = None
+            self._proj_packs = api.proj_stack_pack(self.lstm._stack_weights())
+        else:
+            self._pack = api.stack_pack(self.lstm._stack_weights())
 
     @property
     def state(self) -> tuple[np.ndarray, np.ndarray]:
@@ -108,13 +110,8 @@ class Stepper:
             x = x.reshape(1, -1)
         if x.shape != self._x_shape:
             raise ValueError(f"x: expected shape {self._x_shape} (batch_size, input_size), got {x.shape}")
-        if self._pack is None:  # projections (proj_size): one T = 1 forward, nothing kept
-            lstm = self.lstm
-            y, h_n, c_n, _ = api.stack_forward(
-                x[None], self.h, self.c, lstm._stack_weights(), 1, None, None, False, lstm._error_names
-            )
-            self.h[...], self.c[...] = h_n, c_n
-            h = y[0].copy()
+        if self._pack is None:  # projections (proj_size)
+            h = api.proj_stack_step(x, self.h, self.c, self._proj_packs)
         else:
             h, _ = api.stack_step(x, self.h, self.c, self._pack, self._buffers)
         return h[0] if flat else h
