@@ -2,7 +2,7 @@
 forward (F1)-(F7) and BPTT (B1)-(B10), on the register-blocked product of :mod:`.simd`.
 
 Each step is three products and two pointwise passes, for a block of batch rows at a time:
-``A_t = b + x_t W_ih^T + h_{t-1} W_hh^T`` (F1)-(F2) into a row buffer, the pointwise
+``A_t = b + [x_t, h_{t-1}] [W_ih, W_hh]^T`` (F1)-(F2) (one product) into a row buffer, the pointwise
 (F3)-(F6) (the activations of :mod:`.activations`, the same :func:`sigmoid` and :func:`tanh`
 as the drivers), then ``h_t = h~_t W_hr^T`` (F7); backward ``dh~_t = dh_t W_hr`` (B10), the
 pointwise (B2)-(B5), ``dh^rec_{t-1} = dA_t W_hh`` (B6) per step, and after the time loop
@@ -107,7 +107,7 @@ def _padded(w, C):
 
 
 @njit(**JIT)
-def _forward_rows(lo, hi, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths):
+def _forward_rows(lo, hi, x, hs, cs, gates, hr, wzt, wrt, bias, Pp, lengths):
     """(F1)-(F7) for the batch rows ``[lo, hi)`` and every step. With a full cache
     (``cs [T+1, B, H]``, ``gates [T, B, 4H]``, ``hr [T, B, H]``) every step is kept for BPTT;
     for inference ``cs`` is ``[2, B, H]`` (alternating), ``gates`` and ``hr`` ``[1, B, .]``."""
@@ -124,8 +124,8 @@ def _forward_rows(lo, hi, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths
     blk = np.empty((m, Gp), dtype=dt)
     abuf = blk.reshape(m * Gp)
     pbuf = np.empty(m * Pp, dtype=dt)
-    xf = x.reshape(x.size)
-    hsf = hs.reshape(hs.size)
+    z = np.empty((m, I + P), dtype=dt)
+    zf = z.reshape(z.size)
     hrf = hr.reshape(hr.size)
     has_len = lengths.size > 0
     for t in range(T):
@@ -134,10 +134,14 @@ def _forward_rows(lo, hi, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths
         c_new = cs[t + 1] if keep else cs[(t + 1) % 2]
         g_t = gates[ti]
         h_t = hr[ti]
-        for r in range(m):
+        for r in range(m):  # z_t = [x_t, h_{t-1}]: one product for (F1), (F2)
             blk[r] = bias
-        _gemm(xf, (t * B + lo) * I, I, I, wxt, Gp, Gp // C, abuf, 0, Gp, m)  # (F1), (F2)
-        _gemm(hsf, (t * B + lo) * P, P, P, wht, Gp, Gp // C, abuf, 0, Gp, m)
+            b = lo + r
+            for i in range(I):
+                z[r, i] = x[t, b, i]
+            for p in range(P):
+                z[r, I + p] = hs[t, b, p]
+        _gemm(zf, 0, I + P, I + P, wzt, Gp, Gp // C, abuf, 0, Gp, m)
         for r in range(m):
             b = lo + r
             if has_len and t >= lengths[b]:  # (F6): the state is copied; gates, h~ are 0
@@ -161,11 +165,11 @@ def _forward_rows(lo, hi, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths
 
 
 @njit(**JIT_PARALLEL)
-def _forward_parallel(n_chunks, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths):
+def _forward_parallel(n_chunks, x, hs, cs, gates, hr, wzt, wrt, bias, Pp, lengths):
     B = x.shape[1]
     for c in prange(n_chunks):
         lo, hi = c * B // n_chunks, (c + 1) * B // n_chunks
-        _forward_rows(lo, hi, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths)
+        _forward_rows(lo, hi, x, hs, cs, gates, hr, wzt, wrt, bias, Pp, lengths)
 
 
 @njit(**JIT)
@@ -215,8 +219,7 @@ def proj_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, n_threads=1, 
     C = _panel_width(x.itemsize)
     VL = C // NV
     Hs = (H + VL - 1) // VL * VL
-    wxt = _gate_major_t(w_ih, Hs)  # [I, 4Hs]
-    wht = _gate_major_t(w_hh, Hs)  # [P, 4Hs]
+    wzt = np.concatenate((_gate_major_t(w_ih, Hs), _gate_major_t(w_hh, Hs)))  # [I+P, 4Hs]
     wrt, Pp = _padded_t(w_hr, C)  # [H, Pp]
     b = b_ih + b_hh
     bias = np.zeros(4 * Hs, dtype=dt)
@@ -224,9 +227,9 @@ def proj_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, n_threads=1, 
         bias[g * Hs : g * Hs + H] = b[g * H : (g + 1) * H]
     n_chunks = n_chunks_for(B, n_threads)
     if n_chunks == 1:
-        _forward_rows(0, B, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths)
+        _forward_rows(0, B, x, hs, cs, gates, hr, wzt, wrt, bias, Pp, lengths)
     else:
-        _forward_parallel(n_chunks, x, hs, cs, gates, hr, wxt, wht, wrt, bias, Pp, lengths)
+        _forward_parallel(n_chunks, x, hs, cs, gates, hr, wzt, wrt, bias, Pp, lengths)
     return OK, hs, cs, gates, hr
 
 
