@@ -221,7 +221,9 @@ def _forward_step_rows_chunked(lo, hi, x, hs, t, wxp, whp, bp, lengths, blk, h_n
     for each panel and each chunk of its ``k`` (FORWARD_CHUNK_BYTES of weights, kept
     in L1), every row block of ``[lo, hi)``; then the pointwise pass over all the rows.
     blk [>= hi - lo, 4*P*U] holds the partial sums of all the rows. Bitwise the same
-    results as the row-block-outer order (the same FMAs in the same order per entry)."""
+    results as the row-block-outer order (the same FMAs in the same order per entry).
+    Sweeps over groups of 24 rows, so that their partial sums stay in L1, measured
+    0.96x at large (1.00x at 256 bits): not kept."""
     P = whp.shape[0]
     K = x.shape[2] + whp.shape[1]
     KC = max(1, FORWARD_CHUNK_BYTES // (whp.shape[2] * whp.itemsize))
@@ -308,60 +310,52 @@ def _backward_rows(lo, hi, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq_
 
 
 @njit(**JIT)
-def _pack_inputs_rows(lo, hi, x, hs_prev, z, Kp):
-    """Rows ``[lo, hi)`` of the weight gradients' operand ``z [N, Kp]`` (flat):
-    ``z[n] = [x_n, h_{n-1}, 1, 0...]``, padded to ``Kp`` (a multiple of the row block)."""
-    n_in = x.shape[1]
-    H = hs_prev.shape[1]
-    one = x.dtype.type(1)
-    for n in range(lo, hi):
-        b = n * Kp
-        for i in range(n_in):
-            z[b + i] = x[n, i]
-        for i in range(H):
-            z[b + n_in + i] = hs_prev[n, i]
-        z[b + n_in + H] = one
-        for i in range(n_in + H + 1, Kp):
-            z[b + i] = 0
-
-
-@njit(**JIT)
-def _weight_grad_panels(p_lo, p_hi, z, Kp, da, G, out, Gp):
+def _weight_grad_panels(p_lo, p_hi, z, n_in, da, G, out, Gp):
     """(B8) ``out[i, c] += sum_n z[n, i] * da[n, c]`` for the column panels ``[p_lo, p_hi)``.
 
-    z [N * Kp] flat, rows ``[x_n, h_{n-1}, 1, 0...]`` of every step and row (n = t*B + b),
-    so one product gives dW_ih, dW_hh and db, in full row blocks (``Kp`` a multiple of
-    the largest); da [N * G + pad] flat dA; out [Kp * Gp] flat, the transposed weight
-    gradients with rows padded to Gp. Blocks of WEIGHT_GRAD_BLOCK steps: per block,
-    each row block reads a panel's slice of dA; the sum over n runs in a fixed order
-    (blocks, then n), whatever the thread.
-
-    Measured (medium, one thread, interleaved): the concatenated operand, whose row
-    stride ``Kp`` is not a power of two, runs the product 1.13x faster than the
-    previous ``x`` and ``h`` operands read in place (strides 32 and 128 elements: the
-    128 steps of a block fell into 8 of L1's 64 sets; and the remainder row blocks of
-    2 and 1 rows, 8 and 4 FMAs per 4 loads); the packing is included. Tried and
-    dropped: the operand transposed in row blocks, GotoBLAS's layout (1.02x: its
-    packing, a scatter, costs what the kernel gains), a contiguous copy of each
-    panel's slice of dA (0.92-1.06x), blocks of 64 steps (the same as 128).
+    z [N * K] flat, rows of ``n_in`` values (the inputs x_t or the states h_{t-1} of
+    every step and row, n = t*B + b); da [N * G + pad] flat dA; out [K * Gp] flat,
+    the transposed weight gradient with rows padded to Gp. Blocks of
+    WEIGHT_GRAD_BLOCK steps keep a panel of dA in L1; the sum over n runs in a
+    fixed order (blocks, then n), whatever the thread. Per block, a panel's slice of
+    dA (in L1) serves every row block. (Measured against OpenBLAS's sgemm on the
+    benchmark shapes: 1.1-1.2x faster up to H = 128, 0.8x at H = 256; blocks of
+    256 or 2048 steps and the row-block-outer order were no better; one product on a
+    packed ``[x, h, 1]`` operand, 1.04-1.08x at medium and 0.95x at large, added
+    ``N (I + H + 1)`` elements to the peak memory, above torch's at medium64: dropped.)
     """
-    N = z.size // Kp
+    N = z.size // n_in
     C = NV * (_VEC_BYTES // da.itemsize)
     for n0 in range(0, N, WEIGHT_GRAD_BLOCK):
         nb = min(WEIGHT_GRAD_BLOCK, N - n0)
         for p in range(p_lo, p_hi):
             w0 = n0 * G + p * C
-            for r in range(0, Kp, _R0):
-                _gemm_r0(z, n0 * Kp + r, 1, Kp, da, w0, G, nb, out, r * Gp + p * C, Gp)
+            r = 0
+            while r < n_in:
+                n = n_in - r
+                a0 = n0 * n_in + r
+                o0 = r * Gp + p * C
+                if n >= _R0:
+                    _gemm_r0(z, a0, 1, n_in, da, w0, G, nb, out, o0, Gp)
+                    r += _R0
+                elif n >= _R1:
+                    _gemm_r1(z, a0, 1, n_in, da, w0, G, nb, out, o0, Gp)
+                    r += _R1
+                elif n >= _R2:
+                    _gemm_r2(z, a0, 1, n_in, da, w0, G, nb, out, o0, Gp)
+                    r += _R2
+                else:
+                    _gemm_r3(z, a0, 1, n_in, da, w0, G, nb, out, o0, Gp)
+                    r += _R3
 
 
 @njit(**JIT_PARALLEL)
-def _weight_grad_parallel(n_chunks, x, hs_prev, z, Kp, da, G, out, Gp, P):
-    N = x.shape[0]
+def _weight_grad_parallel(n_chunks, x, hs, ones, da, G, out_x, out_h, out_b, Gp, P):
     for c in prange(n_chunks):
-        _pack_inputs_rows(c * N // n_chunks, (c + 1) * N // n_chunks, x, hs_prev, z, Kp)
-    for c in prange(n_chunks):
-        _weight_grad_panels(c * P // n_chunks, (c + 1) * P // n_chunks, z, Kp, da, G, out, Gp)
+        p_lo, p_hi = c * P // n_chunks, (c + 1) * P // n_chunks
+        _weight_grad_panels(p_lo, p_hi, x, out_x.size // Gp, da, G, out_x, Gp)
+        _weight_grad_panels(p_lo, p_hi, hs, out_h.size // Gp, da, G, out_h, Gp)
+        _weight_grad_panels(p_lo, p_hi, ones, 1, da, G, out_b, Gp)
 
 
 @njit(**JIT)
@@ -438,10 +432,9 @@ def input_grad(da_flat, w_ih, N, n_threads):
 @njit(**JIT)
 def weight_grads(x, hs_prev, da_flat, G, n_threads):
     """(B8) ``dW_ih = sum_n dA_n^T x_n``, ``dW_hh = sum_n dA_n^T h_{n-1}`` and
-    ``db = sum_n dA_n`` as one product on the micro-kernel, ``[x_n, h_{n-1}, 1]^T dA_n``
-    (the operand packed first, split over threads by rows), split over threads by column
-    panels of dA (each output entry is summed in one fixed order: bitwise the same for
-    any thread count).
+    ``db = sum_n dA_n`` (the same product with an input of ones, while the panel of dA
+    is in L1) with the micro-kernel, split over threads by column panels of dA (each
+    output entry is summed in one fixed order: bitwise the same for any thread count).
 
     x [N, I], hs_prev [N, H] (C-contiguous); da_flat: dA [N, G] flat, followed by
     at least NV*VL - 1 readable elements (the last panel reads past G).
@@ -451,19 +444,22 @@ def weight_grads(x, hs_prev, da_flat, G, n_threads):
     C = NV * (_VEC_BYTES // x.itemsize)
     P = (G + C - 1) // C
     Gp = P * C
-    Kp = (n_in + H + 1 + _R0 - 1) // _R0 * _R0
-    z = np.empty(N * Kp, dtype=x.dtype)
-    out = np.zeros(Kp * Gp, dtype=x.dtype)
+    out_x = np.zeros(n_in * Gp, dtype=x.dtype)
+    out_h = np.zeros(H * Gp, dtype=x.dtype)
+    out_b = np.zeros(Gp, dtype=x.dtype)
+    ones = np.ones(N, dtype=x.dtype)
     n_chunks = max(1, min(n_threads, P))
+    xf = x.reshape(x.size)
+    hf = hs_prev.reshape(hs_prev.size)
     if n_chunks == 1:
-        _pack_inputs_rows(0, N, x, hs_prev, z, Kp)
-        _weight_grad_panels(0, P, z, Kp, da_flat, G, out, Gp)
+        _weight_grad_panels(0, P, xf, n_in, da_flat, G, out_x, Gp)
+        _weight_grad_panels(0, P, hf, H, da_flat, G, out_h, Gp)
+        _weight_grad_panels(0, P, ones, 1, da_flat, G, out_b, Gp)
     else:
-        _weight_grad_parallel(n_chunks, x, hs_prev, z, Kp, da_flat, G, out, Gp, P)
-    o = out.reshape((Kp, Gp))
-    dw_ih = np.ascontiguousarray(o[:n_in, :G].T)
-    dw_hh = np.ascontiguousarray(o[n_in : n_in + H, :G].T)
-    return dw_ih, dw_hh, o[n_in + H, :G].copy()
+        _weight_grad_parallel(n_chunks, xf, hf, ones, da_flat, G, out_x, out_h, out_b, Gp, P)
+    dw_ih = np.ascontiguousarray(out_x.reshape((n_in, Gp))[:, :G].T)
+    dw_hh = np.ascontiguousarray(out_h.reshape((H, Gp))[:, :G].T)
+    return dw_ih, dw_hh, out_b[:G].copy()
 
 
 @njit(**JIT_PARALLEL)
