@@ -135,7 +135,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m fastlstm.benc
             f"got {args.threads}"
         )
     with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
-    configs = _select(args, parser, with_torch)
+    # --contention's default rows stay the reference table (its figures compare with earlier runs)
+    configs = _select(args, parser, with_torch and not args.contention)
     projected = [c.name for c in configs if c.P]
     if projected and not with_torch:
         parser.error(
