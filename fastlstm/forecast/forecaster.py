@@ -105,9 +105,10 @@ class Forecaster(PredictionIntervals, Estimator):
         Series too short for a back-test get the equal mix of the network, the damped trend
         and ARIMA.
     conformal : bool
-        Calibrate prediction intervals (:meth:`predict_interval`) on the back-test's errors;
-        series too short for one use the final model's in-sample errors (``calibration_``
-        says which).
+        Calibrate prediction intervals (:meth:`predict_interval`) on the errors of each
+        series' last four horizons of forecast origins: the back-test's, and the final
+        model's in-sample errors before its stretch; series too short for a back-test use
+        in-sample errors only (``calibration_`` says which).
     dtype : float32 or float64
         Network precision.
     seed : int or None
@@ -334,11 +335,15 @@ class Forecaster(PredictionIntervals, Estimator):
             **sizes,
         )
 
-    def _point(self, i: int, s: np.ndarray, h: int, cov, transformed: bool = False) -> np.ndarray:
+    def _point(
+        self, i: int, s: np.ndarray, h: int, cov, data: Prepared, transformed: bool = False
+    ) -> np.ndarray:
         """Point forecast (h,) of series ``i`` from the end of ``s``: the chosen mix of the
         candidates, in the original units, or on the transformed scale (seasonal indices
-        included: the intervals' scale)."""
-        w, data, origin = self.mix_[i], self._data, np.array([len(s)])
+        included: the intervals' scale). ``data`` is :attr:`_data`, built once per call of
+        the caller (it lists every series: building it per series made a panel's forecast
+        quadratic in the number of series)."""
+        w, origin = self.mix_[i], np.array([len(s)])
         net = None
         if w.get(NETWORK):
             zf = self.candidates_[NETWORK].forecast_transformed(data, i, s, origin, h, cov)[0]
@@ -415,9 +420,9 @@ class Forecaster(PredictionIntervals, Estimator):
         self._check_fitted()
         h = self.horizon_ if h is None else check_int(h, "h", minimum=1)
         series, cov, index = self._histories(h, X_future, y, X, start)
-        out = []
+        out, data = [], self._data
         for i, s in enumerate(series):
-            f = self._point(i, s, h, cov[i])
+            f = self._point(i, s, h, cov[i], data)
             if not np.isfinite(f).all():
                 raise ValueError(f"y: the forecast of series {i} overflows float64 (the series is too large)")
             out.append(f)

@@ -163,8 +163,14 @@ class PredictionIntervals:
             raise RuntimeError("Forecaster: prediction intervals need conformal=True at fit")
         series, cov, index = self._histories(h, X_future, y, X, start)
         widths = [halfwidth(self.scores_, self.step_scale_, c, h) for c in coverage]
+        data = self._data
         out = [
-            bounds(self._point(i, s, h, cov[i], transformed=True), widths, self.noise_scale_[i], self.log_[i])
+            bounds(
+                self._point(i, s, h, cov[i], data, transformed=True),
+                widths,
+                self.noise_scale_[i],
+                self.log_[i],
+            )
             for i, s in enumerate(series)
         ]
         return out, index
@@ -245,6 +251,7 @@ class PredictionIntervals:
         points = [None] * self.n_series_
         if 0.5 in qs:
             series, cov, index = self._histories(h, X_future, y, X, start)
-            points = [self._point(i, s, h, cov[i]) for i, s in enumerate(series)]
+            data = self._data
+            points = [self._point(i, s, h, cov[i], data) for i, s in enumerate(series)]
         out = [quantiles_from(qs, h, iv, p) for iv, p in zip(ivs, points, strict=True)]
         return frames.pack_levels(out, h, self._layout, list(qs), index=index)
