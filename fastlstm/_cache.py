@@ -15,6 +15,14 @@ replace that stamp with a SHA-256 digest of every source file the kernel may dep
 Any edit of one of those files, by content and not by time stamp, turns every cached
 kernel that depends on it into a miss, and Numba compiles afresh. The digest is computed
 once per folder and process. Functions outside fastlstm keep Numba's own locators.
+
+The cache files of one version of the sources live in a folder of their own,
+``__pycache__/src-<digest>/`` (under ``NUMBA_CACHE_DIR`` likewise). Numba names its files
+by function and line only, so in one shared folder a process still running the sources
+from before an edit could overwrite the data file an index written after it points to,
+and a later process would load machine code compiled for other sources (seen as a
+segmentation fault). Folders of other versions not written to for :data:`STALE_SECONDS`
+are removed, once per folder and process, together with files of the older flat layout.
 """
 
 from __future__ import annotations
@@ -22,10 +30,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import shutil
+import time
 
 from numba.core import caching
 
-__all__ = ["source_stamp"]
+__all__ = ["STALE_SECONDS", "source_stamp"]
+
+#: A cache folder of other sources, or a file of the flat layout, is removed once it has not
+#: been written to for this long (a process of those sources could still be compiling into it).
+STALE_SECONDS = 3600.0
+_PREFIX = "src-"
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _KERNELS = os.path.join(_PACKAGE, "kernels")
@@ -50,6 +65,28 @@ def source_stamp(folder: str) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def _prune(parent: str, keep: str) -> None:
+    """Remove the stale cache folders of other sources and flat-layout files in ``parent``
+    (best effort: a folder another process is using, or one we may not delete, stays)."""
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        try:
+            if entry.is_dir() and entry.name.startswith(_PREFIX) and entry.name != keep:
+                newest = max([entry.stat().st_mtime] + [f.stat().st_mtime for f in os.scandir(entry.path)])
+                if now - newest > STALE_SECONDS:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+            elif entry.is_file() and entry.name.endswith((".nbi", ".nbc")):
+                if now - entry.stat().st_mtime > STALE_SECONDS:
+                    os.remove(entry.path)
+        except OSError:
+            continue
+
+
 def _in_package(py_file: str) -> bool:
     path = os.path.abspath(py_file)
     return os.path.commonpath([path, _PACKAGE]) == _PACKAGE
@@ -61,6 +98,12 @@ def _keyed_on_sources(base: type) -> type:
     class Locator(base):
         def get_source_stamp(self):
             return source_stamp(os.path.dirname(os.path.abspath(self._py_file)))
+
+        def get_cache_path(self):
+            parent = super().get_cache_path()
+            folder = _PREFIX + self.get_source_stamp()[:16]
+            _prune(parent, folder)
+            return os.path.join(parent, folder)
 
         @classmethod
         def from_function(cls, py_func, py_file):

@@ -97,3 +97,35 @@ def test_numba_own_locator_would_serve_it_stale(package):
     assert _run(package, numba_locator=True)["value"] == 1
     _set_g(package, 2)
     assert _run(package, numba_locator=True) == {"value": 1, "hits": 1}
+
+
+def test_each_version_of_the_sources_has_its_own_cache_folder(package):
+    # a process of the old sources cannot overwrite the files the new index points to:
+    # going back to the old sources finds their kernels still cached
+    cache = package / "fastlstm" / "kernels" / "__pycache__"
+    _set_g(package, 1)
+    assert _run(package) == {"value": 1, "hits": 0}
+    _set_g(package, 2)
+    assert _run(package) == {"value": 2, "hits": 0}
+    assert len([p for p in cache.iterdir() if p.name.startswith("src-")]) == 2
+    assert not list(cache.glob("*.nb[ic]"))  # nothing in the flat layout
+    _set_g(package, 1)
+    assert _run(package) == {"value": 1, "hits": 1}
+    _set_g(package, 2)
+    assert _run(package) == {"value": 2, "hits": 1}
+
+
+def test_stale_folders_of_other_sources_are_removed(package):
+    cache = package / "fastlstm" / "kernels" / "__pycache__"
+    _set_g(package, 1)
+    _run(package)
+    (old,) = [p for p in cache.iterdir() if p.name.startswith("src-")]
+    flat = cache / "_probe_a.f-9.py311.nbi"
+    flat.write_bytes(b"")
+    past = 1_600_000_000
+    for path in [*old.iterdir(), old, flat]:
+        os.utime(path, (past, past))
+    _set_g(package, 2)
+    assert _run(package) == {"value": 2, "hits": 0}
+    assert not old.exists() and not flat.exists()
+    assert len([p for p in cache.iterdir() if p.name.startswith("src-")]) == 1
