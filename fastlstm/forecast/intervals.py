@@ -58,15 +58,19 @@ def calibrate(errors: dict, zs: list[np.ndarray], horizon: int):
     """
     # the noise scale: the MASE scale at lag 1 of the z-scale series (metrics.mase_scale)
     sig = np.array([metrics.mase_scale(z, 1, fallback=True) for z in zs])
-    per_step = [[] for _ in range(horizon)]
+    # per step, the scaled absolute errors of every series in turn (arrays, not lists of
+    # Python floats: a panel's errors are millions of values)
+    parts = [[] for _ in range(horizon)]
     for i, e in errors.items():
         a = np.abs(e) / sig[i]
         for j in range(horizon):
             col = a[:, j]
-            per_step[j].extend(col[np.isfinite(col)].tolist())
-    steps = np.array([j + 1 for j in range(horizon) if per_step[j]], dtype=np.float64)
-    means = np.array([np.mean(per_step[j]) for j in range(horizon) if per_step[j]])
-    counts = np.array([len(per_step[j]) for j in range(horizon) if per_step[j]], dtype=np.float64)
+            parts[j].append(col[np.isfinite(col)])
+    per_step = [np.concatenate(p) if p else np.empty(0) for p in parts]
+    del parts
+    steps = np.array([j + 1 for j in range(horizon) if len(per_step[j])], dtype=np.float64)
+    means = np.array([np.mean(per_step[j]) for j in range(horizon) if len(per_step[j])])
+    counts = np.array([len(per_step[j]) for j in range(horizon) if len(per_step[j])], dtype=np.float64)
     means = np.maximum(means, 1e-12)
     if len(steps) >= 2:
         A = np.stack([np.ones_like(steps), np.log(steps)], axis=1) * np.sqrt(counts)[:, None]
@@ -76,11 +80,11 @@ def calibrate(errors: dict, zs: list[np.ndarray], horizon: int):
     else:
         b = MIN_STEP_EXPONENT
         a = float(np.log(means[0])) if len(means) else 0.0
-    scores = []
-    for j in range(horizon):
-        if per_step[j]:
-            scores.extend((np.asarray(per_step[j]) / np.exp(a + b * np.log(j + 1))).tolist())
-    return sig, np.array([a, b]), np.sort(np.asarray(scores, dtype=np.float64))
+    scores = [per_step[j] / np.exp(a + b * np.log(j + 1)) for j in range(horizon) if len(per_step[j])]
+    del per_step
+    scores = np.concatenate(scores) if scores else np.empty(0)
+    scores.sort()
+    return sig, np.array([a, b]), scores
 
 
 def halfwidth(scores: np.ndarray, step_scale: np.ndarray, c: float, steps: int) -> np.ndarray:
