@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastlstm
-from fastlstm.forecast import Forecaster, backtest
+from fastlstm.forecast import Forecaster, backtest, intervals
 
 H = 4
 
@@ -105,3 +105,22 @@ def test_origins_a_candidate_cannot_forecast_from_fall_back(fitted, monkeypatch)
     np.testing.assert_array_equal(
         errors[1], real(data, f.candidates_, 1, ends[1], np.arange(ends[1] - H, ends[1]), [f.mix_[1]])[0]
     )
+
+
+def test_a_large_panel_keeps_evenly_spaced_order_statistics_of_its_scores(monkeypatch):
+    rng = np.random.default_rng(0)
+    horizon = 3
+    errors = {i: rng.standard_normal((10, horizon)) for i in range(40)}
+    zs = [np.cumsum(rng.standard_normal(50)) for _ in range(40)]
+    _, step_all, all_scores = intervals.calibrate(errors, zs, horizon)
+    monkeypatch.setattr(intervals, "MAX_SCORES", 101)
+    _, step, kept = intervals.calibrate(errors, zs, horizon)
+    assert len(all_scores) == 1200 and len(kept) == 101
+    np.testing.assert_array_equal(step, step_all)
+    assert kept[0] == all_scores[0] and kept[-1] == all_scores[-1]
+    assert np.all(np.diff(kept) >= 0)
+    for c in (0.5, 0.8, 0.95):  # a quantile moves by at most two steps of the thinning (12 ranks)
+        q_all = intervals.halfwidth(all_scores, step, c, 1)[0]
+        q_kept = intervals.halfwidth(kept, step, c, 1)[0]
+        lo, hi = np.searchsorted(all_scores, [q_kept, q_all])
+        assert abs(int(hi) - int(lo)) <= 2 * 12 + 1
