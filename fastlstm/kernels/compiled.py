@@ -528,6 +528,18 @@ def _lengths64(lengths, T, B):
     return lengths64
 
 
+@njit(**JIT)
+def _outputs(hs, lengths64):
+    """``y [T, B, R]`` from the states ``hs [T+1, B, R]``: zero past each row's length (none
+    when ``lengths64`` is empty)."""
+    y = hs[1:].copy()
+    for t in range(y.shape[0]):
+        for r in range(y.shape[1]):
+            if lengths64.size and t >= lengths64[r]:
+                y[t, r, :] = 0
+    return y
+
+
 @overload(api.lstm_forward, jit_options=JIT)
 def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None, w_hr=None):
     dt = _float_array("w_hh", w_hh, 2)
@@ -574,11 +586,7 @@ def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None, w_hr=None):
                 True,
             )
             _raise_proj_status(status)
-            y = hs[1:].copy()
-            for t in range(T):
-                for r in range(B):
-                    if lengths64.size and t >= lengths64[r]:
-                        y[t, r, :] = 0
+            y = _outputs(hs, lengths64)
             if has_lengths:
                 return y, hs[T].copy(), cs[T].copy(), api.ProjCache(xc, hs, cs, gates, hr, lengths64)
             return y, hs[T].copy(), cs[T].copy(), api.ProjCache(xc, hs, cs, gates, hr, None)
@@ -610,11 +618,7 @@ def _ol_lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None, w_hr=None):
             True,
         )
         _raise_status(status)
-        y = hs[1:].copy()
-        for t in range(T):
-            for r in range(B):
-                if lengths64.size and t >= lengths64[r]:
-                    y[t, r, :] = 0
+        y = _outputs(hs, lengths64)
         if has_lengths:
             return y, hs[T].copy(), cs[T].copy(), api.ForwardCache(xc, hs, cs, gates, lengths64)
         return y, hs[T].copy(), cs[T].copy(), api.ForwardCache(xc, hs, cs, gates, None)
