@@ -353,8 +353,9 @@ class LSTMForecaster(BaseForecaster):
             kwargs = {"y": [s.to_numpy(np.float64) for s in ys], "X_future": None, "X": None}
             if self._uses_X:
                 kwargs["X"] = self._history_covariates(ys, self._history_X)
+                groups = self._by_instance(X)
                 kwargs["X_future"] = [
-                    _pad(self._future_covariates(self._rows_of(X, uid), int(np.max(st)), fh, s, uid), h)
+                    _pad(self._future_covariates(self._rows_of(groups, uid), int(np.max(st)), fh, s, uid), h)
                     for uid, s, st in zip(self._ids, ys, each, strict=True)
                 ]
             return each, h, kwargs
@@ -396,24 +397,31 @@ class LSTMForecaster(BaseForecaster):
             raise ValueError(f"y: instances {new[:5]} were not seen in fit (refit with update_params=True)")
         return out
 
-    def _rows_of(self, X, uid) -> pd.DataFrame:
-        """Instance ``uid``'s rows of a panel ``X``, on its time index."""
+    @staticmethod
+    def _by_instance(X) -> dict:
+        """A panel ``X`` split once into its instances' rows, each on its time index (looking
+        up one instance at a time rescans the whole index: quadratic in the instances)."""
         if not isinstance(X.index, pd.MultiIndex):
             raise ValueError(
                 "X: expected a panel with an (instance, time) MultiIndex, as y in fit, "
                 f"got a {type(X.index).__name__}"
             )
-        if uid not in X.index.get_level_values(0):
+        return {uid: rows.droplevel(0) for uid, rows in X.groupby(level=0, sort=False)}
+
+    @staticmethod
+    def _rows_of(groups: dict, uid) -> pd.DataFrame:
+        """Instance ``uid``'s rows from :meth:`_by_instance`'s split."""
+        if uid not in groups:
             raise ValueError(f"X: expected rows of every instance of y, instance {uid!r} has none")
-        return X.xs(uid, level=0, drop_level=True)
+        return groups[uid]
 
     def _history_covariates(self, ys, X) -> list | None:
         """Per instance, the dynamic columns of ``X`` at the time points of its series."""
         if not self._dynamic:
             return None
-        out = []
+        out, groups = [], self._by_instance(X)
         for uid, s in zip(self._ids, ys, strict=True):
-            rows = self._rows_of(X, uid)
+            rows = self._rows_of(groups, uid)
             missing = s.index[~s.index.isin(rows.index)]
             if len(missing):
                 raise ValueError(
@@ -459,7 +467,8 @@ class LSTMForecaster(BaseForecaster):
     def _static_frame(self, X, cols) -> pd.DataFrame:
         """One row per instance (fit's order) of the static columns, refusing any that varies."""
         if self._panel:
-            parts = [(uid, self._rows_of(X, uid)) for uid in self._ids]
+            groups = self._by_instance(X)
+            parts = [(uid, self._rows_of(groups, uid)) for uid in self._ids]
         else:
             parts = [(None, X)]
         rows = []
@@ -484,7 +493,7 @@ class LSTMForecaster(BaseForecaster):
         if not present:
             return
         if self._panel:
-            parts = [(uid, self._rows_of(X, uid)) for uid in X.index.get_level_values(0).unique()]
+            parts = list(self._by_instance(X).items())
         else:
             parts = [(None, X)]
         for uid, rows in parts:
