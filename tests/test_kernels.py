@@ -471,3 +471,44 @@ def test_backward_leaves_the_cache_intact_unless_the_layer_consumes_it(rng):
     for a, b in zip(first[:6], consumed[:6], strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(cache.gates, gates)  # overwritten by dA
+
+
+# ----------------------------------------------------------------------------- (B8)
+@pytest.mark.parametrize(
+    "dtype, H",
+    [
+        (np.float32, 100),  # rows of dA 1,600 B: read in place
+        (np.float32, 128),  # 2,048 B: copied block by block into panel-major order
+        (np.float64, 37),  # 1,184 B, a partial panel: read in place
+        (np.float64, 70),  # 2,240 B, a partial panel: copied
+    ],
+)
+def test_weight_grads_in_place_and_copied_agree_bitwise(rng, dtype, H):
+    """(B8) ``dW_ih = sum_n dA_n^T x_n``, ``dW_hh = sum_n dA_n^T h_{n-1}``, ``db = sum_n dA_n``
+    against float64 NumPy, for rows of dA below and above ``WEIGHT_GRAD_COPY_BYTES``; the
+    copied and the in-place reads of dA give the same bits (the same sums in the same
+    order), whatever the thread count. N = 300 rows: two full blocks and a partial one."""
+    N, n_in, G = 300, 9, 4 * H
+    C = D.NV * (D._VEC_BYTES // np.dtype(dtype).itemsize)
+    P = (G + C - 1) // C
+    x = rng.standard_normal((N, n_in)).astype(dtype)
+    h = rng.standard_normal((N, H)).astype(dtype)
+    da = rng.standard_normal(N * G + C).astype(dtype)
+    dw_ih, dw_hh, db = D.weight_grads(x, h, da, G, 1)
+    d = da[: N * G].reshape(N, G).astype(np.float64)
+    assert_close(dw_ih, d.T @ x.astype(np.float64), dtype, "dw_ih")
+    assert_close(dw_hh, d.T @ h.astype(np.float64), dtype, "dw_hh")
+    assert_close(db, d.sum(axis=0), dtype, "db")
+    for n_threads in (2, 3):
+        for a, b in zip(D.weight_grads(x, h, da, G, n_threads), (dw_ih, dw_hh, db), strict=True):
+            np.testing.assert_array_equal(a, b)
+    # both reads of dA, on the same panels
+    outs = []
+    for copy in (False, True):
+        out = np.zeros(n_in * P * C, dtype), np.zeros(H * P * C, dtype), np.zeros(P * C, dtype)
+        dpb = np.empty(P * D.WEIGHT_GRAD_BLOCK * C if copy else 0, dtype)
+        D._weight_grad_panels(0, P, x.ravel(), h.ravel(), np.ones(N, dtype), da, G, *out, P * C, dpb)
+        outs.append(out)
+    for a, b in zip(*outs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert (G * np.dtype(dtype).itemsize >= D.WEIGHT_GRAD_COPY_BYTES) == (H in (128, 70))

@@ -74,8 +74,13 @@ _gemm1_r0, _gemm1_r1, _gemm1_r2, _gemm1_r3 = (make_gemm_kernel(r, 1) for r in RO
 _gemm2_r0, _gemm2_r1, _gemm2_r2, _gemm2_r3 = (make_gemm_kernel(r, 2) for r in ROW_BLOCKS)
 
 #: steps x rows of dA per block of the weight-gradient product (a [NB, NV*VL] slice
-#: of dA, 32 KiB in float32 on AVX-512, stays in L1 across the row blocks)
+#: of dA, 32 KiB in float32 on AVX-512, serves every row block of x and h from L1)
 WEIGHT_GRAD_BLOCK = 128
+
+#: rows of dA at least this long (bytes) are copied block by block into panel-major
+#: order before the weight-gradient product (one thread, interleaved with reading them in
+#: place: 1.07-1.29x on the product at rows of 2-4 KiB, 0.95x at 1 KiB, 0.55x at 512 B)
+WEIGHT_GRAD_COPY_BYTES = 2048
 
 #: bytes of a weight panel's slice (k chunk) in the panel-outer forward: it stays in
 #: L1 while every row block of the thread's rows uses it
@@ -310,52 +315,75 @@ def _backward_rows(lo, hi, dy, cs, gates, wbp, lengths, dh, dh_next, dc, da, sq_
 
 
 @njit(**JIT)
-def _weight_grad_panels(p_lo, p_hi, z, n_in, da, G, out, Gp):
-    """(B8) ``out[i, c] += sum_n z[n, i] * da[n, c]`` for the column panels ``[p_lo, p_hi)``.
+def _weight_grad_rows(z, n_in, a0, ak, w, w0, wk, nb, out, p, C, Gp):
+    """``out[i, p*C : p*C + C] += sum_k z[a0 + i + k*ak] * w[w0 + k*wk : ... + C]`` for
+    ``i < n_in``, ``k < nb``, row block by row block (the scalars of one row block
+    are contiguous in ``z``, the rows of the panel ``w`` are ``wk`` apart)."""
+    r = 0
+    while r < n_in:
+        n = n_in - r
+        o0 = r * Gp + p * C
+        if n >= _R0:
+            _gemm_r0(z, a0 + r, 1, ak, w, w0, wk, nb, out, o0, Gp)
+            r += _R0
+        elif n >= _R1:
+            _gemm_r1(z, a0 + r, 1, ak, w, w0, wk, nb, out, o0, Gp)
+            r += _R1
+        elif n >= _R2:
+            _gemm_r2(z, a0 + r, 1, ak, w, w0, wk, nb, out, o0, Gp)
+            r += _R2
+        else:
+            _gemm_r3(z, a0 + r, 1, ak, w, w0, wk, nb, out, o0, Gp)
+            r += _R3
 
-    z [N * K] flat, rows of ``n_in`` values (the inputs x_t or the states h_{t-1} of
-    every step and row, n = t*B + b); da [N * G + pad] flat dA; out [K * Gp] flat,
-    the transposed weight gradient with rows padded to Gp. Blocks of
-    WEIGHT_GRAD_BLOCK steps keep a panel of dA in L1; the sum over n runs in a
-    fixed order (blocks, then n), whatever the thread. Per block, a panel's slice of
-    dA (in L1) serves every row block. (Measured against OpenBLAS's sgemm on the
-    benchmark shapes: 1.1-1.2x faster up to H = 128, 0.8x at H = 256; blocks of
-    256 or 2048 steps and the row-block-outer order were no better; one product on a
-    packed ``[x, h, 1]`` operand, 1.04-1.08x at medium and 0.95x at large, added
-    ``N (I + H + 1)`` elements to the peak memory, above torch's at medium64: dropped.)
+
+@njit(**JIT)
+def _weight_grad_panels(p_lo, p_hi, x, hs, ones, da, G, out_x, out_h, out_b, Gp, dpb):
+    """(B8) for the column panels ``[p_lo, p_hi)`` of dA: ``out_x[i, c] += sum_n x[n, i] da[n, c]``,
+    the same for ``hs`` into ``out_h`` and for the ones into ``out_b`` (db).
+
+    x [N * I], hs [N * H] flat, rows of the inputs x_t and of the states h_{t-1} of every
+    step and row (n = t*B + b); da [N * G + pad] flat dA; out_* [K * Gp] flat, the
+    transposed weight gradients with rows padded to Gp. Blocks of WEIGHT_GRAD_BLOCK
+    rows of dA; per block, a panel's slice of dA serves every row block of x, of hs
+    and the ones while it is in L1. The sum over n runs in a fixed order (blocks,
+    then n), whatever the thread or the copy below: bitwise the same results.
+
+    ``dpb`` (size 0, or ``(p_hi - p_lo) * WEIGHT_GRAD_BLOCK * C``): when given, each
+    block's slice of dA is first copied, row by row, into panel-major order
+    ``[p - p_lo, n, C]``, so that the product reads each panel's slice contiguously.
+    Read in place, the slice's rows are ``G`` elements apart, which for rows of 2 KiB
+    or more (a multiple of the L1 cache's way size at the benchmark's 4H) maps them onto a
+    few L1 sets and evicts them between row blocks (see :data:`WEIGHT_GRAD_COPY_BYTES`).
     """
-    N = z.size // n_in
+    n_in = out_x.size // Gp
+    H = out_h.size // Gp
+    N = ones.size
     C = NV * (_VEC_BYTES // da.itemsize)
+    copy = dpb.size > 0
     for n0 in range(0, N, WEIGHT_GRAD_BLOCK):
         nb = min(WEIGHT_GRAD_BLOCK, N - n0)
+        if copy:  # row by row (sequential reads), into panel-major order
+            for k in range(nb):
+                s = (n0 + k) * G
+                for p in range(p_lo, p_hi):
+                    d = ((p - p_lo) * nb + k) * C
+                    dpb[d : d + C] = da[s + p * C : s + p * C + C]
         for p in range(p_lo, p_hi):
-            w0 = n0 * G + p * C
-            r = 0
-            while r < n_in:
-                n = n_in - r
-                a0 = n0 * n_in + r
-                o0 = r * Gp + p * C
-                if n >= _R0:
-                    _gemm_r0(z, a0, 1, n_in, da, w0, G, nb, out, o0, Gp)
-                    r += _R0
-                elif n >= _R1:
-                    _gemm_r1(z, a0, 1, n_in, da, w0, G, nb, out, o0, Gp)
-                    r += _R1
-                elif n >= _R2:
-                    _gemm_r2(z, a0, 1, n_in, da, w0, G, nb, out, o0, Gp)
-                    r += _R2
-                else:
-                    _gemm_r3(z, a0, 1, n_in, da, w0, G, nb, out, o0, Gp)
-                    r += _R3
+            if copy:
+                w, w0, wk = dpb, (p - p_lo) * nb * C, C
+            else:
+                w, w0, wk = da, n0 * G + p * C, G
+            _weight_grad_rows(x, n_in, n0 * n_in, n_in, w, w0, wk, nb, out_x, p, C, Gp)
+            _weight_grad_rows(hs, H, n0 * H, H, w, w0, wk, nb, out_h, p, C, Gp)
+            _weight_grad_rows(ones, 1, n0, 1, w, w0, wk, nb, out_b, p, C, Gp)
 
 
 @njit(**JIT_PARALLEL)
-def _weight_grad_parallel(n_chunks, x, hs, ones, da, G, out_x, out_h, out_b, Gp, P):
+def _weight_grad_parallel(n_chunks, x, hs, ones, da, G, out_x, out_h, out_b, Gp, P, dpbs):
     for c in prange(n_chunks):
         p_lo, p_hi = c * P // n_chunks, (c + 1) * P // n_chunks
-        _weight_grad_panels(p_lo, p_hi, x, out_x.size // Gp, da, G, out_x, Gp)
-        _weight_grad_panels(p_lo, p_hi, hs, out_h.size // Gp, da, G, out_h, Gp)
-        _weight_grad_panels(p_lo, p_hi, ones, 1, da, G, out_b, Gp)
+        _weight_grad_panels(p_lo, p_hi, x, hs, ones, da, G, out_x, out_h, out_b, Gp, dpbs[c])
 
 
 @njit(**JIT)
@@ -451,12 +479,15 @@ def weight_grads(x, hs_prev, da_flat, G, n_threads):
     n_chunks = max(1, min(n_threads, P))
     xf = x.reshape(x.size)
     hf = hs_prev.reshape(hs_prev.size)
+    # each thread's panel-major copy of a block of dA, where the rows are long enough to
+    # conflict in L1 (none otherwise: the copy costs more than it saves)
+    copy = G * x.itemsize >= WEIGHT_GRAD_COPY_BYTES
+    per_chunk = ((P + n_chunks - 1) // n_chunks) * min(N, WEIGHT_GRAD_BLOCK) * C if copy else 0
+    dpbs = np.empty((n_chunks, per_chunk), dtype=x.dtype)
     if n_chunks == 1:
-        _weight_grad_panels(0, P, xf, n_in, da_flat, G, out_x, Gp)
-        _weight_grad_panels(0, P, hf, H, da_flat, G, out_h, Gp)
-        _weight_grad_panels(0, P, ones, 1, da_flat, G, out_b, Gp)
+        _weight_grad_panels(0, P, xf, hf, ones, da_flat, G, out_x, out_h, out_b, Gp, dpbs[0])
     else:
-        _weight_grad_parallel(n_chunks, xf, hf, ones, da_flat, G, out_x, out_h, out_b, Gp, P)
+        _weight_grad_parallel(n_chunks, xf, hf, ones, da_flat, G, out_x, out_h, out_b, Gp, P, dpbs)
     dw_ih = np.ascontiguousarray(out_x.reshape((n_in, Gp))[:, :G].T)
     dw_hh = np.ascontiguousarray(out_h.reshape((H, Gp))[:, :G].T)
     return dw_ih, dw_hh, out_b[:G].copy()
