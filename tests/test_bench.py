@@ -243,6 +243,15 @@ def test_profile_parts_add_up_to_the_step():
     table = format_profile({"p": prof})
     for label in ("input proj.", "recurrent", "elementwise", "weight grads", "input grad", "Python"):
         assert label in table
+    # the bound: the products at the micro-kernel's in-L1 rate plus the elementwise passes
+    assert prof["microkernel_gflops"] > 0
+    assert prof["bound_1"] == pytest.approx(
+        cfg.flops_training / (prof["microkernel_gflops"] * 1e9) + prof["parts"]["elementwise"]
+    )
+    assert prof["parts"]["elementwise"] < prof["bound_1"] <= prof["drivers_1"] * 1.5
+    assert prof["bound_threads"] == pytest.approx(prof["bound_1"])  # one thread
+    with_base = format_profile({"p": prof}, {"p": 2 * prof["step_threads"]})
+    assert "2.00x" in with_base and "at most" in with_base
 
 
 def test_profile_flag_prints_the_table(capsys, restore_numba_threads):

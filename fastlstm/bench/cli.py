@@ -191,7 +191,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m fastlstm.benc
     print(format_report(report))
     if args.profile:
         print()
-        print(format_profile(report["profile"]))
+        baseline = {e["config"]["name"]: e["training"]["baseline"]["median"] for e in report["results"]}
+        print(format_profile(report["profile"], baseline))
     if args.json:
         write_json(report, args.json)
         print(f"wrote {args.json}")

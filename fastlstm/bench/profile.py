@@ -20,6 +20,12 @@ Python         the layer's step minus the drivers' (chained as the layer runs
 
 The parts run on one thread (``fastlstm.threads(1)``), where they add up; the
 table also gives the whole step at the report's thread count.
+
+A second table bounds what the step could reach with these kernels: every product
+at the micro-kernel's own rate on operands that stay in L1 (measured here, one
+thread), the elementwise passes as timed, nothing else, and perfect scaling to the
+report's threads. Against the baseline's step in the same run, that is the most
+speed-up a faster arrangement of the same products could give.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from ..kernels.simd import NV, VECTOR_BITS
 from .config import Config
 from .runners import time_call
 
-__all__ = ["PARTS", "format_profile", "profile_config"]
+__all__ = ["PARTS", "format_profile", "microkernel_rate", "profile_config"]
 
 #: the parts, in the table's order
 PARTS = (
@@ -112,6 +118,29 @@ def _backward_products(da, wbp, out):
                     r += D._R3
 
 
+@njit(cache=True)
+def _microkernel_loop(a, w, out, K, reps):
+    for _ in range(reps):
+        D._gemm_r0(a, 0, 1, D._R0, w, 0, w.size // K, K, out, 0, out.size // D._R0)
+
+
+def microkernel_rate(dtype, repeat: int = 5) -> float:
+    """GFLOP/s of the largest register block of the micro-kernel on one thread, its
+    operands (256 steps of k, 30-60 KiB) in L1: the rate no product of the kernels can
+    exceed. Best of ``repeat`` runs of about 5 ms."""
+    dt = np.dtype(dtype)
+    C = NV * (_VEC_BYTES // dt.itemsize)
+    K = 256
+    a = np.full(K * D._R0, 0.5, dt)
+    w = np.full(K * C, 0.25, dt)
+    out = np.zeros(D._R0 * C, dt)
+    _microkernel_loop(a, w, out, K, 1)
+    flops = 2 * D._R0 * C * K
+    reps = max(1, int(5e8 // (flops * (4 if dt.itemsize == 8 else 1))))
+    best = time_call(lambda: _microkernel_loop(a, w, out, K, reps), repeat)["min"]
+    return flops * reps / best / 1e9
+
+
 def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 0) -> dict:
     """Seconds per training step spent in each of :data:`PARTS` (one thread), plus the
     whole step at one and at ``threads`` threads (medians of ``repeat`` samples)."""
@@ -182,6 +211,11 @@ def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 
     parts["python"] = max(out["step_1"] - both, 0.0)
     out["parts"] = parts
     out["drivers_1"] = both
+    with _threads.threads(1):
+        rate = microkernel_rate(dt, repeat=max(3, min(repeat, 7)))
+    out["microkernel_gflops"] = rate
+    out["bound_1"] = cfg.flops_training / (rate * 1e9) + parts["elementwise"]
+    out["bound_threads"] = out["bound_1"] / threads
     return out
 
 
@@ -196,8 +230,10 @@ _LABELS = {
 }
 
 
-def format_profile(profiles: dict[str, dict]) -> str:
-    """The profile table: ms and share of the one-thread step per part."""
+def format_profile(profiles: dict[str, dict], baseline: dict[str, float] | None = None) -> str:
+    """The profile table: ms and share of the one-thread step per part; then the bound
+    of each step (see the module's docstring), against ``baseline`` (config name ->
+    the baseline's training step in seconds, same run) when given."""
     head = f"{'config':10s} {'step 1 thr':>10s} " + " ".join(f"{_LABELS[p]:>17s}" for p in PARTS)
     head += f" {'step N thr':>10s}"
     lines = [
@@ -210,5 +246,28 @@ def format_profile(profiles: dict[str, dict]) -> str:
         cells = " ".join(f"{prof['parts'][p] * 1e3:9.3f} ({prof['parts'][p] / step:4.0%})" for p in PARTS)
         lines.append(
             f"{name:10s} {step * 1e3:10.3f} {cells} {prof['step_threads'] * 1e3:7.3f} ({prof['threads']})"
+        )
+    head = (
+        f"{'config':10s} {'kernel GF/s':>11s} {'bound 1 thr':>11s} {'bound N thr':>11s} "
+        f"{'step N thr':>10s} {'baseline':>9s} {'speed-up':>8s} {'at most':>8s}"
+    )
+    lines += [
+        "",
+        "bound: every product at the micro-kernel's in-L1 rate (1 thread), the elementwise passes as "
+        "timed, perfect thread scaling (ms)",
+        head,
+        "-" * len(head),
+    ]
+    for name, prof in profiles.items():
+        base = (baseline or {}).get(name)
+        now = prof["step_threads"]
+        lines.append(
+            f"{name:10s} {prof['microkernel_gflops']:11.1f} {prof['bound_1'] * 1e3:11.3f} "
+            f"{prof['bound_threads'] * 1e3:11.3f} {now * 1e3:10.3f} "
+            + (
+                f"{base * 1e3:9.3f} {base / now:7.2f}x {base / prof['bound_threads']:7.2f}x"
+                if base
+                else f"{'-':>9s} {'-':>8s} {'-':>8s}"
+            )
         )
     return "\n".join(lines)
