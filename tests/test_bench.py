@@ -250,7 +250,8 @@ def test_profile_parts_add_up_to_the_step():
     )
     assert prof["parts"]["elementwise"] < prof["bound_1"] <= prof["drivers_1"] * 1.5
     assert prof["bound_threads"] == pytest.approx(prof["bound_1"])  # one thread
-    with_base = format_profile({"p": prof}, {"p": 2 * prof["step_threads"]})
+    assert 0 < prof["bound_inference_threads"] < prof["bound_threads"]
+    with_base = format_profile({"p": prof}, {"p": (2 * prof["step_threads"], None)})
     assert "2.00x" in with_base and "at most" in with_base
 
 

@@ -191,7 +191,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m fastlstm.benc
     print(format_report(report))
     if args.profile:
         print()
-        baseline = {e["config"]["name"]: e["training"]["baseline"]["median"] for e in report["results"]}
+        baseline = {
+            e["config"]["name"]: (e["training"]["baseline"]["median"], e["inference"]["baseline"]["median"])
+            for e in report["results"]
+        }
         print(format_profile(report["profile"], baseline))
     if args.json:
         write_json(report, args.json)

@@ -21,11 +21,11 @@ Python         the layer's step minus the drivers' (chained as the layer runs
 The parts run on one thread (``fastlstm.threads(1)``), where they add up; the
 table also gives the whole step at the report's thread count.
 
-A second table bounds what the step could reach with these kernels: every product
-at the micro-kernel's own rate on operands that stay in L1 (measured here, one
-thread), the elementwise passes as timed, nothing else, and perfect scaling to the
-report's threads. Against the baseline's step in the same run, that is the most
-speed-up a faster arrangement of the same products could give.
+A second table bounds what a training step and inference could reach with these
+kernels: every product at the micro-kernel's own rate on operands that stay in L1
+(measured here, one thread), the elementwise passes as timed, nothing else, and
+perfect scaling to the report's threads. Against the baseline's times in the same
+run, that is the most speed-up a faster arrangement of the same products could give.
 """
 
 from __future__ import annotations
@@ -216,6 +216,8 @@ def profile_config(cfg: Config, repeat: int = 10, threads: int = 2, seed: int = 
     out["microkernel_gflops"] = rate
     out["bound_1"] = cfg.flops_training / (rate * 1e9) + parts["elementwise"]
     out["bound_threads"] = out["bound_1"] / threads
+    # inference: the forward's products and its pointwise pass (F3)-(F6) alone
+    out["bound_inference_threads"] = (cfg.flops_forward / (rate * 1e9) + pw_f) / threads
     return out
 
 
@@ -230,10 +232,11 @@ _LABELS = {
 }
 
 
-def format_profile(profiles: dict[str, dict], baseline: dict[str, float] | None = None) -> str:
-    """The profile table: ms and share of the one-thread step per part; then the bound
-    of each step (see the module's docstring), against ``baseline`` (config name ->
-    the baseline's training step in seconds, same run) when given."""
+def format_profile(profiles: dict[str, dict], baseline: dict[str, tuple] | None = None) -> str:
+    """The profile table: ms and share of the one-thread step per part; then the bounds
+    of the training step and of inference (see the module's docstring), against
+    ``baseline`` (config name -> the baseline's training step and inference in seconds,
+    same run) when given."""
     head = f"{'config':10s} {'step 1 thr':>10s} " + " ".join(f"{_LABELS[p]:>17s}" for p in PARTS)
     head += f" {'step N thr':>10s}"
     lines = [
@@ -248,26 +251,28 @@ def format_profile(profiles: dict[str, dict], baseline: dict[str, float] | None 
             f"{name:10s} {step * 1e3:10.3f} {cells} {prof['step_threads'] * 1e3:7.3f} ({prof['threads']})"
         )
     head = (
-        f"{'config':10s} {'kernel GF/s':>11s} {'bound 1 thr':>11s} {'bound N thr':>11s} "
-        f"{'step N thr':>10s} {'baseline':>9s} {'speed-up':>8s} {'at most':>8s}"
+        f"{'config':10s} {'kernel GF/s':>11s} {'train bound':>11s} {'step now':>9s} {'baseline':>9s} "
+        f"{'speed-up':>8s} {'at most':>8s} {'infer bound':>11s} {'baseline':>9s} {'at most':>8s}"
     )
     lines += [
         "",
-        "bound: every product at the micro-kernel's in-L1 rate (1 thread), the elementwise passes as "
-        "timed, perfect thread scaling (ms)",
+        "bound at N threads (ms): every product at the micro-kernel's in-L1 rate (1 thread), the "
+        "elementwise passes as timed, perfect thread scaling; 'at most': the baseline's time / the bound",
         head,
         "-" * len(head),
     ]
     for name, prof in profiles.items():
-        base = (baseline or {}).get(name)
-        now = prof["step_threads"]
-        lines.append(
-            f"{name:10s} {prof['microkernel_gflops']:11.1f} {prof['bound_1'] * 1e3:11.3f} "
-            f"{prof['bound_threads'] * 1e3:11.3f} {now * 1e3:10.3f} "
-            + (
-                f"{base * 1e3:9.3f} {base / now:7.2f}x {base / prof['bound_threads']:7.2f}x"
-                if base
-                else f"{'-':>9s} {'-':>8s} {'-':>8s}"
-            )
-        )
+        base = (baseline or {}).get(name, (None, None))
+        train, infer, now = prof["bound_threads"], prof["bound_inference_threads"], prof["step_threads"]
+        cells = [f"{name:10s} {prof['microkernel_gflops']:11.1f} {train * 1e3:11.3f} {now * 1e3:9.3f}"]
+        if base[0]:
+            cells.append(f"{base[0] * 1e3:9.3f} {base[0] / now:7.2f}x {base[0] / train:7.2f}x")
+        else:
+            cells.append(f"{'-':>9s} {'-':>8s} {'-':>8s}")
+        cells.append(f"{infer * 1e3:11.3f}")
+        if base[1]:
+            cells.append(f"{base[1] * 1e3:9.3f} {base[1] / infer:7.2f}x")
+        else:
+            cells.append(f"{'-':>9s} {'-':>8s}")
+        lines.append(" ".join(cells))
     return "\n".join(lines)
