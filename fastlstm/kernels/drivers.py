@@ -78,9 +78,11 @@ _gemm2_r0, _gemm2_r1, _gemm2_r2, _gemm2_r3 = (make_gemm_kernel(r, 2) for r in RO
 WEIGHT_GRAD_BLOCK = 128
 
 #: rows of dA at least this long (bytes) are copied block by block into panel-major
-#: order before the weight-gradient product (one thread, interleaved with reading them in
-#: place: 1.07-1.29x on the product at rows of 2-4 KiB, 0.95x at 1 KiB, 0.55x at 512 B)
-WEIGHT_GRAD_COPY_BYTES = 2048
+#: order before the weight-gradient product. Measured in a training step (one thread, CPU
+#: time, against reading dA in place): the product 1.14x at rows of 4 KiB (medium64),
+#: 1.16x at 4 KiB (large), 1.36x at 4 KiB with 256-bit vectors, but 0.91x at 2 KiB
+#: (medium), where the rows just written by BPTT are still in cache
+WEIGHT_GRAD_COPY_BYTES = 4096
 
 #: bytes of a weight panel's slice (k chunk) in the panel-outer forward: it stays in
 #: L1 while every row block of the thread's rows uses it
@@ -352,9 +354,9 @@ def _weight_grad_panels(p_lo, p_hi, x, hs, ones, da, G, out_x, out_h, out_b, Gp,
     ``dpb`` (size 0, or ``(p_hi - p_lo) * WEIGHT_GRAD_BLOCK * C``): when given, each
     block's slice of dA is first copied, row by row, into panel-major order
     ``[p - p_lo, n, C]``, so that the product reads each panel's slice contiguously.
-    Read in place, the slice's rows are ``G`` elements apart, which for rows of 2 KiB
-    or more (a multiple of the L1 cache's way size at the benchmark's 4H) maps them onto a
-    few L1 sets and evicts them between row blocks (see :data:`WEIGHT_GRAD_COPY_BYTES`).
+    Read in place, the slice's rows are ``G`` elements apart: long rows (a multiple of
+    the L1 cache's way size at the benchmark's 4H) map onto a few L1 sets and evict each
+    other between row blocks. The copy pays from rows of :data:`WEIGHT_GRAD_COPY_BYTES`.
     """
     n_in = out_x.size // Gp
     H = out_h.size // Gp
