@@ -28,7 +28,11 @@ When it pays
 Where fastlstm's kernels beat PyTorch's own CPU LSTM (oneDNN): the module adds a few
 microseconds per call to the kernels' time. ``fastlstm bench`` times both on your machine
 (rows of their own under its table; figures in the README). It runs on the CPU only, in
-float32 or float64; with projections (``proj_size`` > 0) on simpler, serial kernels.
+float32 or float64; with projections (``proj_size`` > 0) on the register-blocked,
+multi-threaded kernels of ``fastlstm/kernels/projection.py`` (docs/performance.md,
+"Projections (LSTMP)"), their weights packed once and again only when they change (one
+compiled comparison with a copy per call), one unidirectional time step without a graph
+through their step mode as above.
 
 Copies
 ------
@@ -106,6 +110,7 @@ class _Run(NamedTuple):
     dropout: float  # applied between layers (training mode), else 0
     dtype: torch.dtype
     proj: bool = False  # the layers have a projection: (w_ih, w_hh, b_ih, b_hh, w_hr)
+    packs: tuple | None = None  # with proj: per layer and direction the api.ProjTrainPack to run on
 
 
 def _dropout_masks(p: float, dtype: torch.dtype, masks: list | None = None):
@@ -133,7 +138,9 @@ def _stack_forward(run: _Run, x, h0, c0, keep: bool, masks=None):
     LD = len(run.weights)
     dropout = _dropout_masks(run.dropout, run.dtype, masks) if run.dropout > 0 else None
     names = [_names(k, run.directions) for k in range(LD)]
-    return api.stack_forward(x, h0, c0, run.weights, run.directions, run.lengths, dropout, keep, names)
+    return api.stack_forward(
+        x, h0, c0, run.weights, run.directions, run.lengths, dropout, keep, names, run.packs
+    )
 
 
 class _LSTMFunction(torch.autograd.Function):
@@ -176,7 +183,7 @@ class _LSTMFunction(torch.autograd.Function):
         d_c_n = np.zeros((LD, B, tape.caches[0].cs.shape[2]), dtype) if d_c_n is None else _numpy(d_c_n)
         names = [_names(k, run.directions) for k in range(LD)]
         d_x, d_h0, d_c0, results = api.stack_backward(
-            d_out, d_h_n, d_c_n, tape, run.weights, names=names, consume=True
+            d_out, d_h_n, d_c_n, tape, run.weights, names=names, consume=True, packs=run.packs
         )
         grads = []
         for res, _ in results:
@@ -185,7 +192,14 @@ class _LSTMFunction(torch.autograd.Function):
                 grads += [torch.from_numpy(res.db), torch.from_numpy(res.db.copy())]
             if run.proj:
                 grads.append(torch.from_numpy(res.dw_hr))
-        return None, torch.from_numpy(d_x), torch.from_numpy(d_h0), torch.from_numpy(d_c0), *grads
+        need = ctx.needs_input_grad  # no tensor (nor autograd's check of it) for x, h0, c0 without
+        return (
+            None,
+            torch.from_numpy(d_x) if need[1] else None,
+            torch.from_numpy(d_h0) if need[2] else None,
+            torch.from_numpy(d_c0) if need[3] else None,
+            *grads,
+        )
 
 
 def _describe(t) -> str:
@@ -218,7 +232,7 @@ class LSTM(torch.nn.Module):
         ``P``: 0 for none, or ``0 < P < H``: every layer's ``h`` projected to ``P`` features by
         ``weight_hr_l{k}`` ``[P, H]`` (as ``torch.nn.LSTM(proj_size=P)``; ``weight_hh_l{k}`` is
         ``[4H, P]``, the output ``D*P`` wide, ``h0``/``h_n`` ``[L*D, B, P]``). Such layers run
-        simpler, serial kernels (``fastlstm/kernels/projection.py``).
+        the register-blocked, multi-threaded kernels of ``fastlstm/kernels/projection.py``.
     device : torch.device or str, optional
         Must be the CPU (or None).
     dtype : torch.float32 or torch.float64, optional
@@ -315,6 +329,7 @@ class LSTM(torch.nn.Module):
         self.bidirectional = bidirectional
         self.proj_size = int(proj_size)
         self._weights_key = self._weights_cache = self._step_pack = None
+        self._proj_pack = self._train_packs = None  # projected: the step's packs, the graph's packs
         self._step_buffers: dict = {}
         H, D = self.hidden_size, self.num_directions
         self._layout = api.stack_parameters(self.input_size, H, self.num_layers, D, bias, self.proj_size)
@@ -506,6 +521,8 @@ class LSTM(torch.nn.Module):
         if torch.is_grad_enabled() and (
             x.requires_grad or h0.requires_grad or c0.requires_grad or any(p.requires_grad for p in params)
         ):
+            if run.proj:
+                run = run._replace(packs=self._packs_for(weights))
             output, h_n, c_n = _LSTMFunction.apply(run, x, h0, c0, *params)
         else:  # no graph: the kernels alone, nothing kept for backward
             output, h_n, c_n = self._infer(run, x.detach().numpy(), h0.detach().numpy(), c0.detach().numpy())
@@ -524,6 +541,15 @@ class LSTM(torch.nn.Module):
             output = output.transpose(0, 1)
         return output, (h_n, c_n)
 
+    def _packs_for(self, weights) -> tuple:
+        """The projected layers' packed weights (:func:`api.proj_stack_packs`), made again only
+        when a weight changed (one compiled bitwise comparison with the copy they were made
+        from) or the dtype did; the backward runs on the packs its forward ran on."""
+        cached = api.proj_stack_packs(weights, self._train_packs)
+        if cached is not self._train_packs:  # nn.Module.__setattr__: only on a repack
+            self._train_packs = cached
+        return cached.packs
+
     def _infer(self, run: _Run, x: np.ndarray, h0: np.ndarray, c0: np.ndarray):
         """Forward without a graph; one step of one direction through the step mode (the weights
         packed once, again only when they change)."""
@@ -537,9 +563,22 @@ class LSTM(torch.nn.Module):
                 buffers = self._step_buffers.get(B)
                 if buffers is None or buffers[0].dtype != x.dtype:
                     buffers = self._step_buffers[B] = api.step_buffers(pack, B)
-                h_top, self._step_pack = api.stack_step(x[0], h, c, pack, buffers, run.weights)
+                h_top, new = api.stack_step(x[0], h, c, pack, buffers, run.weights)
+                if new is not self._step_pack:  # nn.Module.__setattr__ costs ~7 us: only on a repack
+                    self._step_pack = new
                 return torch.from_numpy(h_top[None]), torch.from_numpy(h), torch.from_numpy(c)
             except ValueError:  # NaN or Inf: the general path names the argument
                 self._step_pack = None
+        elif T == 1 and run.directions == 1 and run.lengths is None and not run.dropout:
+            h, c = h0.copy(), c0.copy()
+            try:  # the projected step mode: packed once, again when a weight or the dtype changes
+                h_top, new = api.proj_cached_step(x[0], h, c, self._proj_pack, run.weights)
+                if new is not self._proj_pack:
+                    self._proj_pack = new
+                return torch.from_numpy(h_top[None]), torch.from_numpy(h), torch.from_numpy(c)
+            except ValueError:  # NaN or Inf: the general path names the argument
+                self._proj_pack = None
+        if run.proj:
+            run = run._replace(packs=self._packs_for(run.weights))
         output, h_n, c_n, _ = _stack_forward(run, x, h0, c0, keep=False)
         return torch.from_numpy(output), torch.from_numpy(h_n), torch.from_numpy(c_n)

@@ -578,3 +578,123 @@ def test_parameters_changed_between_calls_are_seen():
     out, _ = m(x.double().requires_grad_(True))
     out.sum().backward()
     assert m.weight_hh_l1.grad is None and m.weight_ih_l1.grad is not None
+
+
+def _general_path(m, x, state):
+    """The kernels' stacked forward on the module's current weights, packed afresh (no cache)."""
+    _, weights, dtype = m._kernel_weights()
+    LD, B = m.num_layers * m.num_directions, x.shape[1]
+    if state is None:
+        z = np.zeros
+        state = (
+            z((LD, B, m.proj_size or m.hidden_size), x.numpy().dtype),
+            z((LD, B, m.hidden_size), x.numpy().dtype),
+        )
+    else:
+        state = tuple(s.numpy() for s in state)
+    out, h_n, c_n, _ = api.stack_forward(x.numpy(), state[0], state[1], weights, m.num_directions)
+    return out, h_n, c_n
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("L", [1, 2])
+@pytest.mark.parametrize("B", [1, 5])
+def test_projected_one_step_without_a_graph_is_the_general_path(dtype, L, B, monkeypatch):
+    """proj_size: one step without a graph takes the cached step mode (the general path is not
+    called) and gives the general path's bits, step after step with the state carried; the
+    pack is made once while the weights do not change."""
+    torch.manual_seed(1)
+    m = ftorch.LSTM(3, 7, num_layers=L, proj_size=4, dtype=dtype)
+    x = torch.randn(4, B, 3, dtype=dtype)
+    state, packs = None, set()
+    for t in range(4):
+        want = _general_path(m, x[t : t + 1], state)
+        monkeypatch.setattr(api, "stack_forward", None)  # the step mode must not need it
+        with torch.no_grad():
+            out, state = m(x[t : t + 1], state)
+        monkeypatch.undo()
+        packs.add(id(m._proj_pack))
+        for a, b in zip((out, *state), want, strict=True):
+            np.testing.assert_array_equal(a.numpy(), b)
+    assert len(packs) == 1 and m._proj_pack is not None
+
+
+@pytest.mark.parametrize(
+    "name", ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0", "weight_hr_l1"]
+)
+def test_projected_step_and_graph_see_weights_changed_in_place(name):
+    """An in-place change of any parameter between calls (through .data: no version counter
+    sees it) is seen by the cached step (no graph) and by the graph path's cached packs:
+    both give the general path's bits on the new weights, and the gradients are the ones of
+    packs made afresh."""
+    torch.manual_seed(2)
+    m = ftorch.LSTM(3, 6, num_layers=2, proj_size=2, dtype=torch.float64)
+    x = torch.randn(1, 3, 3, dtype=torch.float64)
+    st = (torch.randn(2, 3, 2, dtype=torch.float64), torch.randn(2, 3, 6, dtype=torch.float64))
+    with torch.no_grad():
+        before = m(x, st)[0].numpy().copy()
+    m(x, st)[0].sum().backward()  # the graph path's packs, made now
+    getattr(m, name).data[0] += 0.5
+    with torch.no_grad():
+        out, (h, c) = m(x, st)
+    want = _general_path(m, x, st)
+    assert not np.array_equal(out.numpy(), before)
+    for a, b in zip((out, h, c), want, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b)
+    m.zero_grad()
+    xg = x.clone().requires_grad_(True)
+    out, (h, c) = m(xg, st)
+    np.testing.assert_array_equal(out.detach().numpy(), want[0])
+    (out.square().sum() + c.sum()).backward()
+    grads = [p.grad.numpy().copy() for p in m.parameters()] + [xg.grad.numpy().copy()]
+    fresh = ftorch.LSTM(3, 6, num_layers=2, proj_size=2, dtype=torch.float64)
+    fresh.load_state_dict(m.state_dict())
+    xf = x.clone().requires_grad_(True)
+    out, (h, c) = fresh(xf, st)
+    (out.square().sum() + c.sum()).backward()
+    for a, b in zip(grads, [p.grad.numpy() for p in fresh.parameters()] + [xf.grad.numpy()], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_projected_step_follows_a_dtype_change_and_checks_its_input():
+    """The cached projected step after .double() runs on float64 packs (the general path's bits);
+    NaN in the input, the state or a weight raises the general path's ValueError naming it."""
+    torch.manual_seed(3)
+    m = ftorch.LSTM(3, 6, proj_size=2)
+    x = torch.randn(1, 2, 3)
+    with torch.no_grad():
+        m(x)
+        assert m._proj_pack.snap.dtype == np.float32
+        m.double()
+        out, (h, c) = m(x.double())
+    assert m._proj_pack.snap.dtype == np.float64
+    for a, b in zip((out, h, c), _general_path(m, x.double(), None), strict=True):
+        assert a.dtype == torch.float64
+        np.testing.assert_array_equal(a.numpy(), b)
+    bad = x.double().clone()
+    bad[0, 1, 2] = float("nan")
+    with torch.no_grad():
+        with pytest.raises(ValueError, match="layer 0, forward: x: expected finite"):
+            m(bad)
+        h0, c0 = torch.zeros(1, 2, 2, dtype=torch.float64), torch.zeros(1, 2, 6, dtype=torch.float64)
+        c0[0, 0, 0] = float("inf")
+        with pytest.raises(ValueError, match="layer 0, forward: h0 or c0: expected finite"):
+            m(x.double(), (h0, c0))
+        m.weight_hr_l0[0, 0] = float("nan")
+        with pytest.raises(ValueError, match="layer 0, forward: w_ih, w_hh or b"):
+            m(x.double())
+        m.weight_hr_l0[0, 0] = 0.0
+        np.testing.assert_array_equal(m(x.double())[0].numpy(), _general_path(m, x.double(), None)[0])
+
+
+def test_projected_retained_graph_backward_twice():
+    """dA written over the gates when the tape is consumed: a retained graph computes the tape
+    again for its second backward, which gives the first one's gradients (bitwise)."""
+    torch.manual_seed(4)
+    m = ftorch.LSTM(3, 6, num_layers=2, proj_size=2, dtype=torch.float64)
+    out, _ = m(torch.randn(5, 3, 3, dtype=torch.float64))
+    out.square().sum().backward(retain_graph=True)
+    first = [p.grad.clone() for p in m.parameters()]
+    out.square().sum().backward()
+    for p, g in zip(m.parameters(), first, strict=True):
+        np.testing.assert_array_equal(p.grad.numpy(), 2 * g.numpy())

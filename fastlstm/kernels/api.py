@@ -43,6 +43,9 @@ __all__ = [
     "ForwardCache",
     "ProjBackwardResult",
     "ProjCache",
+    "ProjStackPacks",
+    "ProjStepPack",
+    "ProjTrainPack",
     "StackTape",
     "StepPack",
     "backward_core",
@@ -54,8 +57,12 @@ __all__ = [
     "lstm_backward",
     "lstm_forward",
     "nonfinite",
+    "proj_cached_step",
     "proj_stack_pack",
+    "proj_stack_packs",
     "proj_stack_step",
+    "proj_step_pack",
+    "proj_train_pack",
     "reverse_index",
     "reverse_time",
     "stack_backward",
@@ -386,13 +393,18 @@ def timestep_core(da, x, h_prev):
 _PROJ_NAMES = {"weights": "w_ih, w_hh, b or w_hr", "x": "x", "state": "h0 or c0", "grad": "dy, dh_n or dc_n"}
 
 
-def proj_forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, names=_PROJ_NAMES, keep=True):
+def proj_forward_core(
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, names=_PROJ_NAMES, keep=True, packed=None
+):
     """``forward_core`` for a layer with a projection (F7): ``w_hh [4H, P]``, ``w_hr [P, H]``,
-    ``h0 [B, P]``, ``c0 [B, H]``; the time loop of :mod:`.projection`. Returns
+    ``h0 [B, P]``, ``c0 [B, H]``; the time loop of :mod:`.projection`. ``packed``: a
+    :class:`ProjTrainPack` made from these weights (None: packed here). Returns
     ``y [T, B, P], h_n [B, P], c_n [B, H], cache`` (a :class:`ProjCache`, None without ``keep``)."""
     T, B, I = x.shape
     H, P = w_hr.shape[1], w_hr.shape[0]
-    status, hs, cs, gates, hr = projection.proj_forward(
+    if packed is None:
+        packed = proj_train_pack((w_ih, w_hh, b_ih, b_hh, w_hr), backward=False)
+    status, hs, cs, gates, hr = projection.proj_forward_packed(
         x,
         h0,
         c0,
@@ -401,6 +413,7 @@ def proj_forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, names=_P
         b_ih,
         b_hh,
         w_hr,
+        *packed.forward,
         _NO_LENGTHS if lengths is None else lengths,
         threads_for(B * T * (4 * H * (I + P) + H * P)),
         keep,
@@ -416,14 +429,22 @@ def proj_forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, names=_P
     return y, hs[T], cs[T], ProjCache(x, hs, cs, gates, hr, lengths)
 
 
-def proj_backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, w_hr, names=_PROJ_NAMES, keep_dgates=False):
+def proj_backward_core(
+    dy, dh_n, dc_n, cache, w_ih, w_hh, w_hr, names=_PROJ_NAMES, keep_dgates=False, consume=False, packed=None
+):
     """``backward_core`` for a :class:`ProjCache` (B1)-(B10): the :class:`ProjBackwardResult`
     (with ``dw_hr``; ``dgates`` and ``dhs``, each step's terms, with ``keep_dgates``; no norms)
-    and the per-row squared norms [T, B, 2]."""
+    and the per-row squared norms [T, B, 2]. ``consume=True`` lets dA overwrite the cache's
+    gates (the cache is unusable afterwards); ``packed``: the :class:`ProjTrainPack` the
+    forward ran on (None: ``w_hh``, ``w_hr`` padded here)."""
     x, hs, cs, gates, hr, lengths = cache
     T, B, I = x.shape
     P, H = w_hr.shape
-    status, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq_norms, da, dhs = projection.proj_backward(
+    if packed is None or packed.backward is None:
+        padded = projection.proj_backward_pack(w_hh, w_hr)
+    else:
+        padded = packed.backward
+    status, dx, dh, dc, dw_ih, dw_hh, db, dw_hr, sq_norms, da, dhs = projection.proj_backward_packed(
         dy,
         dh_n,
         dc_n,
@@ -435,14 +456,55 @@ def proj_backward_core(dy, dh_n, dc_n, cache, w_ih, w_hh, w_hr, names=_PROJ_NAME
         w_ih,
         w_hh,
         w_hr,
+        *padded,
         _NO_LENGTHS if lengths is None else lengths,
         keep_dgates,
         threads_for(B * T * (4 * H * (I + P) + H * P)),
+        consume,
     )
     _raise_status(status, names)
     if not keep_dgates:
         da = dhs = None
     return ProjBackwardResult(dx, dh, dc, dw_ih, dw_hh, db, da, None, None, dw_hr, dhs), sq_norms
+
+
+class ProjTrainPack(NamedTuple):
+    """One projected layer's weights packed for :func:`proj_forward_core` and
+    :func:`proj_backward_core` (copies: they stay what the forward ran on)."""
+
+    forward: tuple  #: ``(wzt, wrt, bias, Pp)`` of :func:`.projection.proj_forward_pack`
+    backward: tuple | None  #: ``(wr, Hp, whh, Pp)`` of :func:`.projection.proj_backward_pack`
+
+
+def proj_train_pack(w, backward=True):
+    """The :class:`ProjTrainPack` of one projected layer's ``(w_ih, w_hh, b_ih, b_hh, w_hr)``
+    (values unchecked: the kernels check the weights themselves)."""
+    fwd = projection.proj_forward_pack(*w)
+    return ProjTrainPack(fwd, projection.proj_backward_pack(w[1], w[4]) if backward else None)
+
+
+class ProjStackPacks(NamedTuple):
+    """A projected stack's :class:`ProjTrainPack` per layer and direction, and a flat copy of
+    the weights they were made from (:func:`proj_stack_packs` tells when they change)."""
+
+    packs: tuple
+    snap: np.ndarray
+
+
+def proj_stack_packs(weights, cached=None):
+    """``cached`` if it was made from weights bitwise equal to ``weights`` (one compiled
+    comparison, :func:`_changed`), else a new :class:`ProjStackPacks`: a caller
+    that runs the same weights again skips packing them (the torch module)."""
+    mats, vecs = _proj_step_arrays(weights)
+    if (
+        cached is not None
+        and cached.snap.dtype == mats[0].dtype
+        and cached.snap.size == sum(a.size for a in mats + vecs)
+    ):
+        if not _changed(cached.snap, mats, vecs):
+            return cached
+    packs = tuple(proj_train_pack(w) for w in weights)
+    return ProjStackPacks(packs, np.concatenate([a.reshape(-1) for a in mats + vecs]))
 
 
 # --------------------------------------------------------------------------
@@ -535,7 +597,9 @@ def reverse_time(a, rev):
     return np.ascontiguousarray(a[rev[0], rev[1]])
 
 
-def stack_forward(x, h0, c0, weights, directions=1, lengths=None, dropout=None, keep=True, names=None):
+def stack_forward(
+    x, h0, c0, weights, directions=1, lengths=None, dropout=None, keep=True, names=None, packs=None
+):
     """A stack of LSTM layers over a batch of sequences: the one forward of both LSTM surfaces.
 
     Parameters
@@ -562,6 +626,9 @@ def stack_forward(x, h0, c0, weights, directions=1, lengths=None, dropout=None, 
     names : list of dict, optional
         Per ``k``, the names the kernels' NaN/Inf errors use (keys ``weights``, ``x``,
         ``state``, ``grad``).
+    packs : sequence of ProjTrainPack, optional
+        Per ``k``, a projected layer's weights packed already (:func:`proj_stack_packs`),
+        made from ``weights``; None: packed here.
 
     Returns
     -------
@@ -590,7 +657,18 @@ def stack_forward(x, h0, c0, weights, directions=1, lengths=None, dropout=None, 
             err = _KERNEL_NAMES if names is None else names[k]
             if len(weights[k]) > 4:  # a projection (F7): w_hr last
                 y, h_n[k], c_n[k], cache = proj_forward_core(
-                    src, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, weights[k][4], lengths, err, keep
+                    src,
+                    h0[k],
+                    c0[k],
+                    w_ih,
+                    w_hh,
+                    b_ih,
+                    b_hh,
+                    weights[k][4],
+                    lengths,
+                    err,
+                    keep,
+                    None if packs is None else packs[k],
                 )
             else:
                 y, h_n[k], c_n[k], cache = forward_core(
@@ -606,7 +684,9 @@ def stack_forward(x, h0, c0, weights, directions=1, lengths=None, dropout=None, 
     return inp, h_n, c_n, (StackTape(caches, masks, lengths, rev) if keep else None)
 
 
-def stack_backward(d_output, d_h_n, d_c_n, tape, weights, keep_dgates=False, names=None, consume=False):
+def stack_backward(
+    d_output, d_h_n, d_c_n, tape, weights, keep_dgates=False, names=None, consume=False, packs=None
+):
     """BPTT through a :func:`stack_forward`: the one backward of both LSTM surfaces.
 
     Parameters
@@ -626,6 +706,9 @@ def stack_backward(d_output, d_h_n, d_c_n, tape, weights, keep_dgates=False, nam
         Per ``k``, the names of the kernels' errors.
     consume : bool
         Let dA overwrite the tape's gates (the tape is unusable afterwards).
+    packs : sequence of ProjTrainPack, optional
+        The packs :func:`stack_forward` ran on (a projected layer's padded ``w_hh``,
+        ``w_hr``); None: padded here from ``weights``.
 
     Returns
     -------
@@ -664,6 +747,8 @@ def stack_backward(d_output, d_h_n, d_c_n, tape, weights, keep_dgates=False, nam
                     weights[k][4],
                     _KERNEL_NAMES if names is None else names[k],
                     keep_dgates,
+                    consume,
+                    None if packs is None else packs[k],
                 )
             else:
                 res, sq_norms = backward_core(
@@ -754,20 +839,35 @@ _STALE = -1
 
 
 @njit(**JIT)
+def _n_ne(f, s):
+    n = 0
+    for i in range(f.size):
+        n += f[i] != s[i]
+    return n
+
+
+@njit(**JIT)
+def _n_differ(f, s):
+    """How many entries of ``f`` and ``s`` (flat, C-contiguous, the same size) differ bitwise
+    (a -0.0 for a 0.0 included): an integer sum over the bits as unsigned integers, which LLVM
+    vectorises (an ``or`` of float comparisons it did not: 3x slower, measured)."""
+    if f.itemsize == 8:
+        return _n_ne(f.view(np.uint64), s.view(np.uint64))
+    return _n_ne(f.view(np.uint32), s.view(np.uint32))
+
+
+@njit(**JIT)
 def _changed(snap, mats, vecs):
-    """Whether ``mats`` and ``vecs`` (C-contiguous) differ from their flat copy ``snap``."""
+    """Whether ``mats`` and ``vecs`` (C-contiguous) differ bitwise from their flat copy ``snap``."""
     o = 0
-    diff = False
+    n = 0
     for a in mats:
-        f = a.reshape(a.size)
-        for i in range(f.size):
-            diff |= f[i] != snap[o + i]
-        o += f.size
-    for a in vecs:
-        for i in range(a.size):
-            diff |= a[i] != snap[o + i]
+        n += _n_differ(a.reshape(a.size), snap[o : o + a.size])
         o += a.size
-    return diff
+    for a in vecs:
+        n += _n_differ(a, snap[o : o + a.size])
+        o += a.size
+    return n != 0
 
 
 @njit(**JIT)
@@ -860,6 +960,79 @@ def proj_stack_step(x, h, c, packs):
             raise ValueError("x: expected finite values, got NaN or Inf")
         inp = h[k]
     return h[len(packs) - 1].copy()
+
+
+class ProjStepPack(NamedTuple):
+    """A unidirectional projected stack's weights packed once for :func:`proj_cached_step`."""
+
+    packs: tuple  #: per layer the panels ``(wxt, wht, wrt, bias)`` of :func:`.projection.proj_pack`
+    snap: np.ndarray  #: a flat copy of the weights packed, to tell when they change
+
+
+def _proj_step_arrays(weights):
+    """The projected weights as two homogeneous tuples: ``(w_ih, w_hh, w_hr)`` and
+    ``(b_ih, b_hh)`` per layer, as :func:`_changed` reads them."""
+    if len(weights) == 1:  # the common case, without the generators' cost
+        w_ih, w_hh, b_ih, b_hh, w_hr = weights[0]
+        return (w_ih, w_hh, w_hr), (b_ih, b_hh)
+    return tuple([a for w in weights for a in (w[0], w[1], w[4])]), tuple(
+        [a for w in weights for a in w[2:4]]
+    )
+
+
+def proj_step_pack(weights):
+    """:func:`proj_stack_pack` with a snapshot of the weights (:class:`ProjStepPack`), for a
+    caller whose weights may change between steps (:func:`proj_cached_step`). Raises
+    ValueError if a weight holds NaN or Inf."""
+    mats, vecs = _proj_step_arrays(weights)
+    packs = tuple(proj_stack_pack(weights))
+    return ProjStepPack(packs, np.concatenate([a.reshape(-1) for a in mats + vecs]))
+
+
+@njit(**JIT)
+def _proj_checked_steps(x, h, c, packs, snap, mats, vecs):
+    """:func:`proj_cached_step`'s compiled part: ``(status, layer)``, status _STALE (nothing
+    done) if the weights differ from ``snap``, BAD_STATE (nothing done) for NaN or Inf in the
+    state, BAD_X if ``layer``'s input holds NaN or Inf (the layers below it stepped), else OK."""
+    if _changed(snap, mats, vecs):
+        return _STALE, 0
+    if nonfinite(h) or nonfinite(c):
+        return BAD_STATE, 0
+    k = 0
+    status = projection.proj_step(x, h[0], c[0], packs[0][0], packs[0][1], packs[0][2], packs[0][3])
+    for k in range(1, len(packs)):
+        if status != OK:
+            return status, k - 1
+        p = packs[k]
+        status = projection.proj_step(h[k - 1], h[k], c[k], p[0], p[1], p[2], p[3])
+    return status, k
+
+
+def proj_cached_step(x, h, c, pack, weights):
+    """One step of a unidirectional projected stack on a :class:`ProjStepPack`, made again first
+    if ``weights`` (as for :func:`stack_forward`) no longer match it (one compiled comparison
+    per call) or are of another dtype (``pack`` None: made now): the torch module's step
+    without a graph. ``x [B, I]``, ``h [L, B, P]``, ``c [L, B, H]`` (C-contiguous) updated in
+    place (the caller's copies: they may be left half-stepped when an error is raised).
+    Bitwise the outputs of :func:`stack_forward` at ``T = 1`` (the same products per row, in
+    the same order).
+
+    Returns ``(h_top [B, P], pack)``; raises ValueError for NaN or Inf in a weight, ``x``, a
+    layer's input or the state (the general path names the argument)."""
+    if pack is None or pack.snap.dtype != x.dtype:
+        pack = proj_step_pack(weights)
+    mats, vecs = _proj_step_arrays(weights)
+    status, k = _proj_checked_steps(x, h, c, pack.packs, pack.snap, mats, vecs)
+    if status == _STALE:
+        pack = proj_step_pack(weights)
+        status, k = _proj_checked_steps(x, h, c, pack.packs, pack.snap, mats, vecs)
+    if status == BAD_STATE:
+        raise ValueError("state (h, c): expected finite values, got NaN or Inf")
+    if status != OK:
+        raise ValueError(
+            ("x" if k == 0 else f"layer {k}'s input") + ": expected finite values, got NaN or Inf"
+        )
+    return h[len(pack.packs) - 1].copy(), pack
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b, lengths=None, w_hr=None):

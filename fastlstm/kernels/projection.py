@@ -7,10 +7,12 @@ Each step is three products and two pointwise passes, for a block of batch rows 
 as the drivers), then ``h_t = h~_t W_hr^T`` (F7); backward ``dh~_t = dh_t W_hr`` (B10), the
 pointwise (B2)-(B5), ``dh^rec_{t-1} = dA_t W_hh`` (B6) per step, and after the time loop
 (B7), (B8) and ``dW_hr = sum dh_t^T h~_t`` (B10) with the drivers' :func:`input_grad` and
-:func:`weight_grads`. The weights are transposed and zero-padded to whole vector panels once
-per call. Rows never interact, so each thread owns fixed rows for all ``T`` steps (one
-parallel region per call) and every row's arithmetic is the same whatever the thread count:
-results are bitwise identical for any number of threads.
+:func:`weight_grads`. The weights are transposed and zero-padded to whole vector panels
+(:func:`proj_forward_pack`, :func:`proj_backward_pack`) once per call, or once for many by a
+caller that keeps the panels (:func:`proj_forward_packed`, :func:`proj_backward_packed`; the
+torch module, while its weights do not change). Rows never interact, so each thread owns
+fixed rows for all ``T`` steps (one parallel region per call) and every row's arithmetic is
+the same whatever the thread count: results are bitwise identical for any number of threads.
 
 Reached only through :mod:`fastlstm.kernels.api` (``stack_forward``/``stack_backward`` call
 it for a layer with a projection weight ``W_hr``) and :mod:`fastlstm.kernels.compiled`.
@@ -41,7 +43,16 @@ from .drivers import (
 from .simd import NV, ROW_BLOCKS, VECTOR_BITS, make_gemm_kernel
 from .vecmath import backward_row, forward_row
 
-__all__ = ["proj_backward", "proj_forward", "proj_pack", "proj_step"]
+__all__ = [
+    "proj_backward",
+    "proj_backward_pack",
+    "proj_backward_packed",
+    "proj_forward",
+    "proj_forward_pack",
+    "proj_forward_packed",
+    "proj_pack",
+    "proj_step",
+]
 
 _R0, _R1, _R2, _R3 = ROW_BLOCKS
 _VEC_BYTES = VECTOR_BITS // 8
@@ -101,8 +112,10 @@ def _padded(w, C):
     Kp = (K + C - 1) // C * C
     out = np.zeros(R * Kp, dtype=w.dtype)
     for r in range(R):
-        for k in range(K):
-            out[r * Kp + k] = w[r, k]
+        src = w[r]
+        dst = out[r * Kp : r * Kp + K]
+        for k in range(K):  # row views: LLVM vectorises the copy (3x the indexed loop, measured)
+            dst[k] = src[k]
     return out, Kp
 
 
@@ -189,6 +202,25 @@ def _gate_major_t(w, Hs):
 
 
 @njit(**JIT)
+def proj_forward_pack(w_ih, w_hh, b_ih, b_hh, w_hr):
+    """The panels :func:`proj_forward_packed` reads: ``(wzt [(I+P)*4Hs], wrt [H*Pp], bias [4Hs],
+    Pp)``, ``[W_ih, W_hh]`` transposed gate-major, ``W_hr`` transposed, each zero-padded to whole
+    vector panels (copies: values unchecked)."""
+    G, P = w_hh.shape
+    H = G // 4
+    C = _panel_width(w_hh.itemsize)
+    VL = C // NV
+    Hs = (H + VL - 1) // VL * VL
+    wzt = np.concatenate((_gate_major_t(w_ih, Hs), _gate_major_t(w_hh, Hs)))  # [I+P, 4Hs]
+    wrt, Pp = _padded_t(w_hr, C)  # [H, Pp]
+    b = b_ih + b_hh
+    bias = np.zeros(4 * Hs, dtype=w_hh.dtype)
+    for g in range(4):
+        bias[g * Hs : g * Hs + H] = b[g * H : (g + 1) * H]
+    return wzt, wrt, bias, Pp
+
+
+@njit(**JIT)
 def proj_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, n_threads=1, keep=True):
     """(F1)-(F7) over the whole sequence; ``lengths`` of size 0: every row has T steps; at
     most ``n_threads`` threads (rows split between them).
@@ -196,17 +228,35 @@ def proj_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, n_threads=1, 
     Returns ``status, hs [T+1, B, P], cs [T+1, B, H], gates [T, B, 4H], hr [T, B, H]``
     (``hr`` the unprojected ``o * tanh(c)``; zero, like ``gates``, on masked steps). Without
     ``keep`` (inference) ``cs`` is ``[2, B, H]`` with ``c_T`` at ``cs[T % 2]``, and ``gates``,
-    ``hr`` one step's scratch.
+    ``hr`` one step's scratch. The weights are packed here (:func:`proj_forward_pack`); a caller
+    that keeps the panels calls :func:`proj_forward_packed`.
     """
+    wzt, wrt, bias, Pp = proj_forward_pack(w_ih, w_hh, b_ih, b_hh, w_hr)
+    return proj_forward_packed(
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, wzt, wrt, bias, Pp, lengths, n_threads, keep
+    )
+
+
+@njit(**JIT)
+def proj_forward_packed(
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, wzt, wrt, bias, Pp, lengths, n_threads, keep
+):
+    """:func:`proj_forward` on the panels of :func:`proj_forward_pack` made from these weights
+    (which are still checked for NaN and Inf here). The gates' buffer runs one panel past the
+    array, zero: :func:`proj_backward_packed` may write dA over it."""
     T, B, I = x.shape
     G, P = w_hh.shape
     H = G // 4
     dt = x.dtype
     Tk = T if keep else 1
+    C = _panel_width(x.itemsize)
     # every entry is written below (masked rows' gates and h~ as zeros), or the status is bad
     hs = np.zeros((T + 1, B, P), dtype=dt)
     cs = np.zeros((T + 1 if keep else 2, B, H), dtype=dt)
-    gates = np.empty((Tk, B, G), dtype=dt)
+    n_gates = Tk * B * G
+    gates_buf = np.empty(n_gates + C, dtype=dt)
+    gates_buf[n_gates:] = 0
+    gates = gates_buf[:n_gates].reshape((Tk, B, G))
     hr = np.empty((Tk, B, H), dtype=dt)
     if nonfinite(w_ih) or nonfinite(w_hh) or nonfinite(b_ih) or nonfinite(b_hh) or nonfinite(w_hr):
         return BAD_WEIGHTS, hs, cs, gates, hr
@@ -216,15 +266,6 @@ def proj_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, n_threads=1, 
         return BAD_STATE, hs, cs, gates, hr
     hs[0] = h0
     cs[0] = c0
-    C = _panel_width(x.itemsize)
-    VL = C // NV
-    Hs = (H + VL - 1) // VL * VL
-    wzt = np.concatenate((_gate_major_t(w_ih, Hs), _gate_major_t(w_hh, Hs)))  # [I+P, 4Hs]
-    wrt, Pp = _padded_t(w_hr, C)  # [H, Pp]
-    b = b_ih + b_hh
-    bias = np.zeros(4 * Hs, dtype=dt)
-    for g in range(4):
-        bias[g * Hs : g * Hs + H] = b[g * H : (g + 1) * H]
     n_chunks = n_chunks_for(B, n_threads)
     if n_chunks == 1:
         _forward_rows(0, B, x, hs, cs, gates, hr, wzt, wrt, bias, Pp, lengths)
@@ -301,6 +342,16 @@ def _backward_parallel(n_chunks, dy, dh, dc, cs, gates, da, dhf, dhr, zeros, wr,
 
 
 @njit(**JIT)
+def proj_backward_pack(w_hh, w_hr):
+    """The panels :func:`proj_backward_packed` reads: ``(wr [P*Hp], Hp, whh [4H*Pp], Pp)``,
+    ``W_hr`` and ``W_hh`` with their rows zero-padded to whole vector panels (copies)."""
+    C = _panel_width(w_hh.itemsize)
+    wr, Hp = _padded(w_hr, C)  # [P, Hp]
+    whh, Pp = _padded(w_hh, C)  # [G, Pp]
+    return wr, Hp, whh, Pp
+
+
+@njit(**JIT)
 def proj_backward(dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, lengths, keep, n_threads=1):
     """(B1)-(B10) back through :func:`proj_forward`'s sequence, with at most ``n_threads``
     threads (rows split between them in the time loop, the products after it by panels).
@@ -308,8 +359,60 @@ def proj_backward(dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, length
     Returns ``status, dx [T, B, I], dh0 [B, P], dc0 [B, H], dw_ih, dw_hh, db [4H], dw_hr [P, H],
     sq_norms [T, B, 2]`` (per row the squared norms of the total dh_t (B1), dc_t (B2)), and with
     ``keep`` each step's ``dA [T, B, 4H]`` and total ``dh_t [T, B, P]`` (zero on masked rows: the
-    terms of (B8) and (B10) per step), else two empty arrays.
+    terms of (B8) and (B10) per step), else two empty arrays. The weights are padded here
+    (:func:`proj_backward_pack`); see :func:`proj_backward_packed`.
     """
+    wr, Hp, whh, Pp = proj_backward_pack(w_hh, w_hr)
+    return proj_backward_packed(
+        dy,
+        dh_n,
+        dc_n,
+        x,
+        hs,
+        cs,
+        gates,
+        hr,
+        w_ih,
+        w_hh,
+        w_hr,
+        wr,
+        Hp,
+        whh,
+        Pp,
+        lengths,
+        keep,
+        n_threads,
+        False,
+    )
+
+
+@njit(**JIT)
+def proj_backward_packed(
+    dy,
+    dh_n,
+    dc_n,
+    x,
+    hs,
+    cs,
+    gates,
+    hr,
+    w_ih,
+    w_hh,
+    w_hr,
+    wr,
+    Hp,
+    whh,
+    Pp,
+    lengths,
+    keep,
+    n_threads,
+    reuse_gates,
+):
+    """:func:`proj_backward` on the panels of :func:`proj_backward_pack`. ``reuse_gates`` writes
+    dA over the cache's gates (each row's gates are read before its dA is written, as in
+    :func:`.drivers.backward_alloc`): one ``[T, B, 4H]`` array less at the peak, for a caller
+    that discards the cache afterwards and whose gates came from :func:`proj_forward_packed`
+    (their buffer runs one zero panel past the array, as the weight-gradient product reads)."""
     T, B, I = x.shape
     G, P = w_hh.shape
     H = G // 4
@@ -336,11 +439,12 @@ def proj_backward(dy, dh_n, dc_n, x, hs, cs, gates, hr, w_ih, w_hh, w_hr, length
         )
     # dA and dh_t flat, zero on masked rows, padded: the weight-gradient product reads one
     # panel past the last row
-    daf = np.empty(N * G + C, dtype=dt)
-    daf[N * G :] = 0
+    if reuse_gates:
+        daf = gates.reshape(gates.size)  # the buffer's zero panel past it: proj_forward_packed's
+    else:
+        daf = np.empty(N * G + C, dtype=dt)
+        daf[N * G :] = 0
     dhf = np.zeros(N * P + C, dtype=dt)
-    wr, Hp = _padded(w_hr, C)  # [P, Hp]
-    whh, Pp = _padded(w_hh, C)  # [G, Pp]
     da = daf[: N * G].reshape((T, B, G))
     dhr = np.empty((T, B, H), dtype=dt)
     zeros = np.zeros((B, H), dtype=dt)

@@ -67,8 +67,8 @@ class LSTM(Module):
         ``D*P`` features, ``output`` ``[T, B, D*P]``, ``h0``/``h_n`` ``[L*D, B, P]`` (``c0``,
         ``c_n`` stay ``[L*D, B, H]``). Lengths, both directions, dropout and chunks work as
         without, and so do :meth:`stepper` and ``backward(per_timestep=True)`` (which adds
-        ``weight_hr``'s per-step terms); :meth:`to_keras` refuses it. Such layers run simpler, serial kernels
-        (``fastlstm/kernels/projection.py``).
+        ``weight_hr``'s per-step terms); :meth:`to_keras` refuses it. Such layers run the
+        register-blocked, multi-threaded kernels of ``fastlstm/kernels/projection.py``.
 
     Notes
     -----
