@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 
 from .. import _threads
+from .._config import CACHE  # off with FASTLSTM_VECTOR_BITS: these loops inline the width's kernels
 from ..kernels import drivers as D
 from ..kernels.simd import NV, VECTOR_BITS
 from .config import Config
@@ -55,7 +56,7 @@ PARTS = (
 _VEC_BYTES = VECTOR_BITS // 8
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _forward_products(x, hs, wxp, whp, bp, blk):
     """(F1)+(F2) alone: the drivers' forward loop without the pointwise pass."""
     T, B = hs.shape[0] - 1, hs.shape[1]
@@ -76,7 +77,7 @@ def _forward_products(x, hs, wxp, whp, bp, blk):
             r += m
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _forward_pointwise(hs, cs, gates, lengths, blk):
     """(F3)-(F6) alone, on a block of fixed pre-activations."""
     T, B = hs.shape[0] - 1, hs.shape[1]
@@ -88,7 +89,7 @@ def _forward_pointwise(hs, cs, gates, lengths, blk):
             r += m
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _backward_pointwise(dy, cs, gates, lengths, dh, dc, da, sq_norms):
     T, B = dy.shape[0], dy.shape[1]
     for t in range(T - 1, -1, -1):
@@ -96,7 +97,7 @@ def _backward_pointwise(dy, cs, gates, lengths, dh, dc, da, sq_norms):
             D._backward_pointwise(dy, t, b, dh, dc, gates, cs, da, lengths, sq_norms)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _backward_products(da, wbp, out):
     T, B = da.shape[0], da.shape[1]
     for t in range(T - 1, -1, -1):
@@ -118,7 +119,7 @@ def _backward_products(da, wbp, out):
                     r += D._R3
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _microkernel_loop(a, w, out, K, reps):
     for _ in range(reps):
         D._gemm_r0(a, 0, 1, D._R0, w, 0, w.size // K, K, out, 0, out.size // D._R0)
