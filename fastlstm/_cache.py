@@ -23,6 +23,15 @@ from before an edit could overwrite the data file an index written after it poin
 and a later process would load machine code compiled for other sources (seen as a
 segmentation fault). Folders of other versions not written to for :data:`STALE_SECONDS`
 are removed, once per folder and process, together with files of the older flat layout.
+
+In those folders a compiled overload's data file is named by a digest of its index key
+(signature, target, code) instead of Numba's running number, and written before the
+index entry that points to it. Numba numbers a function's overloads 1, 2, ... from the
+index it has read: two processes compiling different overloads of one function at once
+(a float32 and a float64 caller, two Dask or MPI workers on a cold cache) both take
+number 1, and the index one of them writes can point to the machine code the other one
+wrote (numba/numba#10128 reports such races as segmentation faults). With one file per
+key the worst a race does is drop an index entry, which costs one compilation later.
 """
 
 from __future__ import annotations
@@ -31,11 +40,12 @@ import functools
 import hashlib
 import os
 import shutil
+import threading
 import time
 
 from numba.core import caching
 
-__all__ = ["STALE_SECONDS", "source_stamp"]
+__all__ = ["STALE_SECONDS", "data_name", "source_stamp"]
 
 #: A cache folder of other sources, or a file of the flat layout, is removed once it has not
 #: been written to for this long (a process of those sources could still be compiling into it).
@@ -43,6 +53,8 @@ STALE_SECONDS = 3600.0
 _PREFIX = "src-"
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_FOLDERS: set[str] = set()  # the cache folders our locators gave out: data files named by key
+_FOLDERS_LOCK = threading.Lock()
 _KERNELS = os.path.join(_PACKAGE, "kernels")
 _SHARED = (os.path.join(_PACKAGE, "_config.py"), os.path.abspath(__file__))
 
@@ -103,7 +115,10 @@ def _keyed_on_sources(base: type) -> type:
             parent = super().get_cache_path()
             folder = _PREFIX + self.get_source_stamp()[:16]
             _prune(parent, folder)
-            return os.path.join(parent, folder)
+            path = os.path.join(parent, folder)
+            with _FOLDERS_LOCK:
+                _FOLDERS.add(os.path.abspath(path))
+            return path
 
         @classmethod
         def from_function(cls, py_func, py_file):
@@ -115,7 +130,35 @@ def _keyed_on_sources(base: type) -> type:
     return Locator
 
 
+def data_name(filename_base: str, key) -> str:
+    """The data file of the overload ``key`` (Numba's index key) in one of our folders."""
+    return f"{filename_base}.{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}.nbc"
+
+
+def _save_by_key(numba_save):
+    """``IndexDataCacheFile.save`` that, in our folders, names the data file by its key and
+    writes it before the index entry; Numba's own behaviour elsewhere."""
+
+    @functools.wraps(numba_save)
+    def save(self, key, data):
+        if os.path.abspath(self._cache_path) not in _FOLDERS:
+            return numba_save(self, key, data)
+        name = data_name(self._index_name[: -len(".nbi")], key)
+        self._save_data(name, data)
+        overloads = self._load_index()  # read just before writing: the window for a lost entry
+        if overloads.get(key) != name:
+            overloads[key] = name
+            self._save_index(overloads)
+        return None
+
+    save._fastlstm = True
+    return save
+
+
 def _register() -> None:
+    files = caching.IndexDataCacheFile
+    if not getattr(files.save, "_fastlstm", False):
+        files.save = _save_by_key(files.save)
     classes = caching.CacheImpl._locator_classes
     if any(getattr(c, "__module__", None) == __name__ for c in classes):
         return

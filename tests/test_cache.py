@@ -129,3 +129,46 @@ def test_stale_folders_of_other_sources_are_removed(package):
     assert _run(package) == {"value": 2, "hits": 0}
     assert not old.exists() and not flat.exists()
     assert len([p for p in cache.iterdir() if p.name.startswith("src-")]) == 1
+
+
+def _race(folder: Path):
+    """Two processes save different overloads of one function into ``folder`` at once: both
+    read the (empty) index before either writes, and the first one's data file lands last.
+    Returns what a later process loads for each key."""
+    from numba.core import caching
+
+    def process():
+        f = caching.IndexDataCacheFile(str(folder), "kernels.f-12.py311", "stamp")
+        f._load_index = dict  # the index as it was read before the other process wrote
+        return f
+
+    first, second = process(), process()
+    pending = []
+    first._save_data = lambda name, data: pending.append((name, data))
+    first.save(("float32",), "code for float32")
+    second.save(("float64",), "code for float64")
+    for name, data in pending:  # the first process's data file is written last
+        caching.IndexDataCacheFile._save_data(first, name, data)
+    later = caching.IndexDataCacheFile(str(folder), "kernels.f-12.py311", "stamp")
+    return later.load(("float32",)), later.load(("float64",))
+
+
+def test_overloads_saved_at_once_never_load_each_others_code(tmp_path):
+    """numba/numba#10128's race: in fastlstm's folders each overload has its own data file
+    (named by its key), so a later process loads each key's own code or misses it; in a
+    folder of Numba's own, the same interleaving serves one overload the other's code."""
+    from fastlstm import _cache
+
+    ours = tmp_path / ("src-" + "0" * 16)
+    ours.mkdir()
+    _cache._FOLDERS.add(os.path.abspath(ours))
+    f32, f64 = _race(ours)
+    assert f32 in ("code for float32", None) and f64 in ("code for float64", None)
+    assert f64 == "code for float64"  # the entry written last is kept
+    assert sorted(p.name for p in ours.glob("*.nbc")) == sorted(
+        _cache.data_name("kernels.f-12.py311", (k,)) for k in ("float32", "float64")
+    )
+
+    numbas = tmp_path / "numba"
+    numbas.mkdir()
+    assert _race(numbas)[1] == "code for float32"  # the race this guards against
