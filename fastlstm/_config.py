@@ -45,8 +45,12 @@ FASTMATH: frozenset[str] = frozenset({"contract", "arcp", "nsz"})
 #: options for serial kernels (``numba.njit(**JIT)``)
 JIT: dict = {"cache": CACHE, "fastmath": set(FASTMATH), "nogil": True, "error_model": "numpy"}
 
-#: options for the drivers that use ``prange``
-JIT_PARALLEL: dict = {**JIT, "parallel": True}
+#: options for the drivers that use ``prange``: never cached on their own. A cached caller
+#: compiled in a process that loaded such a function from the cache segfaults when a later
+#: process loads the caller (numba/numba#8578, still open; reproduced with Numba 0.68.1 in
+#: ten lines, and on fastlstm's drivers). Uncached, they are compiled into their callers,
+#: which are cached whole: a warm start is as fast (tests/test_cache.py).
+JIT_PARALLEL: dict = {**JIT, "parallel": True, "cache": False}
 
 #: options for the forecast wing's recursions (exponential smoothing, the ES-RNN's smoothing):
 #: no fast-math at all, so that they round as the float64 references they are tested against

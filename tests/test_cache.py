@@ -172,3 +172,61 @@ def test_overloads_saved_at_once_never_load_each_others_code(tmp_path):
     numbas = tmp_path / "numba"
     numbas.mkdir()
     assert _race(numbas)[1] == "code for float32"  # the race this guards against
+
+
+PROBE_PARALLEL = """
+import numpy as np
+from numba import njit, prange
+
+from .._config import JIT, JIT_PARALLEL
+
+
+@njit(**JIT_PARALLEL)
+def inner(a):
+    for i in prange(a.size):
+        a[i] += 1.0
+
+
+@njit(**JIT)
+def outer(a, flag=True):
+    inner(a)
+    return a.sum()
+"""
+
+RUN_PARALLEL = """
+import sys
+import numpy as np
+from fastlstm.kernels._probe_p import outer
+a = np.zeros(1000)
+print(outer(a, True) if sys.argv[1] == "flag" else outer(a))
+"""
+
+
+@pytest.mark.parametrize("parallel_cached", [False, True])
+def test_a_cached_caller_of_a_parallel_kernel_loads_in_a_later_process(package, parallel_cached):
+    """numba/numba#8578: a cached caller compiled in a process that loaded its ``prange``
+    callee from the cache segfaults when a later process loads it. Here the first process
+    caches the caller for one signature (``flag`` passed) and the callee; the second
+    compiles the caller for another (``flag`` omitted) beside the cached callee; the third
+    loads that. JIT_PARALLEL does not cache, and all three run; with the callee cached, as
+    before, the third process crashed."""
+    probe = PROBE_PARALLEL
+    if parallel_cached:  # the old options, to show what the test would catch
+        probe = probe.replace("@njit(**JIT_PARALLEL)", '@njit(**{**JIT_PARALLEL, "cache": True})')
+    (package / "fastlstm" / "kernels" / "_probe_p.py").write_text(probe)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CACHE", "FASTLSTM_"))}
+    env["PYTHONPATH"] = str(package)
+    codes = []
+    for arg in ("flag", "omit", "omit"):
+        out = subprocess.run(
+            [sys.executable, "-c", RUN_PARALLEL, arg],
+            env=env,
+            cwd=package,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        codes.append(out.returncode)
+        if out.returncode == 0:
+            assert float(out.stdout.split()[-1]) == 1000.0
+    assert codes == ([0, 0, -11] if parallel_cached else [0, 0, 0])
