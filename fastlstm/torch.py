@@ -554,7 +554,8 @@ class LSTM(torch.nn.Module):
         """Forward without a graph; one step of one direction through the step mode (the weights
         packed once, again only when they change)."""
         T, B, _ = x.shape
-        if T == 1 and run.directions == 1 and run.lengths is None and not run.dropout and not run.proj:
+        one_step = T == 1 and run.directions == 1 and run.lengths is None and not run.dropout
+        if one_step and not run.proj:
             h, c = h0.copy(), c0.copy()
             try:
                 pack = self._step_pack
@@ -569,7 +570,7 @@ class LSTM(torch.nn.Module):
                 return torch.from_numpy(h_top[None]), torch.from_numpy(h), torch.from_numpy(c)
             except ValueError:  # NaN or Inf: the general path names the argument
                 self._step_pack = None
-        elif T == 1 and run.directions == 1 and run.lengths is None and not run.dropout:
+        elif one_step:
             h, c = h0.copy(), c0.copy()
             try:  # the projected step mode: packed once, again when a weight or the dtype changes
                 h_top, new = api.proj_cached_step(x[0], h, c, self._proj_pack, run.weights)

@@ -317,6 +317,16 @@ _KERNEL_NAMES = {"weights": "w_ih, w_hh or b", "x": "x", "state": "h0 or c0", "g
 _NO_LENGTHS = np.empty(0, dtype=np.int64)
 
 
+def _outputs(hs, lengths):
+    """``y [T, B, R]`` from the states ``hs [T+1, B, R]``: a view without ``lengths``, else a
+    copy that is zero past each row's length."""
+    if lengths is None:
+        return hs[1:]
+    y = hs[1:].copy()
+    y[np.arange(y.shape[0])[:, None] >= lengths[None, :]] = 0
+    return y
+
+
 def forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, names=_KERNEL_NAMES, keep=True):
     """Run the forward driver on arguments that already have the right dtype,
     shapes and layout (C-contiguous, writeable); finiteness is checked in the
@@ -337,11 +347,7 @@ def forward_core(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, names=_KERNEL_NAMES
         keep,
     )
     _raise_status(status, names)
-    if lengths is None:
-        y = hs[1:]
-    else:
-        y = hs[1:].copy()
-        y[np.arange(T)[:, None] >= lengths[None, :]] = 0
+    y = _outputs(hs, lengths)
     # The states never change after a row's end (F6), so the last ones are final.
     if not keep:
         return y, hs[T], cs[T % 2], None
@@ -419,11 +425,7 @@ def proj_forward_core(
         keep,
     )
     _raise_status(status, names)
-    if lengths is None:
-        y = hs[1:]
-    else:
-        y = hs[1:].copy()
-        y[np.arange(T)[:, None] >= lengths[None, :]] = 0
+    y = _outputs(hs, lengths)
     if not keep:  # inference: cs holds c_T at T % 2
         return y, hs[T], cs[T % 2], None
     return y, hs[T], cs[T], ProjCache(x, hs, cs, gates, hr, lengths)
@@ -504,7 +506,7 @@ def proj_stack_packs(weights, cached=None):
         if not _changed(cached.snap, mats, vecs):
             return cached
     packs = tuple(proj_train_pack(w) for w in weights)
-    return ProjStackPacks(packs, np.concatenate([a.reshape(-1) for a in mats + vecs]))
+    return ProjStackPacks(packs, _snapshot(mats, vecs))
 
 
 # --------------------------------------------------------------------------
@@ -807,8 +809,7 @@ def stack_pack(weights, name="lstm"):
     for what, arr in zip(("input weights", "recurrent weights", "biases"), packed, strict=True):
         if nonfinite(arr):
             raise ValueError(f"{name}: expected finite {what}, got NaN or Inf")
-    snap = np.concatenate([a.reshape(-1) for a in mats + vecs])
-    return StepPack(*packed, snap)
+    return StepPack(*packed, _snapshot(mats, vecs))
 
 
 def step_buffers(pack, B):
@@ -854,6 +855,11 @@ def _n_differ(f, s):
     if f.itemsize == 8:
         return _n_ne(f.view(np.uint64), s.view(np.uint64))
     return _n_ne(f.view(np.uint32), s.view(np.uint32))
+
+
+def _snapshot(mats, vecs):
+    """The flat copy of the weights :func:`_changed` compares them with."""
+    return np.concatenate([a.reshape(-1) for a in mats + vecs])
 
 
 @njit(**JIT)
@@ -986,7 +992,7 @@ def proj_step_pack(weights):
     ValueError if a weight holds NaN or Inf."""
     mats, vecs = _proj_step_arrays(weights)
     packs = tuple(proj_stack_pack(weights))
-    return ProjStepPack(packs, np.concatenate([a.reshape(-1) for a in mats + vecs]))
+    return ProjStepPack(packs, _snapshot(mats, vecs))
 
 
 @njit(**JIT)

@@ -475,24 +475,15 @@ def proj_backward_packed(
 @njit(**JIT)
 def proj_pack(w_ih, w_hh, b_ih, b_hh, w_hr):
     """The panels :func:`proj_step` reads, from one projected layer's weights:
-    ``(status, wxt [I*4Hs], wht [P*4Hs], wrt [H*Pp], bias [4Hs])``; status BAD_WEIGHTS (and
-    the panels of zeros) if a weight holds NaN or Inf."""
-    G, P = w_hh.shape
-    H = G // 4
-    C = _panel_width(w_hh.itemsize)
-    VL = C // NV
-    Hs = (H + VL - 1) // VL * VL
+    ``(status, wxt [I*4Hs], wht [P*4Hs], wrt [H*Pp], bias [4Hs])``, the two halves of
+    :func:`proj_forward_pack`'s ``wzt`` (views of it) and its other panels; status BAD_WEIGHTS
+    if a weight holds NaN or Inf."""
     status = OK
     if nonfinite(w_ih) or nonfinite(w_hh) or nonfinite(b_ih) or nonfinite(b_hh) or nonfinite(w_hr):
         status = BAD_WEIGHTS
-    wxt = _gate_major_t(w_ih, Hs)
-    wht = _gate_major_t(w_hh, Hs)
-    wrt, _ = _padded_t(w_hr, C)
-    b = b_ih + b_hh
-    bias = np.zeros(4 * Hs, dtype=w_hh.dtype)
-    for g in range(4):
-        bias[g * Hs : g * Hs + H] = b[g * H : (g + 1) * H]
-    return status, wxt, wht, wrt, bias
+    wzt, wrt, bias, _ = proj_forward_pack(w_ih, w_hh, b_ih, b_hh, w_hr)
+    n_x = w_ih.shape[1] * bias.size  # [W_ih]^T's rows come first: I rows of 4Hs
+    return status, wzt[:n_x], wzt[n_x:], wrt, bias
 
 
 @njit(**JIT)
